@@ -1,0 +1,28 @@
+# peerflow node image. Build: docker build -t peerflow .
+# Run:   docker run -v peerflow-data:/data -p 4433:4433/udp -p 4433:4433/tcp peerflow
+FROM node:24-slim AS build
+# Native addons (hnswlib-node, classic-level) compile here, not in the runtime image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-audit --no-fund
+COPY bootstrap.json tsconfig.json ./
+COPY node ./node
+COPY protocols ./protocols
+COPY crdt ./crdt
+COPY src ./src
+
+FROM node:24-slim
+ENV NODE_ENV=production \
+    PEERFLOW_DATA=/data
+WORKDIR /app
+COPY --from=build /app /app
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+# QUIC (primary), TCP (fallback), control API.
+EXPOSE 4433/udp 4433/tcp 7433/tcp
+# The same start command as `npm start`.
+CMD ["node", "node/bin/peerflow.js", "start"]

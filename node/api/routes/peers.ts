@@ -1,0 +1,7 @@
+import type { Route } from '../route.ts'
+
+export const peersRoute: Route = {
+  method: 'GET',
+  path: '/peers',
+  handle: ({ node }) => ({ peers: node.peers() })
+}

@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Logger } from '../logger.ts'
+import type { PeerflowNode } from '../node.ts'
+import { HttpError, type Route } from './route.ts'
+
+const MAX_BODY_BYTES = 1024 * 1024
+const BODY_TIMEOUT_MS = 10_000
+
+export class ApiListenError extends Error {
+  override name = 'ApiListenError'
+}
+
+interface CompiledRoute {
+  route: Route
+  segments: string[]
+}
+
+function match (compiled: CompiledRoute, method: string, parts: string[]): Record<string, string> | undefined {
+  if (compiled.route.method !== method || compiled.segments.length !== parts.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < parts.length; i++) {
+    const segment = compiled.segments[i] as string
+    const part = parts[i] as string
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(part)
+    else if (segment !== part) return undefined
+  }
+  return params
+}
+
+async function readBody (request: IncomingMessage): Promise<unknown> {
+  if (request.method === 'GET' || request.method === 'HEAD') return undefined
+  const chunks: Buffer[] = []
+  let size = 0
+  const timer = setTimeout(() => request.destroy(new HttpError(408, 'request body not received in time')), BODY_TIMEOUT_MS)
+  try {
+    for await (const chunk of request) {
+      size += (chunk as Buffer).byteLength
+      if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`)
+      chunks.push(chunk as Buffer)
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+  if (size === 0) return undefined
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError(400, 'request body is not JSON')
+  }
+}
+
+function send (response: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload ?? null)
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+  response.end(body)
+}
+
+/** The control API: JSON over HTTP, one small file per route (see ./routes). */
+export class ApiServer {
+  readonly #routes: CompiledRoute[]
+  readonly #node: PeerflowNode
+  readonly #log: Logger
+  #server: Server | undefined
+  readonly #closing = new AbortController()
+
+  constructor (node: PeerflowNode, routes: Route[], log: Logger) {
+    this.#node = node
+    this.#log = log
+    this.#routes = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }))
+  }
+
+  async listen (address: string): Promise<string> {
+    const separator = address.lastIndexOf(':')
+    const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
+    const port = Number(address.slice(separator + 1))
+    const server = createServer((request, response) => { void this.#dispatch(request, response) })
+    server.headersTimeout = 10_000
+    server.requestTimeout = 0
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(new ApiListenError(err.code === 'EADDRINUSE'
+          ? `control API address ${address} is already in use: choose another with --api, or stop the node using it`
+          : `cannot serve the control API on ${address}: ${err.message}`))
+      })
+      server.listen(port, host, () => resolve())
+    })
+    this.#server = server
+    const bound = server.address()
+    return typeof bound === 'object' && bound !== null ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : address
+  }
+
+  async close (): Promise<void> {
+    this.#closing.abort()
+    const server = this.#server
+    if (server === undefined) return
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    })
+  }
+
+  async #dispatch (request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    const parts = url.pathname.split('/').filter(Boolean)
+    const method = request.method ?? 'GET'
+    let found: { route: Route, params: Record<string, string> } | undefined
+    for (const compiled of this.#routes) {
+      const params = match(compiled, method, parts)
+      if (params !== undefined) { found = { route: compiled.route, params }; break }
+    }
+    try {
+      if (found === undefined) throw new HttpError(404, `no route ${method} ${url.pathname}`)
+      const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
+      const body = await readBody(request)
+      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal })
+      send(response, 200, result)
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500
+      if (status === 500) this.#log.error({ err, path: url.pathname }, 'control API request failed')
+      if (!response.headersSent) send(response, status, { error: err instanceof Error ? err.message : String(err) })
+    }
+  }
+}
+
+function abortOnClose (response: ServerResponse): AbortSignal {
+  const controller = new AbortController()
+  response.once('close', () => { if (!response.writableFinished) controller.abort() })
+  return controller.signal
+}

@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+
+/** A configuration value that cannot be used; the CLI prints it as one line and exits with 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  readonly field: string
+  constructor (field: string, message: string) {
+    super(`invalid config: ${field}: ${message}`)
+    this.field = field
+  }
+}
+
+export const DEFAULT_QUIC_PORT = 4433
+export const DEFAULT_TCP_PORT = 4433
+export const DEFAULT_API_ADDRESS = '127.0.0.1:7433'
+export const DEFAULT_LISTEN = [
+  `/ip4/0.0.0.0/udp/${DEFAULT_QUIC_PORT}/quic-v1`,
+  `/ip4/0.0.0.0/tcp/${DEFAULT_TCP_PORT}`
+]
+
+const multiaddrString = z.string().refine((value) => {
+  try { multiaddr(value); return true } catch { return false }
+}, { message: 'malformed multiaddr' })
+
+/** host:port for the control API. */
+export const apiAddress = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, { message: 'port out of range' })
+
+export const NodeConfigSchema = z.object({
+  dataDir: z.string().min(1),
+  listen: z.array(multiaddrString).min(1),
+  api: apiAddress,
+  bootstrap: z.array(multiaddrString),
+  mdns: z.boolean(),
+  quic: z.boolean(),
+  tcp: z.boolean(),
+  /** Peer exchange dials learned peers until this many connections are open. */
+  maxConnections: z.number().int().min(1).max(10_000),
+  dialTimeoutMs: z.number().int().min(100).max(120_000),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+}).strict()
+export type NodeConfig = z.infer<typeof NodeConfigSchema>
+
+/** Any subset of the config, as one source (flags, env, file) provides it. */
+export type ConfigLayer = Partial<NodeConfig>
+
+export function defaultDataDir (): string {
+  return join(homedir(), '.peerflow')
+}
+
+export function defaults (dataDir: string): NodeConfig {
+  return {
+    dataDir,
+    listen: DEFAULT_LISTEN,
+    api: DEFAULT_API_ADDRESS,
+    bootstrap: [],
+    mdns: false,
+    quic: true,
+    tcp: true,
+    maxConnections: 50,
+    dialTimeoutMs: 10_000,
+    logLevel: 'info'
+  }
+}
+
+function list (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  return value.split(',').map((item) => item.trim()).filter(Boolean)
+}
+
+function bool (name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)$/i.test(value)) return false
+  throw new ConfigError(name, `expected true or false, got '${value}'`)
+}
+
+function int (name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed)) throw new ConfigError(name, `expected an integer, got '${value}'`)
+  return parsed
+}
+
+/** The PEERFLOW_* environment variables, as a config layer. */
+export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
+  const layer: ConfigLayer = {
+    listen: list(env.PEERFLOW_LISTEN),
+    api: env.PEERFLOW_API,
+    bootstrap: list(env.PEERFLOW_BOOTSTRAP),
+    mdns: bool('PEERFLOW_MDNS', env.PEERFLOW_MDNS),
+    quic: bool('PEERFLOW_QUIC', env.PEERFLOW_QUIC),
+    tcp: bool('PEERFLOW_TCP', env.PEERFLOW_TCP),
+    maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
+    logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined
+  }
+  return withoutUndefined(layer)
+}
+
+function withoutUndefined<T extends object> (layer: T): T {
+  return Object.fromEntries(Object.entries(layer).filter(([, value]) => value !== undefined)) as T
+}
+
+/** `peerflow.json` in the data dir; absent is fine, unreadable or malformed is an error. */
+export async function fileLayer (dataDir: string): Promise<ConfigLayer> {
+  const path = join(dataDir, 'peerflow.json')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new ConfigError(path, (err as Error).message)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(path, `not valid JSON (${(err as Error).message})`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(path, 'expected a JSON object')
+  }
+  return parsed as ConfigLayer
+}
+
+export interface ConfigSources {
+  flags: ConfigLayer
+  env: NodeJS.ProcessEnv
+  /** The bootstrap list shipped with the project, used when no layer names one. */
+  embeddedBootstrap?: string[]
+}
+
+/** flags > env > peerflow.json in the data dir > defaults, validated as a whole. */
+export async function resolveConfig ({ flags, env, embeddedBootstrap = [] }: ConfigSources): Promise<NodeConfig> {
+  const dataDir = resolve(flags.dataDir ?? env.PEERFLOW_DATA ?? defaultDataDir())
+  const merged = {
+    ...defaults(dataDir),
+    bootstrap: embeddedBootstrap,
+    ...(await fileLayer(dataDir)),
+    ...envLayer(env),
+    ...withoutUndefined(flags),
+    dataDir
+  }
+  return validateConfig(merged)
+}
+
+export function validateConfig (candidate: unknown): NodeConfig {
+  const result = NodeConfigSchema.safeParse(candidate)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]
+  const field = issue === undefined ? '(config)' : issue.path.map(String).join('.') || '(config)'
+  throw new ConfigError(field, issue?.message ?? 'rejected')
+}

@@ -1,0 +1,92 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { quic } from '@chainsafe/libp2p-quic'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { bootstrap } from '@libp2p/bootstrap'
+import { mdns } from '@libp2p/mdns'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { NodeConfig } from './config.ts'
+
+export interface HostServices {
+  identify: Identify
+  ping: Ping
+  pubsub: GossipSub
+  [name: string]: unknown
+}
+export type Host = Libp2p<HostServices>
+
+export class ListenError extends Error {
+  override name = 'ListenError'
+}
+
+export interface HostOptions {
+  config: NodeConfig
+  privateKey: PrivateKey
+  connectionGater?: ConnectionGater
+}
+
+/** Only the listen addresses whose transport is enabled. */
+function enabledListenAddrs (config: NodeConfig): string[] {
+  return config.listen.filter((addr) => /\/quic(-v1)?(\/|$)/.test(addr) ? config.quic : /\/tcp\//.test(addr) ? config.tcp : true)
+}
+
+/**
+ * Assembles libp2p: QUIC first (its own encryption and multiplexing), TCP + noise + yamux as
+ * the fallback, identify, ping, gossipsub with strict signing, bootstrap and optional mDNS.
+ */
+export async function createHost ({ config, privateKey, connectionGater }: HostOptions): Promise<Host> {
+  const listen = enabledListenAddrs(config)
+  if (listen.length === 0) throw new ListenError('no listen address left: enable QUIC or TCP, or add a --listen address for an enabled transport')
+  const transports = []
+  if (config.quic) transports.push(quic())
+  if (config.tcp) transports.push(tcp())
+  try {
+    return await createLibp2p({
+      privateKey,
+      addresses: { listen },
+      transports,
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: [
+        ...(config.bootstrap.length > 0 ? [bootstrap({ list: config.bootstrap })] : []),
+        ...(config.mdns ? [mdns()] : [])
+      ],
+      connectionGater: {
+        // Loopback and private addresses are where tests and LANs live; the default gater refuses them.
+        denyDialMultiaddr: async () => false,
+        ...connectionGater
+      },
+      connectionManager: {
+        maxConnections: Math.max(config.maxConnections * 2, 16),
+        dialTimeout: config.dialTimeoutMs
+      },
+      connectionMonitor: { pingInterval: 5_000 },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          globalSignaturePolicy: 'StrictSign',
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false
+        })
+      }
+    })
+  } catch (err) {
+    throw explainListenError(err, listen)
+  }
+}
+
+function explainListenError (err: unknown, listen: string[]): Error {
+  const message = err instanceof Error ? err.message : String(err)
+  if (/EADDRINUSE|address already in use|Address in use/i.test(message)) {
+    return new ListenError(`a listen address is already in use (${listen.join(', ')}): choose another with --listen, or stop the node using it`)
+  }
+  if (/EADDRNOTAVAIL|Cannot assign requested address/i.test(message)) {
+    return new ListenError(`cannot listen on ${listen.join(', ')}: the address is not on this machine`)
+  }
+  return err instanceof Error ? err : new Error(message)
+}

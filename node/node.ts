@@ -1,0 +1,218 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { ApiServer } from './api/server.ts'
+import { HttpError } from './api/route.ts'
+import { routes } from './api/routes/index.ts'
+import type { NodeConfig } from './config.ts'
+import { createHost, type Host } from './host.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { KnownPeers } from './known-peers.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { PeerExchange, shareableAddrs } from './peer-exchange.ts'
+import { Reconnector } from './reconnector.ts'
+import { transportOf, type TransportName } from './transport-name.ts'
+import { VERSION } from './version.ts'
+
+export interface PeerInfo {
+  peerId: string
+  address: string
+  transport: TransportName
+  direction: 'inbound' | 'outbound'
+  /** Round-trip time measured by libp2p's connection monitor, when known. */
+  rttMs: number | null
+  connectedSince: number
+  connections: number
+}
+
+export interface NodeStatus {
+  peerId: string
+  version: string
+  nodeVersion: string
+  startedAt: number
+  uptimeMs: number
+  listen: string[]
+  api: string
+  peerCount: number
+  dataDir: string
+  transports: { quic: boolean, tcp: boolean }
+}
+
+export interface CreateNodeOptions {
+  log?: Logger
+}
+
+/**
+ * One peerflow node: the libp2p host, its own protocols and the control API, started and stopped
+ * as a unit.
+ */
+export class PeerflowNode {
+  readonly config: NodeConfig
+  readonly host: Host
+  readonly log: Logger
+  readonly startedAt = Date.now()
+  readonly #knownPeers: KnownPeers
+  readonly #peerExchange: PeerExchange
+  readonly #reconnector: Reconnector
+  readonly #api: ApiServer
+  #apiAddress = ''
+  #stopping: Promise<void> | undefined
+
+  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, log: Logger) {
+    this.config = config
+    this.host = host
+    this.log = log
+    this.#knownPeers = knownPeers
+    this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
+    this.#peerExchange = new PeerExchange({
+      host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log
+    })
+    this.#api = new ApiServer(this, routes, log)
+  }
+
+  /** Builds and starts a node: listening on the network and serving the control API. */
+  static async start (config: NodeConfig, options: CreateNodeOptions = {}): Promise<PeerflowNode> {
+    const log = options.log ?? createLogger(config.logLevel)
+    const privateKey = await loadOrCreateIdentity(config.dataDir)
+    const knownPeers = await KnownPeers.open(config.dataDir)
+    const host = await createHost({ config, privateKey })
+    const node = new PeerflowNode(config, host, knownPeers, log)
+    try {
+      await node.#start()
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+    return node
+  }
+
+  async #start (): Promise<void> {
+    this.#apiAddress = await this.#api.listen(this.config.api)
+    this.host.addEventListener('peer:identify', this.#onIdentify)
+    this.host.addEventListener('peer:disconnect', this.#onDisconnect)
+    await this.#peerExchange.start()
+    for (const addr of this.config.bootstrap) {
+      const peerId = addr.slice(addr.lastIndexOf('/p2p/') + 5)
+      this.#reconnector.keep(peerId, [addr], true)
+    }
+    for (const peer of this.#knownPeers.list()) {
+      this.#reconnector.keep(peer.peerId, peer.addrs.map((addr) => `${addr}/p2p/${peer.peerId}`), false)
+    }
+    await this.#reconnector.start()
+    this.log.info({ peerId: this.peerId, listen: this.addresses(), api: this.#apiAddress }, 'node started')
+  }
+
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, listenAddrs } = event.detail
+    const addrs = shareableAddrs(listenAddrs.map((addr) => addr.toString()))
+    this.#knownPeers.remember(peerId.toString(), addrs)
+    this.#reconnector.keep(peerId.toString(), addrs.map((addr) => `${addr}/p2p/${peerId.toString()}`), false)
+    this.log.debug({ peer: peerId.toString() }, 'peer identified')
+  }
+
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.log.info({ peer: event.detail.toString() }, 'peer disconnected')
+  }
+
+  get peerId (): string {
+    return this.host.peerId.toString()
+  }
+
+  get apiAddress (): string {
+    return this.#apiAddress
+  }
+
+  /** Dialable addresses, each ending in /p2p/<PeerId>. */
+  addresses (): string[] {
+    return this.host.getMultiaddrs().map((addr) => addr.toString())
+  }
+
+  status (): NodeStatus {
+    return {
+      peerId: this.peerId,
+      version: VERSION,
+      nodeVersion: process.version,
+      startedAt: this.startedAt,
+      uptimeMs: Date.now() - this.startedAt,
+      listen: this.addresses(),
+      api: this.#apiAddress,
+      peerCount: this.host.getPeers().length,
+      dataDir: this.config.dataDir,
+      transports: { quic: this.config.quic, tcp: this.config.tcp }
+    }
+  }
+
+  /** One row per connected peer, preferring its QUIC connection when it has several. */
+  peers (): PeerInfo[] {
+    const byPeer = new Map<string, PeerInfo>()
+    for (const connection of this.host.getConnections()) {
+      if (connection.status !== 'open') continue
+      const peerId = connection.remotePeer.toString()
+      const info: PeerInfo = {
+        peerId,
+        address: connection.remoteAddr.toString(),
+        transport: transportOf(connection.remoteAddr),
+        direction: connection.direction,
+        rttMs: connection.rtt ?? null,
+        connectedSince: connection.timeline.open,
+        connections: 1
+      }
+      const existing = byPeer.get(peerId)
+      if (existing === undefined) byPeer.set(peerId, info)
+      else byPeer.set(peerId, { ...(existing.transport === 'quic' ? existing : info), connections: existing.connections + 1 })
+    }
+    return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+  }
+
+  /** Dials a peer and keeps it connected (redialled on loss and after a restart). */
+  async join (addr: Multiaddr, signal: AbortSignal): Promise<PeerInfo> {
+    const target = addr.getComponents().find((component) => component.name === 'p2p')?.value
+    if (target === this.peerId) throw new HttpError(400, 'that multiaddr is this node itself')
+    const timeout = AbortSignal.timeout(this.config.dialTimeoutMs)
+    let connection
+    try {
+      connection = await this.host.dial(addr, { signal: AbortSignal.any([signal, timeout]) })
+    } catch (err) {
+      if (timeout.aborted) throw new HttpError(504, `peer unreachable at ${addr.toString()}: no answer within ${this.config.dialTimeoutMs} ms`)
+      throw new HttpError(502, `cannot connect to ${addr.toString()}: ${(err as Error).message}`)
+    }
+    const peerId = connection.remotePeer.toString()
+    const withId = target === undefined ? `${addr.toString()}/p2p/${peerId}` : addr.toString()
+    this.#reconnector.keep(peerId, [withId], false)
+    this.#knownPeers.remember(peerId, [withId.replace(/\/p2p\/[^/]+$/, '')])
+    this.log.info({ peer: peerId, addr: addr.toString() }, 'joined peer')
+    const info = this.peers().find((peer) => peer.peerId === peerId)
+    if (info === undefined) throw new HttpError(502, `connection to ${peerId} closed right after it opened`)
+    return info
+  }
+
+  /** Disconnects from a peer and stops redialling it. */
+  async leave (peerId: string): Promise<{ peerId: string, disconnected: boolean }> {
+    const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
+    this.#reconnector.release(peerId)
+    this.#knownPeers.forget(peerId)
+    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    return { peerId, disconnected: connections.length > 0 }
+  }
+
+  /** Stops everything; safe to call more than once. */
+  async stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    await this.#stopping
+  }
+
+  async #stop (): Promise<void> {
+    this.host.removeEventListener('peer:identify', this.#onIdentify)
+    this.host.removeEventListener('peer:disconnect', this.#onDisconnect)
+    await this.#reconnector.stop()
+    await this.#api.close()
+    await this.#peerExchange.stop().catch(() => {})
+    await this.host.stop()
+    await this.#knownPeers.flush()
+    this.log.info('node stopped')
+  }
+}
+
+/** Starts a node with a resolved config. */
+export async function createNode (config: NodeConfig, options: CreateNodeOptions = {}): Promise<PeerflowNode> {
+  return PeerflowNode.start(config, options)
+}

@@ -1,0 +1,94 @@
+import { fileURLToPath } from 'node:url'
+import type { Command } from 'commander'
+import { readBootstrapFile, validateBootstrap } from './bootstrap.ts'
+import { ConfigError, resolveConfig, type ConfigLayer, type NodeConfig } from './config.ts'
+
+const EMBEDDED_BOOTSTRAP = fileURLToPath(new URL('../bootstrap.json', import.meta.url))
+
+interface StartFlags {
+  data?: string
+  listen?: string[]
+  api?: string
+  bootstrap?: string[]
+  bootstrapFile?: string
+  mdns?: boolean
+  quic?: boolean
+  tcp?: boolean
+  maxConnections?: string
+  logLevel?: string
+}
+
+function collect (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** Only what the user typed: commander's own defaults must not outrank env and the config file. */
+function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
+  const given = (name: keyof StartFlags): boolean => command.getOptionValueSource(name) === 'cli'
+  const layer: Record<string, unknown> = {}
+  if (given('data')) layer.dataDir = flags.data
+  if (given('listen')) layer.listen = flags.listen
+  if (given('api')) layer.api = flags.api
+  if (given('bootstrap')) layer.bootstrap = flags.bootstrap
+  if (given('mdns')) layer.mdns = flags.mdns
+  if (given('quic')) layer.quic = flags.quic
+  if (given('tcp')) layer.tcp = flags.tcp
+  if (given('logLevel')) layer.logLevel = flags.logLevel
+  if (given('maxConnections')) {
+    const value = Number(flags.maxConnections)
+    if (!Number.isInteger(value)) throw new ConfigError('maxConnections', `expected an integer, got '${flags.maxConnections}'`)
+    layer.maxConnections = value
+  }
+  return layer as ConfigLayer
+}
+
+async function startNode (config: NodeConfig): Promise<void> {
+  const { createNode } = await import('./node.ts')
+  const node = await createNode(config)
+  const lines = [
+    `peerflow node ${node.peerId}`,
+    'listening on:',
+    ...node.addresses().map((addr) => `  ${addr}`),
+    `control API: http://${node.apiAddress}  (data: ${config.dataDir})`,
+    ''
+  ]
+  process.stdout.write(lines.join('\n'))
+  let signals = 0
+  const shutdown = (signal: string): void => {
+    signals++
+    if (signals > 1) process.exit(130)
+    node.log.info({ signal }, 'shutting down')
+    node.stop().then(() => process.exit(0), (err: unknown) => {
+      process.stderr.write(`peerflow: error while stopping: ${(err as Error).message}\n`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+}
+
+export function registerStartCommand (program: Command): void {
+  program.command('start')
+    .description('run a node in the foreground')
+    .option('--data <dir>', 'data directory (env PEERFLOW_DATA, default ~/.peerflow)')
+    .option('--listen <multiaddr>', 'listen address, repeatable (default /ip4/0.0.0.0/udp/4433/quic-v1 and /ip4/0.0.0.0/tcp/4433)', collect)
+    .option('--api <host:port>', 'control API address (default 127.0.0.1:7433)')
+    .option('--bootstrap <multiaddr>', 'bootstrap peer ending in /p2p/<PeerId>, repeatable (replaces the list file)', collect)
+    .option('--bootstrap-file <path>', 'JSON list of bootstrap multiaddrs (default: the bootstrap.json shipped with peerflow)')
+    .option('--mdns', 'discover peers on the local network with mDNS')
+    .option('--no-quic', 'disable the QUIC transport')
+    .option('--no-tcp', 'disable the TCP transport')
+    .option('--max-connections <n>', 'peer exchange dials learned peers up to this many connections (default 50)')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
+    .action(async (flags: StartFlags, command: Command) => {
+      try {
+        const embeddedBootstrap = await readBootstrapFile(flags.bootstrapFile ?? EMBEDDED_BOOTSTRAP)
+        const config = await resolveConfig({ flags: flagLayer(command, flags), env: process.env, embeddedBootstrap })
+        validateBootstrap(config.bootstrap)
+        await startNode(config)
+      } catch (err) {
+        if (err instanceof ConfigError) throw Object.assign(err, { exitCode: 2 })
+        throw err
+      }
+    })
+}

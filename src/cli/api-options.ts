@@ -1,0 +1,18 @@
+import type { Command } from 'commander'
+import { ApiClient, DEFAULT_API } from './client.ts'
+
+export interface ReadOptions {
+  api?: string
+  json?: boolean
+}
+
+/** Adds the options every command that talks to a node shares. */
+export function withApi (command: Command): Command {
+  return command
+    .option('--api <host:port>', `control API of the node to talk to (env PEERFLOW_API, default ${DEFAULT_API})`)
+    .option('--json', 'print one JSON document')
+}
+
+export function clientFor (options: ReadOptions): ApiClient {
+  return new ApiClient(options.api)
+}

@@ -1,0 +1,81 @@
+import { request as createRequest } from 'node:http'
+
+/** Talks to a running node's control API. Deliberately light (node:http, not fetch): read commands must start fast. */
+
+export const DEFAULT_API = '127.0.0.1:7433'
+const DEFAULT_TIMEOUT_MS = 15_000
+
+/** A failure the CLI prints as one line; `exitCode` 2 for bad input, 1 otherwise. */
+export class CliError extends Error {
+  override name = 'CliError'
+  readonly exitCode: number
+  constructor (message: string, exitCode = 1) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown
+  timeoutMs?: number
+  query?: Record<string, string | number | boolean | undefined>
+}
+
+export class ApiClient {
+  readonly address: string
+  readonly #token: string | undefined
+
+  constructor (address: string = process.env.PEERFLOW_API ?? DEFAULT_API, token = process.env.PEERFLOW_API_TOKEN) {
+    this.address = address
+    this.#token = token
+  }
+
+  get baseUrl (): string {
+    return /^https?:\/\//.test(this.address) ? this.address : `http://${this.address}`
+  }
+
+  async request<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const url = new URL(path, this.baseUrl)
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value))
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (options.body !== undefined) headers['content-type'] = 'application/json'
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`
+    let response: { status: number, text: string }
+    try {
+      response = await httpRequest(url, method, headers, options.body === undefined ? undefined : JSON.stringify(options.body), timeoutMs)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ETIMEDOUT') throw new CliError(`the node at ${this.address} did not answer within ${timeoutMs} ms`)
+      if (code === 'ECONNREFUSED') throw new CliError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
+      throw new CliError(`cannot reach the node at ${this.address}: ${(err as Error).message}`)
+    }
+    let payload: unknown
+    try {
+      payload = response.text === '' ? null : JSON.parse(response.text)
+    } catch {
+      throw new CliError(`the node at ${this.address} answered with something that is not JSON (HTTP ${response.status})`)
+    }
+    if (response.status < 200 || response.status > 299) {
+      const message = (payload as { error?: string } | null)?.error ?? `HTTP ${response.status}`
+      throw new CliError(message, response.status === 400 || response.status === 404 ? 2 : 1)
+    }
+    return payload as T
+  }
+}
+
+function httpRequest (url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number, text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = createRequest(url, { method, headers }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('end', () => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      response.on('error', reject)
+    })
+    request.setTimeout(timeoutMs, () => { request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })) })
+    request.on('error', reject)
+    request.end(body)
+  })
+}

@@ -1,0 +1,81 @@
+import type { Command } from 'commander'
+import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
+import { CliError } from '../client.ts'
+import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
+
+interface IdReply { peerId: string, addresses: string[] }
+interface PeerRow {
+  peerId: string
+  address: string
+  transport: string
+  direction: string
+  rttMs: number | null
+  connectedSince: number
+}
+interface StatusReply {
+  peerId: string
+  version: string
+  nodeVersion: string
+  uptimeMs: number
+  listen: string[]
+  api: string
+  peerCount: number
+  dataDir: string
+}
+
+/** id, status, peers, join, leave: the node's own commands. */
+export function registerNodeCommands (program: Command): void {
+  withApi(program.command('id').description("this node's PeerId and addresses"))
+    .action(async (options: ReadOptions) => {
+      const reply = await clientFor(options).request<IdReply>('GET', '/id')
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(`${reply.peerId}\n${reply.addresses.map((addr) => `  ${addr}`).join('\n')}\n`)
+    })
+
+  withApi(program.command('status').description('uptime, listen addresses, peer count, data dir, version'))
+    .action(async (options: ReadOptions) => {
+      const reply = await clientFor(options).request<StatusReply & Record<string, unknown>>('GET', '/status')
+      if (options.json === true) return printJson(reply)
+      const lines = [
+        `peerflow ${reply.version} (Node ${reply.nodeVersion})`,
+        `PeerId:    ${reply.peerId}`,
+        `uptime:    ${formatDuration(reply.uptimeMs)}`,
+        `peers:     ${reply.peerCount}`,
+        `data dir:  ${reply.dataDir}`,
+        `api:       ${reply.api}`,
+        'listening:',
+        ...reply.listen.map((addr) => `  ${addr}`)
+      ]
+      process.stdout.write(`${lines.join('\n')}\n`)
+    })
+
+  withApi(program.command('peers').description('connected peers: PeerId, address, transport, latency'))
+    .action(async (options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ peers: PeerRow[] }>('GET', '/peers')
+      if (options.json === true) return printJson(reply)
+      printTable(reply.peers, [
+        { header: 'peer', value: (peer) => shortPeerId(peer.peerId) },
+        { header: 'transport', value: (peer) => peer.transport },
+        { header: 'rtt', value: (peer) => peer.rttMs === null ? '-' : `${peer.rttMs} ms` },
+        { header: 'dir', value: (peer) => peer.direction },
+        { header: 'since', value: (peer) => formatDuration(Date.now() - peer.connectedSince) },
+        { header: 'address', value: (peer) => peer.address }
+      ], 'no connected peers')
+    })
+
+  withApi(program.command('join').argument('<multiaddr>', 'address of a peer, e.g. /ip4/10.0.0.5/udp/4433/quic-v1/p2p/12D3Koo…')
+    .description('ask the running node to connect to a peer (and keep it connected)'))
+    .action(async (addr: string, options: ReadOptions) => {
+      if (!addr.startsWith('/')) throw new CliError(`malformed multiaddr '${addr}': a multiaddr starts with '/'`, 2)
+      const reply = await clientFor(options).request<PeerRow>('POST', '/join', { body: { multiaddr: addr }, timeoutMs: 60_000 })
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(`connected to ${reply.peerId} over ${reply.transport} (${reply.address})\n`)
+    })
+
+  withApi(program.command('leave').argument('<peerId>', 'PeerId to disconnect from').description('disconnect from a peer and stop redialling it'))
+    .action(async (peerId: string, options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ peerId: string, disconnected: boolean }>('POST', '/leave', { body: { peerId } })
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(reply.disconnected ? `disconnected from ${peerId}\n` : `${peerId} was not connected; it will not be redialled\n`)
+    })
+}

@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander'
+import { CliError } from './client.ts'
+import { registerNodeCommands } from './commands/node-commands.ts'
+
+/** Registers `start`; supplied by whoever can build a node, so read commands never load libp2p. */
+export type RegisterStart = (program: Command) => void
+
+export function buildProgram (version: string, registerStart: RegisterStart): Command {
+  const program = new Command('peerflow')
+    .description('a peer-to-peer federated agent node')
+    .version(version)
+    .showHelpAfterError()
+    .exitOverride()
+  registerStart(program)
+  registerNodeCommands(program)
+  return program
+}
+
+/** Runs the CLI: each failure is one line on stderr and a non-zero exit (2 for bad input). */
+export async function runCli (program: Command, argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2
+      return
+    }
+    const exitCode = (err as { exitCode?: number }).exitCode ?? 1
+    process.stderr.write(`peerflow: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = err instanceof CliError ? err.exitCode : exitCode
+  }
+}
