@@ -41,7 +41,23 @@ export const NodeConfigSchema = z.object({
   /** Peer exchange dials learned peers until this many connections are open. */
   maxConnections: z.number().int().min(1).max(10_000),
   dialTimeoutMs: z.number().int().min(100).max(120_000),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  /** Policy overrides per replicated-memory namespace (merged over the seeded ones). */
+  namespaces: z.record(z.string(), z.object({
+    defaultTtlMs: z.number().int().positive().optional(),
+    maxEntries: z.number().int().positive().optional(),
+    maxBytes: z.number().int().positive().optional(),
+    maxValueBytes: z.number().int().positive().optional()
+  }).strict()),
+  /** How often expired memory entries are swept. */
+  sweepIntervalMs: z.number().int().min(1_000),
+  election: z.object({
+    timeoutMinMs: z.number().int().min(20),
+    timeoutMaxMs: z.number().int().min(20),
+    heartbeatMs: z.number().int().min(5)
+  }).strict().refine((e) => e.timeoutMaxMs >= e.timeoutMinMs && e.heartbeatMs < e.timeoutMinMs, {
+    message: 'need heartbeatMs < timeoutMinMs <= timeoutMaxMs'
+  })
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
@@ -63,7 +79,11 @@ export function defaults (dataDir: string): NodeConfig {
     tcp: true,
     maxConnections: 50,
     dialTimeoutMs: 10_000,
-    logLevel: 'info'
+    logLevel: 'info',
+    namespaces: {},
+    sweepIntervalMs: 60_000,
+    // The Raft paper's 150-300 ms election timeouts; heartbeats at a third of the minimum.
+    election: { timeoutMinMs: 150, timeoutMaxMs: 300, heartbeatMs: 50 }
   }
 }
 

@@ -1,5 +1,8 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { join } from 'node:path'
+import { MemoryStore } from '../crdt/index.ts'
+import { SwarmService } from '../src/swarm/swarm-service.ts'
 import { ApiServer } from './api/server.ts'
 import { HttpError } from './api/route.ts'
 import { routes } from './api/routes/index.ts'
@@ -8,6 +11,9 @@ import { createHost, type Host } from './host.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { KnownPeers } from './known-peers.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { MemoryReplication } from './memory-replication.ts'
+import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
+import { Libp2pSwarmTransport } from './swarm-transport.ts'
 import { PeerExchange, shareableAddrs } from './peer-exchange.ts'
 import { Reconnector } from './reconnector.ts'
 import { transportOf, type TransportName } from './transport-name.ts'
@@ -50,6 +56,11 @@ export class PeerflowNode {
   readonly host: Host
   readonly log: Logger
   readonly startedAt = Date.now()
+  readonly memory: MemoryStore
+  readonly replication: MemoryReplication
+  readonly swarms: SwarmService
+  readonly #swarmTransport: Libp2pSwarmTransport
+  #sweepTimer: NodeJS.Timeout | undefined
   readonly #knownPeers: KnownPeers
   readonly #peerExchange: PeerExchange
   readonly #reconnector: Reconnector
@@ -57,10 +68,37 @@ export class PeerflowNode {
   #apiAddress = ''
   #stopping: Promise<void> | undefined
 
-  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, log: Logger) {
+  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, log: Logger) {
     this.config = config
     this.host = host
     this.log = log
+    this.memory = memory
+    this.replication = new MemoryReplication(host, {
+      namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
+      stateVector: (namespace) => memory.stateVector(namespace),
+      missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
+      applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
+      onUpdate: (listener) => memory.onUpdate(listener)
+    }, log)
+    this.#swarmTransport = new Libp2pSwarmTransport(host, log)
+    const self = host.peerId.toString()
+    this.swarms = new SwarmService({
+      self,
+      definitions: swarmDefinitionsIn(memory, self),
+      stateStore: electionStateFiles(config.dataDir),
+      transport: this.#swarmTransport,
+      timing: {
+        electionTimeoutMinMs: config.election.timeoutMinMs,
+        electionTimeoutMaxMs: config.election.timeoutMaxMs,
+        heartbeatIntervalMs: config.election.heartbeatMs
+      },
+      isConnected: (peer) => host.getPeers().some((connected) => connected.toString() === peer),
+      log: log.child({ component: 'swarm' })
+    })
+    this.#swarmTransport.bind({
+      onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },
+      onRequest: async (from, request) => this.swarms.onRequest(from, request)
+    })
     this.#knownPeers = knownPeers
     this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
     this.#peerExchange = new PeerExchange({
@@ -74,8 +112,15 @@ export class PeerflowNode {
     const log = options.log ?? createLogger(config.logLevel)
     const privateKey = await loadOrCreateIdentity(config.dataDir)
     const knownPeers = await KnownPeers.open(config.dataDir)
-    const host = await createHost({ config, privateKey })
-    const node = new PeerflowNode(config, host, knownPeers, log)
+    const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
+    let host: Host
+    try {
+      host = await createHost({ config, privateKey })
+    } catch (err) {
+      await memory.close()
+      throw err
+    }
+    const node = new PeerflowNode(config, host, knownPeers, memory, log)
     try {
       await node.#start()
     } catch (err) {
@@ -90,6 +135,13 @@ export class PeerflowNode {
     this.host.addEventListener('peer:identify', this.#onIdentify)
     this.host.addEventListener('peer:disconnect', this.#onDisconnect)
     await this.#peerExchange.start()
+    await this.replication.start()
+    await this.#swarmTransport.start()
+    await this.swarms.start()
+    this.#sweepTimer = setInterval(() => {
+      this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
+    }, this.config.sweepIntervalMs)
+    this.#sweepTimer.unref()
     for (const addr of this.config.bootstrap) {
       const peerId = addr.slice(addr.lastIndexOf('/p2p/') + 5)
       this.#reconnector.keep(peerId, [addr], true)
@@ -203,10 +255,15 @@ export class PeerflowNode {
   async #stop (): Promise<void> {
     this.host.removeEventListener('peer:identify', this.#onIdentify)
     this.host.removeEventListener('peer:disconnect', this.#onDisconnect)
+    clearInterval(this.#sweepTimer)
     await this.#reconnector.stop()
     await this.#api.close()
+    await this.swarms.stop()
+    await this.#swarmTransport.stop()
+    await this.replication.stop()
     await this.#peerExchange.stop().catch(() => {})
     await this.host.stop()
+    await this.memory.close()
     await this.#knownPeers.flush()
     this.log.info('node stopped')
   }

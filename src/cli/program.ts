@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander'
 import { CliError } from './client.ts'
+import { registerMemoryCommands } from './commands/memory-commands.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
+import { registerSwarmCommands } from './commands/swarm-commands.ts'
 
 /** Registers `start`; supplied by whoever can build a node, so read commands never load libp2p. */
 export type RegisterStart = (program: Command) => void
@@ -13,6 +15,8 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
     .exitOverride()
   registerStart(program)
   registerNodeCommands(program)
+  registerMemoryCommands(program)
+  registerSwarmCommands(program)
   return program
 }
 

@@ -2,8 +2,12 @@ import type { Route } from '../route.ts'
 import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
+import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreRoute } from './memory.ts'
 import { peersRoute } from './peers.ts'
 import { statusRoute } from './status.ts'
+import {
+  swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
+} from './swarms.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
 export const routes: Route[] = [
@@ -11,5 +15,16 @@ export const routes: Route[] = [
   statusRoute,
   peersRoute,
   joinRoute,
-  leaveRoute
+  leaveRoute,
+  memoryNamespacesRoute,
+  memoryStoreRoute,
+  memoryGetRoute,
+  memoryListRoute,
+  memoryDeleteRoute,
+  swarmListRoute,
+  swarmInitRoute,
+  swarmStatusRoute,
+  swarmJoinRoute,
+  swarmLeaveRoute,
+  swarmEventsRoute
 ]

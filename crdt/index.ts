@@ -1,0 +1,12 @@
+export type { Entry, JsonValue, PeerId } from './entry.ts'
+export { isEntry, isExpired, MAX_KEY_LENGTH, MAX_TAGS, MAX_TAG_LENGTH } from './entry.ts'
+export {
+  CorruptNamespaceError, InvalidEntryError, InvalidNamespaceError, InvalidUpdateError, NamespaceLimitError,
+  StoreUnavailableError
+} from './errors.ts'
+export type { NamespacePolicy, PolicyOverrides } from './policy.ts'
+export { assertNamespaceName, DEFAULT_POLICY, isNamespaceName, PolicyTable, SEEDED_TTL_MS } from './policy.ts'
+export type { ListOptions, NamespaceStats, PutOptions } from './namespace.ts'
+export { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
+export type { MemoryStoreOptions, NamespaceInfo, StoreListOptions, StorePutOptions, UpdateListener } from './store.ts'
+export { MemoryStore } from './store.ts'

@@ -1,0 +1,367 @@
+import { Level } from 'level'
+import type { Entry, JsonValue } from './entry.ts'
+import { InvalidNamespaceError, InvalidUpdateError, StoreUnavailableError } from './errors.ts'
+import { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
+import type { PutOptions } from './namespace.ts'
+import { PersistedNamespace, readStoredRecords } from './persisted-namespace.ts'
+import type { Database } from './persisted-namespace.ts'
+import { PolicyTable } from './policy.ts'
+import type { NamespacePolicy, PolicyOverrides } from './policy.ts'
+import { assertValidRemoteUpdate, assertValidStateVector } from './remote-update.ts'
+import { splitUpdate } from './update-chunks.ts'
+
+export interface MemoryStoreOptions {
+  /** Per-namespace overrides of the seeded/default policies; named namespaces exist from the start. */
+  policies?: PolicyOverrides
+  /** Adjusts the default policy (of namespaces created by a write, and the base of seeded ones). */
+  defaultPolicy?: Partial<NamespacePolicy>
+  /**
+   * Cap, in bytes, of every update returned by missingUpdates or passed to listeners, of every
+   * update accepted by applyRemote, and of stored snapshot slices. Default 256 KiB.
+   */
+  chunkBytes?: number
+  /** Compact a namespace once its log holds this many updates. Default 1000. */
+  compactAfterUpdates?: number
+  /** ...or this many bytes of updates. Default 4 MiB. */
+  compactAfterBytes?: number
+}
+
+export interface StorePutOptions extends Omit<PutOptions, 'now'> {
+  /** Default: Date.now(). */
+  now?: number
+}
+
+export interface StoreListOptions {
+  prefix?: string
+  /** Default: Date.now(). */
+  now?: number
+}
+
+export interface NamespaceInfo {
+  name: string
+  entries: number
+  bytes: number
+  policy: NamespacePolicy
+  lastUpdate: number | undefined
+}
+
+/** `origin` is 'local' for this replica's writes, otherwise the origin given to applyRemote. */
+export type UpdateListener = (namespace: string, update: Uint8Array, origin: string) => void
+
+interface Settings {
+  readonly chunkBytes: number
+  readonly compactAfterUpdates: number
+  readonly compactAfterBytes: number
+}
+
+/** A write waiting for the next batch. */
+interface PendingWrite {
+  apply (): void
+  succeed (): void
+  fail (error: unknown): void
+}
+
+interface CapturedUpdate {
+  readonly namespace: string
+  readonly update: Uint8Array
+  readonly origin: string
+}
+
+/** Encoded state vector of a replica that has nothing. */
+const EMPTY_STATE_VECTOR = Uint8Array.of(0)
+
+/** Room left in a chunk for an entry's key, author, tags and Yjs framing beside its value. */
+const ENTRY_OVERHEAD_BYTES = 8 * 1024
+/** Yjs's binary encoding of a JSON value can exceed its JSON text (short floats); 2x bounds it. */
+const ENCODED_VALUE_FACTOR = 2
+
+function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): Settings {
+  const settings = {
+    chunkBytes: options.chunkBytes ?? 256 * 1024,
+    compactAfterUpdates: options.compactAfterUpdates ?? 1000,
+    compactAfterBytes: options.compactAfterBytes ?? 4 * 1024 * 1024
+  }
+  for (const [name, value] of Object.entries(settings)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`)
+  }
+  const largestEntry = ENCODED_VALUE_FACTOR * policies.largestValueBytes() + ENTRY_OVERHEAD_BYTES
+  if (largestEntry > settings.chunkBytes) {
+    throw new InvalidNamespaceError(
+      `a policy allows values of ${policies.largestValueBytes()} bytes, too large for chunkBytes ${settings.chunkBytes}: ` +
+      `chunkBytes must be at least ${largestEntry}`
+    )
+  }
+  return settings
+}
+
+/**
+ * Replicated namespaces persisted in LevelDB (layout in README.md).
+ *
+ * Every mutation (local write, remote update, sweep) goes through one queue. A drain of the queue
+ * applies the waiting mutations to their docs, collects the Yjs updates they produce, writes them
+ * to the namespaces' logs in one atomic batch, and only then resolves the callers and notifies
+ * listeners. If the batch fails, the touched namespaces are reloaded from disk, so no doc keeps a
+ * change that is not stored (roll back), and every caller of that batch gets the error. Between
+ * apply and write, reads of this replica may already see the change; nothing is gossiped before
+ * it is durable, but missingUpdates may hand it to a peer in that window.
+ */
+export class MemoryStore {
+  readonly #db: Database
+  readonly #policies: PolicyTable
+  readonly #settings: Settings
+  readonly #namespaces = new Map<string, PersistedNamespace>()
+  readonly #listeners = new Set<UpdateListener>()
+  #queue: PendingWrite[] = []
+  #draining: Promise<void> | undefined
+  /** Set while a drain applies mutations: every doc update lands here. */
+  #captured: CapturedUpdate[] | undefined
+  #unavailable: StoreUnavailableError | undefined
+  #closing: Promise<void> | undefined
+
+  private constructor (db: Database, policies: PolicyTable, settings: Settings) {
+    this.#db = db
+    this.#policies = policies
+    this.#settings = settings
+  }
+
+  /** Opens (creating if needed) the store in `dir` and loads every namespace. */
+  static async open (dir: string, options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+    const policies = new PolicyTable(options.policies, options.defaultPolicy)
+    const settings = resolveSettings(options, policies)
+    const db: Database = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await db.open()
+    const store = new MemoryStore(db, policies, settings)
+    try {
+      for (const [name, records] of await readStoredRecords(db)) {
+        store.#adopt(PersistedNamespace.restore(name, policies.policyFor(name), records))
+      }
+      for (const name of policies.configuredNamespaces()) {
+        if (!store.#namespaces.has(name)) store.#adopt(new PersistedNamespace(new NamespaceDoc(name, policies.policyFor(name))))
+      }
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+    return store
+  }
+
+  /** Writes an entry; resolves once its update is on disk. */
+  async put (namespace: string, key: string, value: JsonValue, options: StorePutOptions): Promise<Entry> {
+    const now = options.now ?? Date.now()
+    return this.#enqueue(namespace, true, doc => doc.put(key, value, { ...options, now }))
+  }
+
+  /** Deletes an entry; resolves to false when there was none, else once the deletion is on disk. */
+  async delete (namespace: string, key: string): Promise<boolean> {
+    return this.#enqueue(namespace, false, doc => doc?.delete(key) ?? false)
+  }
+
+  /**
+   * Validates, applies and persists an update received from a peer. Duplicates and updates already
+   * known change nothing and write nothing. Updates that depend on ones not received yet are held
+   * in memory by Yjs and written once they can be applied; until then the state vector does not
+   * include them, so catch-up will fetch them again after a restart.
+   */
+  async applyRemote (namespace: string, update: Uint8Array, origin: string): Promise<void> {
+    if (typeof origin !== 'string' || origin === LOCAL_ORIGIN) {
+      throw new InvalidUpdateError(`origin must be a string other than "${LOCAL_ORIGIN}"`)
+    }
+    assertValidRemoteUpdate(update, this.#settings.chunkBytes)
+    await this.#enqueue(namespace, true, doc => doc.applyUpdate(update, origin))
+  }
+
+  /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
+  async sweep (now: number = Date.now()): Promise<number> {
+    const swept = await Promise.all(
+      [...this.#namespaces.keys()].map(name => this.#enqueue(name, false, doc => doc?.sweep(now) ?? 0))
+    )
+    return swept.reduce((total, count) => total + count, 0)
+  }
+
+  get (namespace: string, key: string, now: number = Date.now()): Entry | undefined {
+    return this.#read(namespace)?.get(key, now)
+  }
+
+  /** Live entries sorted by key. */
+  list (namespace: string, options: StoreListOptions = {}): Entry[] {
+    return this.#read(namespace)?.list({ prefix: options.prefix, now: options.now ?? Date.now() }) ?? []
+  }
+
+  stateVector (namespace: string): Uint8Array {
+    return this.#read(namespace)?.stateVector() ?? EMPTY_STATE_VECTOR
+  }
+
+  /**
+   * What a replica at `remoteStateVector` lacks, as updates of at most chunkBytes each. Always
+   * includes this replica's deletions, which state vectors do not track; empty when there is
+   * nothing at all to send.
+   */
+  missingUpdates (namespace: string, remoteStateVector: Uint8Array): Uint8Array[] {
+    assertValidStateVector(remoteStateVector)
+    const doc = this.#read(namespace)
+    return doc === undefined ? [] : splitUpdate(doc.encodeStateAsUpdate(remoteStateVector), this.#settings.chunkBytes)
+  }
+
+  /** Registers a listener for durable updates; returns its unsubscribe function. */
+  onUpdate (listener: UpdateListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  namespaces (): NamespaceInfo[] {
+    this.#assertAvailable()
+    return [...this.#namespaces.values()]
+      .map(({ doc }) => ({ name: doc.name, ...doc.stats(), policy: doc.policy }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+  }
+
+  /** Waits for queued writes, then closes the database. Later calls fail with StoreUnavailableError. */
+  async close (): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close (): Promise<void> {
+    this.#unavailable ??= new StoreUnavailableError('the memory store is closed')
+    await this.#draining
+    for (const { doc } of this.#namespaces.values()) doc.destroy()
+    this.#namespaces.clear()
+    await this.#db.close()
+  }
+
+  #assertAvailable (): void {
+    if (this.#unavailable !== undefined) throw this.#unavailable
+  }
+
+  #read (namespace: string): NamespaceDoc | undefined {
+    this.#assertAvailable()
+    this.#policies.policyFor(namespace)
+    return this.#namespaces.get(namespace)?.doc
+  }
+
+  #adopt (persisted: PersistedNamespace): void {
+    const namespace = persisted.doc.name
+    this.#namespaces.set(namespace, persisted)
+    persisted.doc.onUpdate((update, origin) => {
+      if (this.#captured === undefined) throw new Error(`namespace "${namespace}" changed outside the write queue`)
+      this.#captured.push({ namespace, update, origin })
+    })
+  }
+
+  #enqueue<T> (namespace: string, create: true, mutate: (doc: NamespaceDoc) => T): Promise<T>
+  #enqueue<T> (namespace: string, create: false, mutate: (doc: NamespaceDoc | undefined) => T): Promise<T>
+  #enqueue<T> (namespace: string, create: boolean, mutate: (doc: NamespaceDoc) => T): Promise<T> {
+    this.#assertAvailable()
+    const policy = this.#policies.policyFor(namespace)
+    return new Promise<T>((resolve, reject) => {
+      let result!: T
+      this.#queue.push({
+        apply: () => {
+          let persisted = this.#namespaces.get(namespace)
+          if (persisted === undefined && create) {
+            persisted = new PersistedNamespace(new NamespaceDoc(namespace, policy))
+            this.#adopt(persisted)
+          }
+          // Undefined only without `create`, whose overload accepts it.
+          result = mutate(persisted?.doc as NamespaceDoc)
+        },
+        succeed: () => resolve(result),
+        fail: reject
+      })
+      this.#draining ??= this.#drain()
+    })
+  }
+
+  async #drain (): Promise<void> {
+    try {
+      // Writes issued in the same tick as the first one join its batch.
+      await Promise.resolve()
+      while (this.#queue.length > 0) {
+        const group = this.#queue
+        this.#queue = []
+        await this.#commit(group)
+      }
+    } finally {
+      this.#draining = undefined
+    }
+  }
+
+  async #commit (group: PendingWrite[]): Promise<void> {
+    const captured: CapturedUpdate[] = []
+    const applied: PendingWrite[] = []
+    this.#captured = captured
+    try {
+      for (const write of group) {
+        try {
+          write.apply()
+          applied.push(write)
+        } catch (err) {
+          // A failed mutation may still have changed its doc (Yjs commits what it applied); that part is captured and stored below.
+          write.fail(err)
+        }
+      }
+    } finally {
+      this.#captured = undefined
+    }
+
+    const touched = new Set(captured.map(({ namespace }) => namespace))
+    if (captured.length > 0) {
+      try {
+        await this.#db.batch(captured.map(({ namespace, update }) => this.#persisted(namespace).append(update)))
+      } catch (err) {
+        await this.#rollBack(touched)
+        for (const write of applied) write.fail(err)
+        return
+      }
+      for (const change of captured) this.#emit(change)
+    }
+    for (const write of applied) write.succeed()
+    for (const namespace of touched) await this.#compactIfDue(namespace)
+  }
+
+  #persisted (namespace: string): PersistedNamespace {
+    const persisted = this.#namespaces.get(namespace)
+    if (persisted === undefined) throw new Error(`namespace "${namespace}" is not loaded`)
+    return persisted
+  }
+
+  /** Replaces each namespace by what is on disk, dropping changes whose batch failed. */
+  async #rollBack (namespaces: Iterable<string>): Promise<void> {
+    for (const name of namespaces) {
+      try {
+        const records = (await readStoredRecords(this.#db, name)).get(name) ?? { snapshot: new Map(), log: new Map() }
+        const restored = PersistedNamespace.restore(name, this.#policies.policyFor(name), records)
+        this.#persisted(name).doc.destroy()
+        this.#adopt(restored)
+      } catch (err) {
+        this.#unavailable ??= new StoreUnavailableError(`namespace "${name}" could not be reloaded after a failed write`, { cause: err })
+      }
+    }
+  }
+
+  #emit ({ namespace, update, origin }: CapturedUpdate): void {
+    for (const part of splitUpdate(update, this.#settings.chunkBytes)) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(namespace, part, origin)
+        } catch (err) {
+          // A listener's bug must not break the write pipeline; report it as uncaught.
+          queueMicrotask(() => { throw err })
+        }
+      }
+    }
+  }
+
+  async #compactIfDue (namespace: string): Promise<void> {
+    const persisted = this.#persisted(namespace)
+    const { compactAfterUpdates, compactAfterBytes, chunkBytes } = this.#settings
+    if (persisted.logLength < compactAfterUpdates && persisted.logBytes < compactAfterBytes) return
+    const plan = persisted.planCompaction(chunkBytes)
+    try {
+      await this.#db.batch(plan.operations)
+      plan.commit()
+    } catch {
+      // Nothing was written: the log still holds everything, and compaction is retried after the next write.
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import * as Y from 'yjs'
+import { lpStream } from '@libp2p/utils'
+import type { Message } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import { ProtocolError } from '../protocols/framing.ts'
+import { SYNC_PROTOCOL } from '../protocols/ids.ts'
+import {
+  decodeMemoryGossip, encodeMemoryGossip, MEMORY_GOSSIP_LIMITS, memoryTopic, namespaceOfTopic
+} from '../protocols/memory-gossip.ts'
+import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../protocols/sync.ts'
+import type { Host } from './host.ts'
+import type { Logger } from './logger.ts'
+
+/** What replication needs from the local replica (crdt's MemoryStore provides it). */
+export interface ReplicaStore {
+  namespaceNames: () => string[]
+  stateVector: (namespace: string) => Uint8Array
+  missingUpdates: (namespace: string, remoteStateVector: Uint8Array) => Uint8Array[]
+  applyRemote: (namespace: string, update: Uint8Array, origin: string) => Promise<void>
+  onUpdate: (listener: (namespace: string, update: Uint8Array, origin: string) => void) => () => void
+}
+
+export interface ReplicationStats {
+  gossipSent: number
+  gossipReceived: number
+  gossipRejected: number
+  syncRounds: number
+  syncBytesSent: number
+  syncBytesReceived: number
+}
+
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+const ANTI_ENTROPY_INTERVAL_MS = 15_000
+
+/**
+ * Keeps this node's replica in step with its peers: gossips local updates (coalesced) on one topic
+ * per namespace, and runs state-vector catch-up on every new connection and periodically.
+ */
+export class MemoryReplication implements Startable {
+  readonly #host: Host
+  readonly #store: ReplicaStore
+  readonly #log: Logger
+  readonly #pending = new Map<string, Uint8Array[]>()
+  #flushTimer: NodeJS.Timeout | undefined
+  #antiEntropyTimer: NodeJS.Timeout | undefined
+  #unsubscribeStore: (() => void) | undefined
+  /** For `memory namespaces`: per namespace, the peers that completed a catch-up exchange with us. */
+  readonly #inSync = new Map<string, Set<string>>()
+  readonly #syncing = new Map<string, Promise<void>>()
+  readonly stats: ReplicationStats = { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0 }
+  #stopped = false
+
+  constructor (host: Host, store: ReplicaStore, log: Logger) {
+    this.#host = host
+    this.#store = store
+    this.#log = log
+  }
+
+  async start (): Promise<void> {
+    await this.#host.handle(SYNC_PROTOCOL, (stream, connection) => this.#answerSync(stream, connection), {
+      maxInboundStreams: SYNC_LIMITS.maxInboundStreams,
+      maxOutboundStreams: SYNC_LIMITS.maxInboundStreams
+    })
+    for (const namespace of this.#store.namespaceNames()) this.#subscribe(namespace)
+    this.#unsubscribeStore = this.#store.onUpdate((namespace, update, origin) => { this.#onStoreUpdate(namespace, update, origin) })
+    this.#host.services.pubsub.addEventListener('message', this.#onGossip)
+    this.#host.addEventListener('peer:identify', this.#onIdentify)
+    this.#antiEntropyTimer = setInterval(() => { this.syncWithAll() }, ANTI_ENTROPY_INTERVAL_MS)
+    this.#antiEntropyTimer.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#antiEntropyTimer)
+    clearTimeout(this.#flushTimer)
+    this.#flush()
+    this.#unsubscribeStore?.()
+    this.#host.services.pubsub.removeEventListener('message', this.#onGossip)
+    this.#host.removeEventListener('peer:identify', this.#onIdentify)
+    await this.#host.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await Promise.allSettled(this.#syncing.values())
+  }
+
+  /** Connected peers that completed a catch-up exchange of `namespace` with us. */
+  peersInSync (namespace: string): string[] {
+    const connected = new Set(this.#host.getPeers().map((peer) => peer.toString()))
+    return [...(this.#inSync.get(namespace) ?? [])].filter((peer) => connected.has(peer))
+  }
+
+  /** Runs catch-up with every connected peer (anti-entropy). */
+  syncWithAll (): void {
+    for (const peer of this.#host.getPeers()) void this.syncWith(peer)
+  }
+
+  /** One catch-up exchange with `peer`; concurrent calls for the same peer share one exchange. */
+  async syncWith (peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    const running = this.#syncing.get(key)
+    if (running !== undefined) return running
+    const exchange = this.#initiateSync(peer).finally(() => { this.#syncing.delete(key) })
+    this.#syncing.set(key, exchange)
+    return exchange
+  }
+
+  readonly #onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+    if (event.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(event.detail.peerId)
+  }
+
+  #subscribe (namespace: string): void {
+    const topic = memoryTopic(namespace)
+    const pubsub = this.#host.services.pubsub
+    if (pubsub.getTopics().includes(topic)) return
+    pubsub.topicValidators.set(topic, (_peer, message) => this.#validate(message))
+    pubsub.subscribe(topic)
+  }
+
+  #validate (message: Message): TopicValidatorResult {
+    try {
+      const { update } = decodeMemoryGossip(message.topic, message.data)
+      Y.decodeUpdate(update)
+      return TopicValidatorResult.Accept
+    } catch (err) {
+      this.stats.gossipRejected++
+      this.#log.warn({ topic: message.topic, err: (err as Error).message }, 'rejected a malformed memory update from gossip')
+      return TopicValidatorResult.Reject
+    }
+  }
+
+  readonly #onGossip = (event: CustomEvent<Message>): void => {
+    const message = event.detail
+    if (namespaceOfTopic(message.topic) === undefined || message.type !== 'signed') return
+    let decoded
+    try {
+      decoded = decodeMemoryGossip(message.topic, message.data)
+    } catch {
+      return
+    }
+    this.stats.gossipReceived++
+    this.#store.applyRemote(decoded.namespace, decoded.update, message.from.toString()).catch((err: Error) => {
+      this.stats.gossipRejected++
+      this.#log.warn({ namespace: decoded.namespace, from: message.from.toString(), err: err.message }, 'could not apply a gossiped update')
+    })
+  }
+
+  #onStoreUpdate (namespace: string, update: Uint8Array, origin: string): void {
+    const isNew = !this.#host.services.pubsub.getTopics().includes(memoryTopic(namespace))
+    this.#subscribe(namespace)
+    if (origin !== 'local') return
+    const queue = this.#pending.get(namespace) ?? []
+    queue.push(update)
+    this.#pending.set(namespace, queue)
+    this.#flushTimer ??= setTimeout(() => { this.#flush() }, MEMORY_GOSSIP_LIMITS.coalesceWindowMs)
+    // Peers learn a namespace they have never seen through catch-up; gossip reaches them after.
+    if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.syncWithAll()
+  }
+
+  #flush (): void {
+    this.#flushTimer = undefined
+    const pubsub = this.#host.services.pubsub
+    for (const [namespace, updates] of this.#pending) {
+      for (const batch of batchesUnder(updates, MEMORY_GOSSIP_LIMITS.maxMessageBytes - 256)) {
+        const data = encodeMemoryGossip({ namespace, update: batch.length === 1 ? batch[0] as Uint8Array : Y.mergeUpdates(batch) })
+        this.stats.gossipSent++
+        pubsub.publish(memoryTopic(namespace), data).catch((err: Error) => {
+          this.#log.debug({ namespace, err: err.message }, 'gossip publish failed; catch-up will deliver the update')
+        })
+      }
+    }
+    this.#pending.clear()
+  }
+
+  async #initiateSync (peer: PeerId): Promise<void> {
+    if (this.#stopped) return
+    let stream: Stream | undefined
+    try {
+      stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+      await this.#exchange(stream, peer.toString(), true)
+    } catch (err) {
+      stream?.abort(err as Error)
+      this.#log.debug({ peer: peer.toString(), err: (err as Error).message }, 'catch-up with peer failed')
+    }
+  }
+
+  async #answerSync (stream: Stream, connection: Connection): Promise<void> {
+    try {
+      await this.#exchange(stream, connection.remotePeer.toString(), false)
+    } catch (err) {
+      this.#log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'catch-up request failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Both sides: hello (state vectors), then each sends what the other lacks, then done. */
+  async #exchange (stream: Stream, peer: string, initiator: boolean): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
+    const send = async (message: SyncMessage): Promise<void> => {
+      const bytes = encodeSyncMessage(message)
+      this.stats.syncBytesSent += bytes.byteLength
+      await lp.write(bytes, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+    }
+    const receive = async (): Promise<SyncMessage> => {
+      const signal = AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs)
+      const bytes = await lp.read({ signal }).catch((err: Error) => {
+        throw signal.aborted ? new ProtocolError(`no sync frame within ${SYNC_LIMITS.readTimeoutMs} ms`) : err
+      })
+      this.stats.syncBytesReceived += bytes.byteLength
+      return decodeSyncMessage(bytes.subarray())
+    }
+    const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
+    let theirs: Map<string, Uint8Array>
+    if (initiator) {
+      await send({ type: 'hello', stateVectors: ours })
+      theirs = expectHello(await receive())
+    } else {
+      theirs = expectHello(await receive())
+      await send({ type: 'hello', stateVectors: ours })
+    }
+    const sending = (async () => {
+      for (const namespace of new Set([...ours.keys(), ...theirs.keys()])) {
+        if (!ours.has(namespace)) continue
+        for (const update of this.#store.missingUpdates(namespace, theirs.get(namespace) ?? EMPTY_STATE_VECTOR)) {
+          await send({ type: 'update', namespace, update })
+        }
+      }
+      await send({ type: 'done' })
+    })()
+    const receiving = (async () => {
+      for (;;) {
+        const message = await receive()
+        if (message.type === 'done') return
+        if (message.type === 'error') throw new ProtocolError(`peer reported: ${message.message}`)
+        if (message.type !== 'update') throw new ProtocolError(`unexpected ${message.type} during catch-up`)
+        await this.#store.applyRemote(message.namespace, message.update, peer)
+      }
+    })()
+    await Promise.all([sending, receiving])
+    await stream.close()
+    this.stats.syncRounds++
+    // Both sides now hold the union of what they had when the exchange began.
+    for (const namespace of new Set([...ours.keys(), ...theirs.keys()])) {
+      const peers = this.#inSync.get(namespace) ?? new Set<string>()
+      peers.add(peer)
+      this.#inSync.set(namespace, peers)
+    }
+  }
+}
+
+function expectHello (message: SyncMessage): Map<string, Uint8Array> {
+  if (message.type !== 'hello') throw new ProtocolError(`expected hello, got ${message.type}`)
+  return message.stateVectors
+}
+
+/** Groups updates into runs whose summed size stays under `cap` (a single larger update stands alone). */
+function batchesUnder (updates: Uint8Array[], cap: number): Uint8Array[][] {
+  const batches: Uint8Array[][] = []
+  let current: Uint8Array[] = []
+  let size = 0
+  for (const update of updates) {
+    if (current.length > 0 && size + update.byteLength > cap) {
+      batches.push(current)
+      current = []
+      size = 0
+    }
+    current.push(update)
+    size += update.byteLength
+  }
+  if (current.length > 0) batches.push(current)
+  return batches
+}

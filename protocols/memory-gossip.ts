@@ -1,0 +1,62 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { ProtocolError } from './framing.ts'
+import { isValidNamespaceName } from './namespace-name.ts'
+
+/**
+ * Memory gossip: one gossipsub topic per namespace; a message carries one Yjs update (local
+ * updates coalesced over a few milliseconds and merged). See PROTOCOL.md.
+ */
+export const MEMORY_GOSSIP_LIMITS = {
+  /** Largest gossip message; a bigger merged update is split across messages. */
+  maxMessageBytes: 512 * 1024,
+  /** Local updates within this window go out as one message. */
+  coalesceWindowMs: 3
+} as const
+
+const VERSION = 1
+const TOPIC_PREFIX = '/peerflow/memory/1/'
+
+export function memoryTopic (namespace: string): string {
+  return `${TOPIC_PREFIX}${namespace}`
+}
+
+/** The namespace a topic carries, or undefined when it is not a memory topic. */
+export function namespaceOfTopic (topic: string): string | undefined {
+  if (!topic.startsWith(TOPIC_PREFIX)) return undefined
+  const namespace = topic.slice(TOPIC_PREFIX.length)
+  return isValidNamespaceName(namespace) ? namespace : undefined
+}
+
+export interface MemoryGossip {
+  namespace: string
+  update: Uint8Array
+}
+
+export function encodeMemoryGossip (message: MemoryGossip): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, VERSION)
+  encoding.writeVarString(encoder, message.namespace)
+  encoding.writeVarUint8Array(encoder, message.update)
+  return encoding.toUint8Array(encoder)
+}
+
+/** Decodes a gossip message received on `topic`; the namespace inside must match the topic's. */
+export function decodeMemoryGossip (topic: string, bytes: Uint8Array): MemoryGossip {
+  if (bytes.byteLength > MEMORY_GOSSIP_LIMITS.maxMessageBytes) throw new ProtocolError(`gossip message of ${bytes.byteLength} bytes exceeds the cap`)
+  const topicNamespace = namespaceOfTopic(topic)
+  if (topicNamespace === undefined) throw new ProtocolError(`not a memory topic: ${topic.slice(0, 100)}`)
+  const decoder = decoding.createDecoder(bytes)
+  let message: MemoryGossip
+  try {
+    const version = decoding.readVarUint(decoder)
+    if (version !== VERSION) throw new ProtocolError(`unsupported memory gossip version ${version}`)
+    message = { namespace: decoding.readVarString(decoder), update: decoding.readVarUint8Array(decoder) }
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    throw new ProtocolError(`malformed memory gossip (${(err as Error).message})`)
+  }
+  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after a memory gossip message')
+  if (message.namespace !== topicNamespace) throw new ProtocolError(`message for '${message.namespace}' on the topic of '${topicNamespace}'`)
+  return message
+}

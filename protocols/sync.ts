@@ -1,0 +1,106 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { ProtocolError } from './framing.ts'
+import { isValidNamespaceName } from './namespace-name.ts'
+
+/**
+ * State-vector catch-up (`/peerflow/sync/1.0.0`): pure message functions, independent of the
+ * transport. Both sides send `hello` (their state vector per namespace), then the updates the
+ * other side lacks, in bounded chunks, then `done`. See PROTOCOL.md.
+ */
+
+export const SYNC_LIMITS = {
+  /** No frame, hello or update, may be larger. Update chunks are cut well below it. */
+  maxFrameBytes: 1024 * 1024,
+  /** Cap on the size of one update chunk the sender produces. */
+  maxUpdateChunkBytes: 256 * 1024,
+  maxNamespacesPerHello: 1024,
+  maxStateVectorBytes: 64 * 1024,
+  readTimeoutMs: 10_000,
+  /** Chunks a sender may have in flight before it waits for the stream to drain. */
+  maxInboundStreams: 8
+} as const
+
+const HELLO = 0
+const UPDATE = 1
+const DONE = 2
+const ERROR = 3
+
+export interface SyncHello { type: 'hello', stateVectors: Map<string, Uint8Array> }
+export interface SyncUpdate { type: 'update', namespace: string, update: Uint8Array }
+export interface SyncDone { type: 'done' }
+export interface SyncError { type: 'error', message: string }
+export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError
+
+export const isHello = (message: SyncMessage): message is SyncHello => message.type === 'hello'
+export const isUpdate = (message: SyncMessage): message is SyncUpdate => message.type === 'update'
+export const isDone = (message: SyncMessage): message is SyncDone => message.type === 'done'
+export const isError = (message: SyncMessage): message is SyncError => message.type === 'error'
+
+export function encodeSyncMessage (message: SyncMessage): Uint8Array {
+  const encoder = encoding.createEncoder()
+  switch (message.type) {
+    case 'hello':
+      encoding.writeVarUint(encoder, HELLO)
+      encoding.writeVarUint(encoder, message.stateVectors.size)
+      for (const [namespace, stateVector] of message.stateVectors) {
+        encoding.writeVarString(encoder, namespace)
+        encoding.writeVarUint8Array(encoder, stateVector)
+      }
+      break
+    case 'update':
+      encoding.writeVarUint(encoder, UPDATE)
+      encoding.writeVarString(encoder, message.namespace)
+      encoding.writeVarUint8Array(encoder, message.update)
+      break
+    case 'done':
+      encoding.writeVarUint(encoder, DONE)
+      break
+    case 'error':
+      encoding.writeVarUint(encoder, ERROR)
+      encoding.writeVarString(encoder, message.message.slice(0, 500))
+      break
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+function readNamespace (decoder: decoding.Decoder): string {
+  const name = decoding.readVarString(decoder)
+  if (!isValidNamespaceName(name)) throw new ProtocolError(`invalid namespace name '${name.slice(0, 80)}'`)
+  return name
+}
+
+/** Decodes one frame; anything malformed, oversized or trailing is a ProtocolError. */
+export function decodeSyncMessage (bytes: Uint8Array): SyncMessage {
+  if (bytes.byteLength > SYNC_LIMITS.maxFrameBytes) throw new ProtocolError(`sync frame of ${bytes.byteLength} bytes exceeds the cap`)
+  const decoder = decoding.createDecoder(bytes)
+  let message: SyncMessage
+  try {
+    const type = decoding.readVarUint(decoder)
+    if (type === HELLO) {
+      const count = decoding.readVarUint(decoder)
+      if (count > SYNC_LIMITS.maxNamespacesPerHello) throw new ProtocolError(`hello lists ${count} namespaces (cap ${SYNC_LIMITS.maxNamespacesPerHello})`)
+      const stateVectors = new Map<string, Uint8Array>()
+      for (let i = 0; i < count; i++) {
+        const namespace = readNamespace(decoder)
+        const stateVector = decoding.readVarUint8Array(decoder)
+        if (stateVector.byteLength > SYNC_LIMITS.maxStateVectorBytes) throw new ProtocolError(`state vector of '${namespace}' too large`)
+        stateVectors.set(namespace, stateVector)
+      }
+      message = { type: 'hello', stateVectors }
+    } else if (type === UPDATE) {
+      message = { type: 'update', namespace: readNamespace(decoder), update: decoding.readVarUint8Array(decoder) }
+    } else if (type === DONE) {
+      message = { type: 'done' }
+    } else if (type === ERROR) {
+      message = { type: 'error', message: decoding.readVarString(decoder) }
+    } else {
+      throw new ProtocolError(`unknown sync message type ${type}`)
+    }
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    throw new ProtocolError(`truncated or malformed sync frame (${(err as Error).message})`)
+  }
+  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after a sync message')
+  return message
+}

@@ -1,0 +1,87 @@
+import { Election } from '../../protocols/raft/election.ts'
+import type { RaftMessage } from '../../protocols/raft/messages.ts'
+import type { ElectionEvent, Output } from '../../protocols/raft/output.ts'
+import type { PersistentState, Role } from '../../protocols/raft/state.ts'
+import type { ElectionStateStore, SwarmTransport } from './ports.ts'
+
+export interface ElectionTiming {
+  electionTimeoutMinMs: number
+  electionTimeoutMaxMs: number
+  heartbeatIntervalMs: number
+}
+
+export interface SwarmMemberOptions {
+  swarm: string
+  self: string
+  voters: string[]
+  persisted: PersistentState
+  timing: ElectionTiming
+  stateStore: ElectionStateStore
+  transport: SwarmTransport
+  onEvents: (events: ElectionEvent[]) => void
+  onError: (err: Error) => void
+  now?: () => number
+  random?: () => number
+}
+
+/**
+ * This node's seat in one swarm's election: drives the pure state machine with the clock and the
+ * network, and applies its outputs in order — persist, then send, then report.
+ */
+export class SwarmMember {
+  readonly swarm: string
+  readonly #election: Election
+  readonly #options: SwarmMemberOptions
+  readonly #now: () => number
+  /** Outputs are applied strictly in order, so a message never leaves before the state it depends on is on disk. */
+  #applying: Promise<void> = Promise.resolve()
+
+  constructor (options: SwarmMemberOptions) {
+    this.swarm = options.swarm
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    this.#election = new Election(
+      { self: options.self, members: options.voters, ...options.timing },
+      { persisted: options.persisted, random: options.random ?? Math.random, now: this.#now() }
+    )
+  }
+
+  get role (): Role { return this.#election.role }
+  get term (): number { return this.#election.term }
+  get leader (): string | null { return this.#election.leader }
+  get voters (): readonly string[] { return this.#election.members }
+  lastHeardAt (member: string): number | null { return this.#election.lastHeardAt(member) }
+  isStale (term: number): boolean { return this.#election.isStale(term) }
+
+  tick (): void {
+    if (this.#now() >= this.#election.nextDeadline) this.#apply(this.#election.tick(this.#now()))
+  }
+
+  receive (from: string, message: RaftMessage): void {
+    this.#apply(this.#election.receive(this.#now(), from, message))
+  }
+
+  setVoters (voters: string[]): void {
+    const current = this.#election.members
+    if (current.length === voters.length && current.every((member, i) => member === voters[i])) return
+    this.#apply(this.#election.setMembers(voters, this.#now()))
+  }
+
+  /** Resolves once every output so far has been applied. */
+  async settled (): Promise<void> {
+    await this.#applying
+  }
+
+  #apply (output: Output): void {
+    if (output.messages.length === 0 && output.events.length === 0 && output.persist === undefined) return
+    const { stateStore, transport, swarm } = this.#options
+    this.#applying = this.#applying.then(async () => {
+      if (output.persist !== undefined) await stateStore.save(swarm, output.persist)
+      for (const { to, message } of output.messages) transport.sendRaft(to, swarm, message)
+      if (output.events.length > 0) this.#options.onEvents(output.events)
+    }).catch((err: Error) => {
+      // Not persisted means not safe to speak: the messages of this output are dropped.
+      this.#options.onError(err)
+    })
+  }
+}
