@@ -121,7 +121,9 @@ export class Election {
     const events: ElectionEvent[] = []
     if (this.#term !== before.term) events.push({ type: 'term-changed', term: this.#term })
     if (this.#role !== before.role) events.push({ type: 'role-changed', role: this.#role, term: this.#term })
-    if (this.#leader !== before.leader) events.push({ type: 'leader-changed', leader: this.#leader, term: this.#term })
+    // Re-elected in a newer term is a new leadership too.
+    const newLeadership = this.#leader !== before.leader || (this.#leader !== null && this.#term !== before.term)
+    if (newLeadership) events.push({ type: 'leader-changed', leader: this.#leader, term: this.#term })
     if (this.#members !== before.members) events.push({ type: 'members-changed', members: [...this.#members] })
     const output: Output = { messages: this.#outbox, events }
     if (this.#term !== before.term || this.#votedFor !== before.votedFor) {

@@ -19,7 +19,9 @@ export interface SwarmMemberOptions {
   stateStore: ElectionStateStore
   transport: SwarmTransport
   onEvents: (events: ElectionEvent[]) => void
+  /** The election state could not be persisted: this seat must stop and be rebuilt from disk. */
   onError: (err: Error) => void
+  /** Monotonic milliseconds: wall-clock jumps must not fire or suppress elections. */
   now?: () => number
   random?: () => number
 }
@@ -35,11 +37,13 @@ export class SwarmMember {
   readonly #now: () => number
   /** Outputs are applied strictly in order, so a message never leaves before the state it depends on is on disk. */
   #applying: Promise<void> = Promise.resolve()
+  /** After a failed save the in-memory vote may differ from disk: nothing more may be said. */
+  #failed = false
 
   constructor (options: SwarmMemberOptions) {
     this.swarm = options.swarm
     this.#options = options
-    this.#now = options.now ?? Date.now
+    this.#now = options.now ?? (() => performance.now())
     this.#election = new Election(
       { self: options.self, members: options.voters, ...options.timing },
       { persisted: options.persisted, random: options.random ?? Math.random, now: this.#now() }
@@ -50,14 +54,20 @@ export class SwarmMember {
   get term (): number { return this.#election.term }
   get leader (): string | null { return this.#election.leader }
   get voters (): readonly string[] { return this.#election.members }
-  lastHeardAt (member: string): number | null { return this.#election.lastHeardAt(member) }
+  /** Milliseconds since `member` was last heard from (see Election.lastHeardAt), or null. */
+  silentForMs (member: string): number | null {
+    const heard = this.#election.lastHeardAt(member)
+    return heard === null ? null : this.#now() - heard
+  }
   isStale (term: number): boolean { return this.#election.isStale(term) }
 
   tick (): void {
+    if (this.#failed) return
     if (this.#now() >= this.#election.nextDeadline) this.#apply(this.#election.tick(this.#now()))
   }
 
   receive (from: string, message: RaftMessage): void {
+    if (this.#failed) return
     this.#apply(this.#election.receive(this.#now(), from, message))
   }
 
@@ -80,7 +90,9 @@ export class SwarmMember {
       for (const { to, message } of output.messages) transport.sendRaft(to, swarm, message)
       if (output.events.length > 0) this.#options.onEvents(output.events)
     }).catch((err: Error) => {
-      // Not persisted means not safe to speak: the messages of this output are dropped.
+      // Not persisted means not safe to speak: this seat goes silent and is rebuilt from disk.
+      if (this.#failed) return
+      this.#failed = true
       this.#options.onError(err)
     })
   }

@@ -27,7 +27,7 @@ export interface SwarmServiceOptions {
   isConnected: (peer: string) => boolean
   /** Agents this node runs per swarm, for status; the task layer fills it in. */
   agentsOn?: (swarm: string, peer: string) => number
-  log: { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, debug: (o: object, m: string) => void }
+  log: Record<'debug' | 'info' | 'warn' | 'error', (fields: object, message: string) => void>
   tickIntervalMs?: number
 }
 
@@ -256,7 +256,11 @@ export class SwarmService {
         stateStore: this.#options.stateStore,
         transport: this.#options.transport,
         onEvents: (events) => { this.#onElectionEvents(definition.name, events) },
-        onError: (err) => { this.#options.log.warn({ swarm: definition.name, err: err.message }, 'election state not persisted; messages dropped') }
+        onError: (err) => {
+          this.#options.log.error({ swarm: definition.name, err: err.message }, 'election state not persisted: leaving the election until it can be reloaded from disk')
+          this.#members.delete(definition.name)
+          setTimeout(() => { this.#reconcile() }, this.#options.timing.electionTimeoutMaxMs).unref()
+        }
       }))
       this.#options.log.info({ swarm: definition.name }, 'took a seat in the swarm election')
     })().finally(() => { this.#starting.delete(definition.name) })
@@ -275,6 +279,7 @@ export class SwarmService {
 
   #tick (): void {
     const now = Date.now()
+    const silenceLimit = 3 * this.#options.timing.electionTimeoutMaxMs
     for (const member of this.#members.values()) {
       member.tick()
       if (member.role !== 'leader') continue
@@ -282,8 +287,8 @@ export class SwarmService {
       const unreachable = this.#unreachable.get(member.swarm) ?? new Set<string>()
       for (const voter of member.voters) {
         if (voter === this.#options.self) continue
-        const heard = member.lastHeardAt(voter)
-        const silent = heard === null || now - heard > 3 * this.#options.timing.electionTimeoutMaxMs
+        const silentFor = member.silentForMs(voter)
+        const silent = silentFor === null || silentFor > silenceLimit
         if (silent && !unreachable.has(voter)) {
           unreachable.add(voter)
           this.events.push({ type: 'member-unreachable', swarm: member.swarm, member: voter, at: now })
@@ -296,19 +301,18 @@ export class SwarmService {
   }
 
   #statusOf (definition: SwarmDefinition): SwarmStatus {
-    const now = Date.now()
     const seat = this.#members.get(definition.name)
     const voters = new Set(votersOf(definition))
     const members = definition.members.map((peerId): MemberStatus => {
       let state: string
-      let heard: number | null = null
+      let silentFor: number | null = null
       if (peerId === this.#options.self) {
         state = seat?.role ?? 'joining'
       } else if (seat?.role === 'leader') {
-        heard = seat.lastHeardAt(peerId)
-        state = heard !== null && now - heard <= 3 * this.#options.timing.electionTimeoutMaxMs ? 'follower' : 'unreachable'
+        silentFor = seat.silentForMs(peerId)
+        state = silentFor !== null && silentFor <= 3 * this.#options.timing.electionTimeoutMaxMs ? 'follower' : 'unreachable'
       } else if (seat !== undefined && peerId === seat.leader) {
-        heard = seat.lastHeardAt(peerId)
+        silentFor = seat.silentForMs(peerId)
         state = 'leader'
       } else {
         state = this.#options.isConnected(peerId) ? 'connected' : 'unreachable'
@@ -318,7 +322,7 @@ export class SwarmService {
         voter: voters.has(peerId),
         roles: definition.roles[peerId] ?? [],
         state,
-        lastHeartbeatMs: heard === null ? null : now - heard,
+        lastHeartbeatMs: silentFor === null ? null : Math.round(silentFor),
         agents: this.#options.agentsOn?.(definition.name, peerId) ?? 0
       }
     })
