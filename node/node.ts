@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './logger.ts'
 import { MemoryReplication } from './memory-replication.ts'
 import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
 import { Libp2pSwarmTransport } from './swarm-transport.ts'
+import { PeerBlocklist } from './peer-blocklist.ts'
 import { PeerExchange, shareableAddrs } from './peer-exchange.ts'
 import { Reconnector } from './reconnector.ts'
 import { transportOf, type TransportName } from './transport-name.ts'
@@ -56,6 +57,7 @@ export class PeerflowNode {
   readonly host: Host
   readonly log: Logger
   readonly startedAt = Date.now()
+  readonly blocklist: PeerBlocklist
   readonly memory: MemoryStore
   readonly replication: MemoryReplication
   readonly swarms: SwarmService
@@ -68,8 +70,9 @@ export class PeerflowNode {
   #apiAddress = ''
   #stopping: Promise<void> | undefined
 
-  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, log: Logger) {
+  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, blocklist: PeerBlocklist, log: Logger) {
     this.config = config
+    this.blocklist = blocklist
     this.host = host
     this.log = log
     this.memory = memory
@@ -113,14 +116,15 @@ export class PeerflowNode {
     const privateKey = await loadOrCreateIdentity(config.dataDir)
     const knownPeers = await KnownPeers.open(config.dataDir)
     const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
+    const blocklist = new PeerBlocklist()
     let host: Host
     try {
-      host = await createHost({ config, privateKey })
+      host = await createHost({ config, privateKey, connectionGater: blocklist.gater() })
     } catch (err) {
       await memory.close()
       throw err
     }
-    const node = new PeerflowNode(config, host, knownPeers, memory, log)
+    const node = new PeerflowNode(config, host, knownPeers, memory, blocklist, log)
     try {
       await node.#start()
     } catch (err) {
@@ -244,6 +248,23 @@ export class PeerflowNode {
     this.#knownPeers.forget(peerId)
     await Promise.all(connections.map(async (connection) => { await connection.close() }))
     return { peerId, disconnected: connections.length > 0 }
+  }
+
+  /** Refuses every connection with `peerId` until unblocked, closing the open ones now. */
+  async block (peerId: string): Promise<{ peerId: string, blocked: true }> {
+    this.blocklist.block(peerId)
+    this.#reconnector.release(peerId)
+    const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
+    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    this.log.info({ peer: peerId }, 'peer blocked')
+    return { peerId, blocked: true }
+  }
+
+  unblock (peerId: string): { peerId: string, unblocked: boolean } {
+    const unblocked = this.blocklist.unblock(peerId)
+    const known = this.#knownPeers.list().find((peer) => peer.peerId === peerId)
+    if (known !== undefined) this.#reconnector.keep(peerId, known.addrs.map((addr) => `${addr}/p2p/${peerId}`), false)
+    return { peerId, unblocked }
   }
 
   /** Stops everything; safe to call more than once. */

@@ -1,4 +1,5 @@
 import type { Route } from '../route.ts'
+import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
 import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
@@ -16,6 +17,9 @@ export const routes: Route[] = [
   peersRoute,
   joinRoute,
   leaveRoute,
+  blockRoute,
+  unblockRoute,
+  blockListRoute,
   memoryNamespacesRoute,
   memoryStoreRoute,
   memoryGetRoute,

@@ -78,4 +78,18 @@ export function registerNodeCommands (program: Command): void {
       if (options.json === true) return printJson(reply)
       process.stdout.write(reply.disconnected ? `disconnected from ${peerId}\n` : `${peerId} was not connected; it will not be redialled\n`)
     })
+
+  withApi(program.command('block').argument('<peerId>').description('refuse all connections with a peer (until unblock or restart)'))
+    .action(async (peerId: string, options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ peerId: string }>('POST', '/block', { body: { peerId } })
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(`blocked ${peerId}\n`)
+    })
+
+  withApi(program.command('unblock').argument('<peerId>').description('allow a blocked peer again'))
+    .action(async (peerId: string, options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ peerId: string, unblocked: boolean }>('POST', '/unblock', { body: { peerId } })
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(reply.unblocked ? `unblocked ${peerId}\n` : `${peerId} was not blocked\n`)
+    })
 }
