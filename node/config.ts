@@ -49,6 +49,8 @@ export const NodeConfigSchema = z.object({
     maxBytes: z.number().int().positive().optional(),
     maxValueBytes: z.number().int().positive().optional()
   }).strict()),
+  /** ReasoningBank embedder: 'use' (semantic sentence encoder, shipped offline) or 'hash' (lexical, not semantic). */
+  embedder: z.enum(['use', 'hash']),
   /** How often expired memory entries are swept. */
   sweepIntervalMs: z.number().int().min(1_000),
   election: z.object({
@@ -81,6 +83,7 @@ export function defaults (dataDir: string): NodeConfig {
     dialTimeoutMs: 10_000,
     logLevel: 'info',
     namespaces: {},
+    embedder: 'use',
     sweepIntervalMs: 60_000,
     // The Raft paper's 150-300 ms election timeouts; heartbeats at a third of the minimum.
     election: { timeoutMinMs: 150, timeoutMaxMs: 300, heartbeatMs: 50 }
@@ -116,6 +119,7 @@ export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
     quic: bool('PEERFLOW_QUIC', env.PEERFLOW_QUIC),
     tcp: bool('PEERFLOW_TCP', env.PEERFLOW_TCP),
     maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
+    embedder: env.PEERFLOW_EMBEDDER as NodeConfig['embedder'] | undefined,
     logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined
   }
   return withoutUndefined(layer)

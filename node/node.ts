@@ -2,6 +2,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { join } from 'node:path'
 import { MemoryStore } from '../crdt/index.ts'
+import { createEmbedder, ReasoningBank } from '../src/reasoningbank/index.ts'
 import { SwarmService } from '../src/swarm/swarm-service.ts'
 import { ApiServer } from './api/server.ts'
 import { HttpError } from './api/route.ts'
@@ -11,6 +12,7 @@ import { createHost, type Host } from './host.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { KnownPeers } from './known-peers.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { patternStoreIn } from './memory-pattern-store.ts'
 import { MemoryReplication } from './memory-replication.ts'
 import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
 import { Libp2pSwarmTransport } from './swarm-transport.ts'
@@ -61,6 +63,7 @@ export class PeerflowNode {
   readonly memory: MemoryStore
   readonly replication: MemoryReplication
   readonly swarms: SwarmService
+  #patterns: ReasoningBank | undefined
   readonly #swarmTransport: Libp2pSwarmTransport
   #sweepTimer: NodeJS.Timeout | undefined
   readonly #knownPeers: KnownPeers
@@ -142,6 +145,12 @@ export class PeerflowNode {
     await this.replication.start()
     await this.#swarmTransport.start()
     await this.swarms.start()
+    this.#patterns = await ReasoningBank.open({
+      store: patternStoreIn(this.memory, this.peerId),
+      embedder: createEmbedder(this.config.embedder),
+      indexDir: join(this.config.dataDir, 'patterns-index'),
+      onProgress: ({ done, total }) => { this.log.info({ done, total }, 'rebuilding the pattern index') }
+    })
     this.#sweepTimer = setInterval(() => {
       this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
     }, this.config.sweepIntervalMs)
@@ -171,6 +180,12 @@ export class PeerflowNode {
 
   get peerId (): string {
     return this.host.peerId.toString()
+  }
+
+  /** The ReasoningBank; present once the node has started. */
+  get patterns (): ReasoningBank {
+    if (this.#patterns === undefined) throw new Error('the ReasoningBank is not open yet')
+    return this.#patterns
   }
 
   get apiAddress (): string {
@@ -280,6 +295,7 @@ export class PeerflowNode {
     await this.#reconnector.stop()
     await this.#api.close()
     await this.swarms.stop()
+    await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') })
     await this.#swarmTransport.stop()
     await this.replication.stop()
     await this.#peerExchange.stop().catch(() => {})

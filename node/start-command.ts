@@ -16,6 +16,7 @@ interface StartFlags {
   tcp?: boolean
   maxConnections?: string
   logLevel?: string
+  embedder?: string
 }
 
 function collect (value: string, previous: string[] | undefined): string[] {
@@ -34,6 +35,7 @@ function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
   if (given('quic')) layer.quic = flags.quic
   if (given('tcp')) layer.tcp = flags.tcp
   if (given('logLevel')) layer.logLevel = flags.logLevel
+  if (given('embedder')) layer.embedder = flags.embedder
   if (given('maxConnections')) {
     const value = Number(flags.maxConnections)
     if (!Number.isInteger(value)) throw new ConfigError('maxConnections', `expected an integer, got '${flags.maxConnections}'`)
@@ -79,6 +81,7 @@ export function registerStartCommand (program: Command): void {
     .option('--no-quic', 'disable the QUIC transport')
     .option('--no-tcp', 'disable the TCP transport')
     .option('--max-connections <n>', 'peer exchange dials learned peers up to this many connections (default 50)')
+    .option('--embedder <kind>', "ReasoningBank embedder: 'use' (semantic, default) or 'hash' (lexical, fast, not semantic)")
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .action(async (flags: StartFlags, command: Command) => {
       try {

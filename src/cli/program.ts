@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { CliError } from './client.ts'
 import { registerMemoryCommands } from './commands/memory-commands.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
+import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
 
 /** Registers `start`; supplied by whoever can build a node, so read commands never load libp2p. */
@@ -17,6 +18,7 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerNodeCommands(program)
   registerMemoryCommands(program)
   registerSwarmCommands(program)
+  registerPatternCommands(program)
   return program
 }
 

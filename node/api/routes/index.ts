@@ -4,6 +4,9 @@ import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
 import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreRoute } from './memory.ts'
+import {
+  patternConsolidateRoute, patternForgetRoute, patternListRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
+} from './patterns.ts'
 import { peersRoute } from './peers.ts'
 import { statusRoute } from './status.ts'
 import {
@@ -30,5 +33,11 @@ export const routes: Route[] = [
   swarmStatusRoute,
   swarmJoinRoute,
   swarmLeaveRoute,
-  swarmEventsRoute
+  swarmEventsRoute,
+  patternStoreRoute,
+  patternQueryRoute,
+  patternStatsRoute,
+  patternListRoute,
+  patternForgetRoute,
+  patternConsolidateRoute
 ]
