@@ -1,0 +1,416 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { mergePatterns, planConsolidation, type ConsolidationOptions, type ConsolidationPlan } from './consolidate.ts'
+import type { Embedder } from './embedder.ts'
+import { ReasoningBankError } from './errors.ts'
+import { embeddingDigest, fingerprint } from './fingerprint.ts'
+import { HnswIndex, type HnswParams } from './hnsw-index.ts'
+import { applyOutcome, DEFAULT_CONFIDENCE } from './learning.ts'
+import { withoutEmbedding, type Pattern, type PatternInfo } from './pattern.ts'
+import type { PatternStore } from './pattern-store.ts'
+import { RetrievalCounts } from './retrieval-counts.ts'
+import { scorePattern, type ScoreParts } from './scoring.ts'
+
+export interface OpenOptions {
+  store: PatternStore
+  embedder: Embedder
+  /** Directory for the saved HNSW index and the local retrieval counts. */
+  indexDir: string
+  /** Called while the index is rebuilt from the store. */
+  onProgress?: (progress: { done: number, total: number }) => void
+  hnsw?: Partial<HnswParams>
+  /** Clock, for tests. */
+  now?: () => number
+}
+
+/** Where the open bank's index came from; `reason` says why a saved one could not be used. */
+export type IndexOrigin = { source: 'loaded' } | { source: 'rebuilt', reason: string }
+
+export interface StorePatternInput {
+  name: string
+  content: string
+  namespace: string
+  confidence?: number
+  metadata?: Record<string, unknown>
+}
+
+export interface QueryOptions {
+  namespace?: string
+  minConfidence?: number
+  /** Results wanted; default 5. */
+  limit?: number
+  /** Adds the score parts to each match. */
+  explain?: boolean
+}
+
+export interface QueryMatch {
+  pattern: PatternInfo
+  score: number
+  similarity: number
+  explain?: ScoreParts
+}
+
+export type ListSort = 'confidence' | 'uses' | 'recent'
+
+export interface ListOptions {
+  namespace?: string
+  /** Default 'confidence' (highest first); 'uses' most first; 'recent' latest lastUsedAt first. */
+  sort?: ListSort
+  limit?: number
+}
+
+export interface BankStats {
+  patterns: number
+  indexed: number
+  /** Patterns embedded by another embedder (or of another size): not searchable until `reembed()`. */
+  unindexed: number
+  totals: { uses: number, successes: number, failures: number, retrievals: number }
+  namespaces: Array<{ namespace: string, patterns: number, meanConfidence: number }>
+  mostRetrieved: Array<{ name: string, retrievals: number }>
+  /** Pattern counts by confidence: bucket i holds [i/10, (i+1)/10), the last one includes 1. */
+  confidenceHistogram: number[]
+  embedder: { id: string, dimensions: number, semantic: boolean }
+  index: { origin: IndexOrigin, capacity: number, ef: number }
+}
+
+export interface ConsolidationResult extends ConsolidationPlan {
+  applied: boolean
+}
+
+const DEFAULT_LIMIT = 5
+const MAX_QUERY_LIMIT = 1000
+/** Nearest neighbours fetched per wanted result, so that confidence and recency can reorder close matches. */
+const CANDIDATES_PER_RESULT = 4
+const MIN_CANDIDATES = 32
+/** Neighbours examined per pattern when looking for near-duplicates. */
+const DUPLICATE_CANDIDATES = 16
+const REBUILD_CHUNK = 1000
+const EMBED_CHUNK = 64
+const MOST_RETRIEVED = 5
+
+/**
+ * Learned patterns with vector search. Patterns live in the PatternStore (replicated memory); the bank
+ * keeps an HNSW index of their embeddings in step with the store through its change events, so patterns
+ * written by peers become searchable without a restart. Querying does not write to the store: retrieval
+ * counts stay local (see RetrievalCounts); `uses` and `lastUsedAt` change only when an outcome is recorded.
+ */
+export class ReasoningBank {
+  readonly embedder: Embedder
+  readonly #store: PatternStore
+  readonly #indexDir: string
+  readonly #now: () => number
+  readonly #index: HnswIndex
+  readonly #retrievals: RetrievalCounts
+  /** Namespace and confidence by name, so search filters need not read the store per candidate. */
+  readonly #catalog = new Map<string, { namespace: string, confidence: number }>()
+  readonly #unindexed = new Set<string>()
+  readonly #origin: IndexOrigin
+  #unsubscribe: () => void
+  #closed = false
+
+  private constructor (options: OpenOptions, index: HnswIndex, origin: IndexOrigin, retrievals: RetrievalCounts) {
+    this.embedder = options.embedder
+    this.#store = options.store
+    this.#indexDir = options.indexDir
+    this.#now = options.now ?? Date.now
+    this.#index = index
+    this.#origin = origin
+    this.#retrievals = retrievals
+    for (const pattern of this.#store.all()) {
+      this.#catalogue(pattern)
+      if (!isIndexable(pattern, this.embedder)) this.#unindexed.add(pattern.name)
+    }
+    this.#unsubscribe = this.#store.onChange((name, pattern) => { this.#onStoreChange(name, pattern) })
+  }
+
+  /**
+   * Opens the bank on `store`. The saved index is used when it was built by the same embedder and its
+   * fingerprint matches the store's current embeddings; otherwise the index is rebuilt from the store.
+   */
+  static async open (options: OpenOptions): Promise<ReasoningBank> {
+    const { store, embedder } = options
+    const [saved, retrievals] = await Promise.all([HnswIndex.load(options.indexDir), RetrievalCounts.load(options.indexDir)])
+    // From here to the constructor's subscription nothing awaits, so no store change can slip between.
+    const storeFingerprint = fingerprint(store.all().filter((pattern) => isIndexable(pattern, embedder)).map((pattern) => [pattern.name, embeddingDigest(pattern.embedding)] as const))
+    let reason: string | undefined
+    if (!saved.ok) reason = saved.reason
+    else if (saved.index.embedder !== embedder.id) reason = `index built by embedder ${saved.index.embedder}, bank uses ${embedder.id}`
+    else if (saved.index.dimensions !== embedder.dimensions) reason = `index has ${saved.index.dimensions} dimensions, embedder ${embedder.dimensions}`
+    else if (saved.fingerprint !== storeFingerprint) reason = 'index is stale: the store changed since it was saved'
+
+    if (saved.ok && reason === undefined) return new ReasoningBank(options, saved.index, { source: 'loaded' }, retrievals)
+    const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw, initialCapacity: store.all().length })
+    const bank = new ReasoningBank(options, index, { source: 'rebuilt', reason: reason ?? 'unknown' }, retrievals)
+    await bank.#rebuild(options.onProgress)
+    return bank
+  }
+
+  get indexOrigin (): IndexOrigin {
+    return this.#origin
+  }
+
+  /** Embeds and stores a pattern. An existing name is updated: its counters and createdAt are kept. */
+  async storePattern (input: StorePatternInput): Promise<PatternInfo> {
+    this.#ensureOpen()
+    const name = requireText(input.name, 'name')
+    const content = requireText(input.content, 'content')
+    const namespace = requireText(input.namespace, 'namespace')
+    if (input.confidence !== undefined) requireUnitInterval(input.confidence, 'confidence')
+    if (input.metadata !== undefined && (typeof input.metadata !== 'object' || input.metadata === null || Array.isArray(input.metadata))) {
+      throw new ReasoningBankError('INVALID_INPUT', 'metadata must be an object')
+    }
+    const existing = this.#store.get(name)
+    const reusable = existing !== undefined && existing.content === content && isIndexable(existing, this.embedder)
+    const embedding = reusable ? existing.embedding : Array.from(await this.#embedOne(content))
+    const now = this.#now()
+    const pattern: Pattern = {
+      name,
+      content,
+      namespace,
+      confidence: input.confidence ?? existing?.confidence ?? DEFAULT_CONFIDENCE,
+      uses: existing?.uses ?? 0,
+      successes: existing?.successes ?? 0,
+      failures: existing?.failures ?? 0,
+      createdAt: existing?.createdAt ?? now,
+      lastUsedAt: existing?.lastUsedAt ?? now,
+      embedding,
+      embedder: this.embedder.id,
+      metadata: input.metadata ?? existing?.metadata ?? {}
+    }
+    await this.#store.put(pattern)
+    return withoutEmbedding(pattern)
+  }
+
+  /** Patterns most relevant to `text`, best score first (see scoring.ts). */
+  async query (text: string, options: QueryOptions = {}): Promise<QueryMatch[]> {
+    this.#ensureOpen()
+    if (typeof text !== 'string' || text.trim() === '') throw new ReasoningBankError('EMPTY_QUERY', 'query text is empty: describe the task to find patterns for')
+    const limit = requireLimit(options.limit ?? DEFAULT_LIMIT, MAX_QUERY_LIMIT)
+    const { namespace, minConfidence } = options
+    if (minConfidence !== undefined) requireUnitInterval(minConfidence, 'minConfidence')
+    if (namespace !== undefined) this.#requireNamespace(namespace)
+
+    const vector = await this.#embedOne(text)
+    if (vector.length !== this.#index.dimensions) {
+      throw new ReasoningBankError('DIMENSION_MISMATCH', `embedder ${this.embedder.id} returned a ${vector.length}-dimensional vector, the index holds ${this.#index.dimensions}-dimensional ones`)
+    }
+    const filter = namespace === undefined && minConfidence === undefined
+      ? undefined
+      : (name: string): boolean => {
+          const entry = this.#catalog.get(name)
+          return entry !== undefined && (namespace === undefined || entry.namespace === namespace) && (minConfidence === undefined || entry.confidence >= minConfidence)
+        }
+    const candidates = this.#index.search(vector, Math.max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT), filter)
+    const now = this.#now()
+    const matches: QueryMatch[] = []
+    for (const { name, similarity } of candidates) {
+      const pattern = this.#store.get(name)
+      if (pattern === undefined) continue
+      const parts = scorePattern(similarity, pattern.confidence, pattern.lastUsedAt, now)
+      matches.push({ pattern: withoutEmbedding(pattern), score: parts.score, similarity, ...(options.explain === true ? { explain: parts } : {}) })
+    }
+    matches.sort((a, b) => b.score - a.score || (a.pattern.name < b.pattern.name ? -1 : 1))
+    const results = matches.slice(0, limit)
+    for (const match of results) this.#retrievals.increment(match.pattern.name)
+    return results
+  }
+
+  /** Records that applying the named patterns succeeded or failed; updates their confidence (learning.ts). */
+  async recordOutcome (names: string[], success: boolean): Promise<PatternInfo[]> {
+    this.#ensureOpen()
+    if (!Array.isArray(names) || names.length === 0) throw new ReasoningBankError('INVALID_INPUT', 'name at least one pattern to record an outcome for')
+    if (typeof success !== 'boolean') throw new ReasoningBankError('INVALID_INPUT', 'success must be true or false')
+    const unique = [...new Set(names)]
+    const missing = unique.filter((name) => this.#store.get(name) === undefined)
+    if (missing.length > 0) throw new ReasoningBankError('UNKNOWN_PATTERN', `no pattern named ${missing.map((name) => `'${name}'`).join(', ')}`)
+    const now = this.#now()
+    const updated: PatternInfo[] = []
+    for (const name of unique) {
+      const next = applyOutcome(this.#store.get(name) as Pattern, success, now)
+      await this.#store.put(next)
+      updated.push(withoutEmbedding(next))
+    }
+    return updated
+  }
+
+  list (options: ListOptions = {}): PatternInfo[] {
+    this.#ensureOpen()
+    const sort = options.sort ?? 'confidence'
+    if (!(sort in LIST_ORDERS)) throw new ReasoningBankError('INVALID_INPUT', `sort must be one of ${Object.keys(LIST_ORDERS).join(', ')}, got '${String(sort)}'`)
+    if (options.limit !== undefined) requireLimit(options.limit)
+    if (options.namespace !== undefined) this.#requireNamespace(options.namespace)
+    const patterns = this.#store.all().filter((pattern) => options.namespace === undefined || pattern.namespace === options.namespace)
+    return patterns.sort(LIST_ORDERS[sort]).slice(0, options.limit).map(withoutEmbedding)
+  }
+
+  stats (): BankStats {
+    this.#ensureOpen()
+    const patterns = this.#store.all()
+    const histogram = new Array<number>(10).fill(0)
+    const byNamespace = new Map<string, { patterns: number, confidence: number }>()
+    const totals = { uses: 0, successes: 0, failures: 0, retrievals: this.#retrievals.total }
+    for (const pattern of patterns) {
+      totals.uses += pattern.uses
+      totals.successes += pattern.successes
+      totals.failures += pattern.failures
+      histogram[Math.min(9, Math.max(0, Math.floor(pattern.confidence * 10)))]++
+      const entry = byNamespace.get(pattern.namespace) ?? { patterns: 0, confidence: 0 }
+      entry.patterns++
+      entry.confidence += pattern.confidence
+      byNamespace.set(pattern.namespace, entry)
+    }
+    return {
+      patterns: patterns.length,
+      indexed: this.#index.size,
+      unindexed: this.#unindexed.size,
+      totals,
+      namespaces: [...byNamespace].sort(([a], [b]) => (a < b ? -1 : 1)).map(([namespace, entry]) => ({ namespace, patterns: entry.patterns, meanConfidence: entry.confidence / entry.patterns })),
+      mostRetrieved: this.#retrievals.top(MOST_RETRIEVED),
+      confidenceHistogram: histogram,
+      embedder: { id: this.embedder.id, dimensions: this.embedder.dimensions, semantic: this.embedder.semantic },
+      index: { origin: this.#origin, capacity: this.#index.capacity, ef: this.#index.ef }
+    }
+  }
+
+  async forget (name: string): Promise<boolean> {
+    this.#ensureOpen()
+    this.#retrievals.delete(name)
+    return await this.#store.delete(name)
+  }
+
+  /** Merges near-duplicates and prunes stale low-confidence patterns (consolidate.ts); dryRun only plans. */
+  async consolidate (options: ConsolidationOptions & { dryRun?: boolean } = {}): Promise<ConsolidationResult> {
+    this.#ensureOpen()
+    if (options.threshold !== undefined && (!(options.threshold > 0) || options.threshold > 1)) {
+      throw new ReasoningBankError('INVALID_INPUT', `threshold must be in (0, 1], got ${options.threshold}`)
+    }
+    const findSimilar = (pattern: Pattern): string[] => isIndexable(pattern, this.embedder)
+      ? this.#index.search(pattern.embedding, DUPLICATE_CANDIDATES, (name) => this.#catalog.get(name)?.namespace === pattern.namespace).map((match) => match.name)
+      : []
+    const plan = planConsolidation(this.#store.all(), { now: this.#now(), ...options }, findSimilar)
+    if (options.dryRun === true) return { ...plan, applied: false }
+    for (const { name } of plan.prunes) await this.forget(name)
+    for (const merge of plan.merges) {
+      const keeper = this.#store.get(merge.keep)
+      if (keeper === undefined) continue
+      const absorbed = merge.absorb.map(({ name }) => this.#store.get(name)).filter((pattern) => pattern !== undefined)
+      await this.#store.put(mergePatterns(keeper, absorbed))
+      for (const pattern of absorbed) {
+        this.#retrievals.transfer(pattern.name, keeper.name)
+        await this.#store.delete(pattern.name)
+      }
+    }
+    return { ...plan, applied: true }
+  }
+
+  /** Re-embeds patterns made by another embedder, so that they become searchable here; returns how many. */
+  async reembed (onProgress?: (progress: { done: number, total: number }) => void): Promise<number> {
+    this.#ensureOpen()
+    const names = [...this.#unindexed]
+    let done = 0
+    for (let start = 0; start < names.length; start += EMBED_CHUNK) {
+      const patterns = names.slice(start, start + EMBED_CHUNK).map((name) => this.#store.get(name)).filter((pattern) => pattern !== undefined)
+      const vectors = await this.embedder.embed(patterns.map((pattern) => pattern.content))
+      for (let i = 0; i < patterns.length; i++) {
+        await this.#store.put({ ...(patterns[i] as Pattern), embedding: Array.from(vectors[i] as Float32Array), embedder: this.embedder.id })
+      }
+      done += patterns.length
+      onProgress?.({ done, total: names.length })
+    }
+    return done
+  }
+
+  /** Stops following the store and saves the index and retrieval counts for the next open. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#unsubscribe()
+    await this.#index.save(this.#indexDir)
+    await this.#retrievals.save(this.#indexDir)
+  }
+
+  /** Indexes every pattern in the store, yielding now and then so that progress shows and peers are served. */
+  async #rebuild (onProgress: OpenOptions['onProgress']): Promise<void> {
+    const names = this.#store.all().map((pattern) => pattern.name)
+    for (let done = 0; done < names.length;) {
+      const end = Math.min(names.length, done + REBUILD_CHUNK)
+      // Read each pattern now rather than from a snapshot: the change listener may have updated it meanwhile.
+      for (; done < end; done++) this.#indexPattern(this.#store.get(names[done] as string))
+      onProgress?.({ done, total: names.length })
+      if (done < names.length) await yieldToEventLoop()
+    }
+    if (names.length === 0) onProgress?.({ done: 0, total: 0 })
+  }
+
+  #onStoreChange (name: string, pattern: Pattern | undefined): void {
+    if (pattern === undefined) {
+      this.#catalog.delete(name)
+      this.#unindexed.delete(name)
+      this.#index.remove(name)
+      return
+    }
+    this.#catalogue(pattern)
+    this.#indexPattern(pattern)
+  }
+
+  #catalogue (pattern: Pattern): void {
+    this.#catalog.set(pattern.name, { namespace: pattern.namespace, confidence: pattern.confidence })
+  }
+
+  #indexPattern (pattern: Pattern | undefined): void {
+    if (pattern === undefined) return
+    if (isIndexable(pattern, this.embedder)) {
+      this.#unindexed.delete(pattern.name)
+      this.#index.upsert(pattern.name, pattern.embedding)
+    } else {
+      this.#unindexed.add(pattern.name)
+      this.#index.remove(pattern.name)
+    }
+  }
+
+  async #embedOne (text: string): Promise<Float32Array> {
+    const [vector] = await this.embedder.embed([text])
+    if (vector === undefined) throw new Error(`embedder ${this.embedder.id} returned no vector`)
+    return vector
+  }
+
+  #requireNamespace (namespace: string): void {
+    for (const entry of this.#catalog.values()) if (entry.namespace === namespace) return
+    const known = [...new Set([...this.#catalog.values()].map((entry) => entry.namespace))].sort()
+    throw new ReasoningBankError('UNKNOWN_NAMESPACE', `unknown namespace '${namespace}'; known namespaces: ${known.length > 0 ? known.join(', ') : '(none, the bank is empty)'}`)
+  }
+
+  #ensureOpen (): void {
+    if (this.#closed) throw new ReasoningBankError('CLOSED', 'the reasoning bank is closed')
+  }
+}
+
+const LIST_ORDERS: Record<ListSort, (a: Pattern, b: Pattern) => number> = {
+  confidence: (a, b) => b.confidence - a.confidence || byName(a, b),
+  uses: (a, b) => b.uses - a.uses || byName(a, b),
+  recent: (a, b) => b.lastUsedAt - a.lastUsedAt || byName(a, b)
+}
+
+function byName (a: Pattern, b: Pattern): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}
+
+/** Only vectors from this bank's embedder share its vector space. */
+function isIndexable (pattern: Pattern, embedder: Embedder): boolean {
+  return pattern.embedder === embedder.id && Array.isArray(pattern.embedding) && pattern.embedding.length === embedder.dimensions
+}
+
+function requireText (value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ReasoningBankError('INVALID_INPUT', `${field} must be a non-empty string`)
+  return value
+}
+
+function requireLimit (limit: unknown, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > max) {
+    throw new ReasoningBankError('INVALID_INPUT', `limit must be an integer from 1 to ${max}, got ${String(limit)}`)
+  }
+  return limit
+}
+
+function requireUnitInterval (value: unknown, field: string): void {
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new ReasoningBankError('INVALID_INPUT', `${field} must be a number from 0 to 1, got ${String(value)}`)
+}
