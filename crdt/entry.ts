@@ -24,9 +24,9 @@ export interface Entry {
 export const MAX_KEY_LENGTH = 256
 export const MAX_TAGS = 32
 export const MAX_TAG_LENGTH = 64
-export const MAX_AUTHOR_LENGTH = 128
+const MAX_AUTHOR_LENGTH = 128
 /** Deeper values are refused: validation and Yjs's encoder both recurse. */
-export const MAX_VALUE_DEPTH = 64
+const MAX_VALUE_DEPTH = 64
 
 const ENTRY_FIELDS = new Set(['key', 'value', 'author', 'createdAt', 'updatedAt', 'expiresAt', 'tags'])
 

@@ -1,5 +1,5 @@
 export type { Entry, JsonValue, PeerId } from './entry.ts'
-export { isEntry, isExpired, MAX_KEY_LENGTH, MAX_TAGS, MAX_TAG_LENGTH } from './entry.ts'
+export { MAX_KEY_LENGTH, MAX_TAGS, MAX_TAG_LENGTH } from './entry.ts'
 export {
   CorruptNamespaceError, InvalidEntryError, InvalidNamespaceError, InvalidUpdateError, NamespaceLimitError,
   StoreUnavailableError
@@ -9,4 +9,4 @@ export { assertNamespaceName, DEFAULT_POLICY, isNamespaceName, PolicyTable, SEED
 export type { ListOptions, NamespaceStats, PutOptions } from './namespace.ts'
 export { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
 export type { MemoryStoreOptions, NamespaceInfo, StoreListOptions, StorePutOptions, UpdateListener } from './store.ts'
-export { MemoryStore } from './store.ts'
+export { MemoryStore, minimumChunkBytes } from './store.ts'

@@ -5,7 +5,8 @@ import { ENTRIES_MAP } from './namespace.ts'
 
 /**
  * Parent information is only encoded for an item with no neighbour to inherit it from; then it must
- * name the entries map and a valid key. Content must be one Entry (a map write) or a deletion.
+ * name the entries map and a valid key, matching the entry's own. Content must be one Entry (a map
+ * write) or a deletion.
  */
 function assertEntryItem (item: Y.Item): void {
   // Decoded, not integrated: `parent` holds the raw root name when it was encoded, which the typings do not model.
@@ -21,6 +22,9 @@ function assertEntryItem (item: Y.Item): void {
   if (content instanceof Y.ContentDeleted) return
   if (!(content instanceof Y.ContentAny) || content.arr.length !== 1 || !isEntry(content.arr[0])) {
     throw new InvalidUpdateError('update writes a value that is not an entry')
+  }
+  if (item.parentSub !== null && content.arr[0].key !== item.parentSub) {
+    throw new InvalidUpdateError('update stores an entry under another key')
   }
 }
 

@@ -70,10 +70,21 @@ interface CapturedUpdate {
 /** Encoded state vector of a replica that has nothing. */
 const EMPTY_STATE_VECTOR = Uint8Array.of(0)
 
-/** Room left in a chunk for an entry's key, author, tags and Yjs framing beside its value. */
-const ENTRY_OVERHEAD_BYTES = 8 * 1024
-/** Yjs's binary encoding of a JSON value can exceed its JSON text (short floats); 2x bounds it. */
-const ENCODED_VALUE_FACTOR = 2
+/**
+ * Room a chunk needs beside an entry's value: key (twice: map key and entry field), author and
+ * tags at their largest UTF-8 size plus Yjs framing come to about 8.3 KiB.
+ */
+const ENTRY_OVERHEAD_BYTES = 12 * 1024
+
+/**
+ * The smallest chunk cap that holds any entry whose value has the given JSON size. Yjs encodes a
+ * number that is not a 32-bit float in 9 bytes, while its shortest JSON form with separator
+ * ('0.1,') takes 4, so an encoded value is at most 9/4 of its JSON size; everything else encodes
+ * no larger than its JSON.
+ */
+export function minimumChunkBytes (maxValueBytes: number): number {
+  return Math.ceil(maxValueBytes * 9 / 4) + ENTRY_OVERHEAD_BYTES
+}
 
 function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): Settings {
   const settings = {
@@ -84,11 +95,11 @@ function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): S
   for (const [name, value] of Object.entries(settings)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`)
   }
-  const largestEntry = ENCODED_VALUE_FACTOR * policies.largestValueBytes() + ENTRY_OVERHEAD_BYTES
-  if (largestEntry > settings.chunkBytes) {
+  const required = minimumChunkBytes(policies.largestValueBytes())
+  if (required > settings.chunkBytes) {
     throw new InvalidNamespaceError(
       `a policy allows values of ${policies.largestValueBytes()} bytes, too large for chunkBytes ${settings.chunkBytes}: ` +
-      `chunkBytes must be at least ${largestEntry}`
+      `chunkBytes must be at least ${required}`
     )
   }
   return settings
@@ -158,9 +169,9 @@ export class MemoryStore {
 
   /**
    * Validates, applies and persists an update received from a peer. Duplicates and updates already
-   * known change nothing and write nothing. Updates that depend on ones not received yet are held
-   * in memory by Yjs and written once they can be applied; until then the state vector does not
-   * include them, so catch-up will fetch them again after a restart.
+   * known change nothing and write nothing. Parts that depend on updates not received yet wait in
+   * memory inside Yjs and are logged once they apply; the state vector excludes them meanwhile, so
+   * catch-up fetches them again if a restart loses them.
    */
   async applyRemote (namespace: string, update: Uint8Array, origin: string): Promise<void> {
     if (typeof origin !== 'string' || origin === LOCAL_ORIGIN) {
@@ -279,7 +290,8 @@ export class MemoryStore {
       while (this.#queue.length > 0) {
         const group = this.#queue
         this.#queue = []
-        await this.#commit(group)
+        // Settling twice is a no-op, so on an unexpected error every caller not yet answered gets it.
+        await this.#commit(group).catch(err => { for (const write of group) write.fail(err) })
       }
     } finally {
       this.#draining = undefined
@@ -356,8 +368,8 @@ export class MemoryStore {
     const persisted = this.#persisted(namespace)
     const { compactAfterUpdates, compactAfterBytes, chunkBytes } = this.#settings
     if (persisted.logLength < compactAfterUpdates && persisted.logBytes < compactAfterBytes) return
-    const plan = persisted.planCompaction(chunkBytes)
     try {
+      const plan = persisted.planCompaction(chunkBytes)
       await this.#db.batch(plan.operations)
       plan.commit()
     } catch {

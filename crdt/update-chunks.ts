@@ -128,7 +128,7 @@ function encodeStruct (struct: Struct): Uint8Array {
 }
 
 /** An update with no structs and no deletions: applying it changes nothing. */
-export function isEmptyUpdate (update: Uint8Array): boolean {
+function isEmptyUpdate (update: Uint8Array): boolean {
   return update.byteLength === 2 && update[0] === 0 && update[1] === 0
 }
 

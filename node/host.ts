@@ -8,6 +8,8 @@ import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { Registry } from 'prom-client'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import type { NodeConfig } from './config.ts'
 
@@ -27,6 +29,8 @@ export interface HostOptions {
   config: NodeConfig
   privateKey: PrivateKey
   connectionGater?: ConnectionGater
+  /** Where libp2p registers its own Prometheus metrics. */
+  metricsRegistry?: Registry
 }
 
 /** Only the listen addresses whose transport is enabled. */
@@ -38,7 +42,7 @@ function enabledListenAddrs (config: NodeConfig): string[] {
  * Assembles libp2p: QUIC first (its own encryption and multiplexing), TCP + noise + yamux as
  * the fallback, identify, ping, gossipsub with strict signing, bootstrap and optional mDNS.
  */
-export async function createHost ({ config, privateKey, connectionGater }: HostOptions): Promise<Host> {
+export async function createHost ({ config, privateKey, connectionGater, metricsRegistry }: HostOptions): Promise<Host> {
   const listen = enabledListenAddrs(config)
   if (listen.length === 0) throw new ListenError('no listen address left: enable QUIC or TCP, or add a --listen address for an enabled transport')
   const transports = []
@@ -65,6 +69,7 @@ export async function createHost ({ config, privateKey, connectionGater }: HostO
         dialTimeout: config.dialTimeoutMs
       },
       connectionMonitor: { pingInterval: 5_000 },
+      ...(metricsRegistry === undefined ? {} : { metrics: prometheusMetrics({ registry: metricsRegistry, collectDefaultMetrics: true, preserveExistingMetrics: true }) }),
       services: {
         identify: identify(),
         ping: ping(),

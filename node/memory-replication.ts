@@ -9,6 +9,7 @@ import {
   decodeMemoryGossip, encodeMemoryGossip, MEMORY_GOSSIP_LIMITS, memoryTopic, namespaceOfTopic
 } from '../protocols/memory-gossip.ts'
 import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../protocols/sync.ts'
+import { splitUpdate } from '../crdt/update-chunks.ts'
 import type { Host } from './host.ts'
 import type { Logger } from './logger.ts'
 
@@ -31,6 +32,12 @@ export interface ReplicationStats {
 }
 
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+/**
+ * Largest update one gossip message carries. Receivers' stores refuse a remote update over their
+ * chunk cap (the same 256 KiB as a sync update chunk), so a merged batch up to the 512 KiB message
+ * cap would be dropped and only arrive with the next anti-entropy round.
+ */
+const MAX_GOSSIP_UPDATE_BYTES = Math.min(SYNC_LIMITS.maxUpdateChunkBytes, MEMORY_GOSSIP_LIMITS.maxMessageBytes - 256)
 const ANTI_ENTROPY_INTERVAL_MS = 15_000
 
 /**
@@ -159,12 +166,15 @@ export class MemoryReplication implements Startable {
     this.#flushTimer = undefined
     const pubsub = this.#host.services.pubsub
     for (const [namespace, updates] of this.#pending) {
-      for (const batch of batchesUnder(updates, MEMORY_GOSSIP_LIMITS.maxMessageBytes - 256)) {
-        const data = encodeMemoryGossip({ namespace, update: batch.length === 1 ? batch[0] as Uint8Array : Y.mergeUpdates(batch) })
-        this.stats.gossipSent++
-        pubsub.publish(memoryTopic(namespace), data).catch((err: Error) => {
-          this.#log.debug({ namespace, err: err.message }, 'gossip publish failed; catch-up will deliver the update')
-        })
+      for (const batch of batchesUnder(updates, MAX_GOSSIP_UPDATE_BYTES)) {
+        const merged = batch.length === 1 ? batch[0] as Uint8Array : Y.mergeUpdates(batch)
+        // Merging rarely grows a batch, but the cap must hold whatever it does.
+        for (const update of splitUpdate(merged, MAX_GOSSIP_UPDATE_BYTES)) {
+          this.stats.gossipSent++
+          pubsub.publish(memoryTopic(namespace), encodeMemoryGossip({ namespace, update })).catch((err: Error) => {
+            this.#log.debug({ namespace, err: err.message }, 'gossip publish failed; catch-up will deliver the update')
+          })
+        }
       }
     }
     this.#pending.clear()

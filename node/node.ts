@@ -1,6 +1,7 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { join } from 'node:path'
+import { Registry } from 'prom-client'
 import { MemoryStore } from '../crdt/index.ts'
 import { createEmbedder, ReasoningBank } from '../src/reasoningbank/index.ts'
 import { SwarmService } from '../src/swarm/swarm-service.ts'
@@ -14,6 +15,7 @@ import { KnownPeers } from './known-peers.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { patternStoreIn } from './memory-pattern-store.ts'
 import { MemoryReplication } from './memory-replication.ts'
+import { registerNodeMetrics } from './metrics.ts'
 import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
 import { Libp2pSwarmTransport } from './swarm-transport.ts'
 import { PeerBlocklist } from './peer-blocklist.ts'
@@ -60,6 +62,7 @@ export class PeerflowNode {
   readonly log: Logger
   readonly startedAt = Date.now()
   readonly blocklist: PeerBlocklist
+  readonly metrics: Registry
   readonly memory: MemoryStore
   readonly replication: MemoryReplication
   readonly swarms: SwarmService
@@ -73,8 +76,9 @@ export class PeerflowNode {
   #apiAddress = ''
   #stopping: Promise<void> | undefined
 
-  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, blocklist: PeerBlocklist, log: Logger) {
+  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, blocklist: PeerBlocklist, metrics: Registry, log: Logger) {
     this.config = config
+    this.metrics = metrics
     this.blocklist = blocklist
     this.host = host
     this.log = log
@@ -120,14 +124,15 @@ export class PeerflowNode {
     const knownPeers = await KnownPeers.open(config.dataDir)
     const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
     const blocklist = new PeerBlocklist()
+    const metrics = new Registry()
     let host: Host
     try {
-      host = await createHost({ config, privateKey, connectionGater: blocklist.gater() })
+      host = await createHost({ config, privateKey, connectionGater: blocklist.gater(), metricsRegistry: metrics })
     } catch (err) {
       await memory.close()
       throw err
     }
-    const node = new PeerflowNode(config, host, knownPeers, memory, blocklist, log)
+    const node = new PeerflowNode(config, host, knownPeers, memory, blocklist, metrics, log)
     try {
       await node.#start()
     } catch (err) {
@@ -151,6 +156,7 @@ export class PeerflowNode {
       indexDir: join(this.config.dataDir, 'patterns-index'),
       onProgress: ({ done, total }) => { this.log.info({ done, total }, 'rebuilding the pattern index') }
     })
+    registerNodeMetrics(this.metrics, this)
     this.#sweepTimer = setInterval(() => {
       this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
     }, this.config.sweepIntervalMs)

@@ -10,6 +10,26 @@ export class HttpError extends Error {
   }
 }
 
+/** A non-JSON answer (Prometheus text, an HTML page). */
+export class RawResponse {
+  readonly contentType: string
+  readonly body: string | Uint8Array
+  constructor (contentType: string, body: string | Uint8Array) {
+    this.contentType = contentType
+    this.body = body
+  }
+}
+
+/** A long-lived answer, e.g. server-sent events: `open` writes to the response until the client leaves. */
+export class StreamingResponse {
+  readonly contentType: string
+  readonly open: (write: (chunk: string) => void, signal: AbortSignal) => void
+  constructor (contentType: string, open: StreamingResponse['open']) {
+    this.contentType = contentType
+    this.open = open
+  }
+}
+
 export interface RouteContext {
   node: PeerflowNode
   params: Record<string, string>

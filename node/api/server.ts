@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '../logger.ts'
 import type { PeerflowNode } from '../node.ts'
-import { HttpError, type Route } from './route.ts'
+import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
 const MAX_BODY_BYTES = 1024 * 1024
 const BODY_TIMEOUT_MS = 10_000
@@ -113,7 +113,15 @@ export class ApiServer {
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
       const body = await readBody(request)
       const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal })
-      send(response, 200, result)
+      if (result instanceof RawResponse) {
+        response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
+        response.end(result.body)
+      } else if (result instanceof StreamingResponse) {
+        response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store', connection: 'keep-alive' })
+        result.open((chunk) => { response.write(chunk) }, signal)
+      } else {
+        send(response, 200, result)
+      }
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500
       if (status === 500) this.#log.error({ err, path: url.pathname }, 'control API request failed')

@@ -7,6 +7,7 @@ import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRou
 import {
   patternConsolidateRoute, patternForgetRoute, patternListRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
 } from './patterns.ts'
+import { metricsRoute } from './metrics.ts'
 import { peersRoute } from './peers.ts'
 import { statusRoute } from './status.ts'
 import {
@@ -16,6 +17,7 @@ import {
 /** Every control API route. Adding one is a file in this folder and a line here. */
 export const routes: Route[] = [
   idRoute,
+  metricsRoute,
   statusRoute,
   peersRoute,
   joinRoute,

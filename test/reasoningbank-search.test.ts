@@ -1,0 +1,160 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ClusteredSpace, seededGaussian } from '../bench/lib/clustered-vectors.ts'
+import { exactSearch } from '../src/reasoningbank/exact-search.ts'
+import { HnswIndex } from '../src/reasoningbank/hnsw-index.ts'
+import { TopK } from '../src/reasoningbank/top-k.ts'
+
+const dirs: string[] = []
+async function tempDir (): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'peerflow-rb-search-'))
+  dirs.push(dir)
+  return dir
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(async (dir) => { await rm(dir, { recursive: true, force: true }) }))
+})
+
+function row (matrix: Float32Array, dimensions: number, i: number): Float32Array {
+  return matrix.subarray(i * dimensions, (i + 1) * dimensions)
+}
+
+function indexOf (matrix: Float32Array, dimensions: number): HnswIndex {
+  const index = HnswIndex.create({ dimensions, embedder: 'test' })
+  for (let i = 0; i < matrix.length / dimensions; i++) index.upsert(String(i), row(matrix, dimensions, i))
+  return index
+}
+
+describe('TopK', () => {
+  it('keeps the k best of a stream, best first, like a full sort', () => {
+    const gaussian = seededGaussian(7)
+    const scores = Array.from({ length: 500 }, () => gaussian())
+    const top = new TopK(10)
+    scores.forEach((score, id) => { top.push(id, score) })
+    const expected = scores.map((score, id) => ({ id, score })).sort((a, b) => b.score - a.score).slice(0, 10)
+    expect(top.sorted()).toEqual(expected)
+  })
+
+  it('handles k larger than the input and k = 0', () => {
+    const top = new TopK(5)
+    top.push(1, 0.5)
+    top.push(2, 0.9)
+    expect(top.sorted().map((item) => item.id)).toEqual([2, 1])
+    const none = new TopK(0)
+    none.push(1, 1)
+    expect(none.sorted()).toEqual([])
+  })
+})
+
+describe('exactSearch', () => {
+  it('ranks rows by cosine and applies the filter', () => {
+    const space = new ClusteredSpace({ dimensions: 16, clusters: 4, spread: 1, seed: 3 })
+    const data = space.sample(200, 4)
+    const query = row(space.sample(1, 5), 16, 0)
+    const all = Array.from({ length: 200 }, (_, i) => ({ row: i, similarity: row(data, 16, i).reduce((sum, value, j) => sum + value * (query[j] as number), 0) }))
+      .sort((a, b) => b.similarity - a.similarity)
+    const found = exactSearch(data, 16, query, 5)
+    expect(found.map((match) => match.row)).toEqual(all.slice(0, 5).map((match) => match.row))
+    found.forEach((match, i) => { expect(match.similarity).toBeCloseTo(all[i]?.similarity as number, 5) })
+    expect(exactSearch(data, 16, query, 5, (r) => r % 2 === 0).every((match) => match.row % 2 === 0)).toBe(true)
+  })
+
+  it('rejects a query of the wrong size', () => {
+    expect(() => exactSearch(new Float32Array(32), 16, new Float32Array(8), 1)).toThrow(/8 dimensions/)
+  })
+})
+
+describe('HnswIndex', () => {
+  it('matches exact search on a small set', () => {
+    const space = new ClusteredSpace({ dimensions: 32, clusters: 5, spread: 1, seed: 11 })
+    const data = space.sample(300, 12)
+    const queries = space.sample(20, 13)
+    const index = indexOf(data, 32)
+    for (let q = 0; q < 20; q++) {
+      const query = row(queries, 32, q)
+      const exact = exactSearch(data, 32, query, 10)
+      const approximate = index.search(query, 10)
+      expect(approximate.map((match) => match.name)).toEqual(exact.map((match) => String(match.row)))
+      approximate.forEach((match, i) => { expect(match.similarity).toBeCloseTo(exact[i]?.similarity as number, 4) })
+    }
+  })
+
+  it('has recall@10 >= 0.95 against exact search on 4000 clustered 128-d vectors', () => {
+    const dimensions = 128
+    const space = new ClusteredSpace({ dimensions, clusters: 40, spread: 1, seed: 21 })
+    const data = space.sample(4000, 22)
+    const queries = space.sample(100, 23)
+    const index = indexOf(data, dimensions)
+    let hits = 0
+    for (let q = 0; q < 100; q++) {
+      const query = row(queries, dimensions, q)
+      const truth = new Set(exactSearch(data, dimensions, query, 10).map((match) => String(match.row)))
+      hits += index.search(query, 10).filter((match) => truth.has(match.name)).length
+    }
+    expect(hits / 1000).toBeGreaterThanOrEqual(0.95)
+  })
+
+  it('updates, removes and filters by name, growing past its initial capacity', () => {
+    const space = new ClusteredSpace({ dimensions: 8, clusters: 3, spread: 0.5, seed: 31 })
+    const data = space.sample(200, 32)
+    const index = indexOf(data, 8)
+    expect(index.size).toBe(200)
+    expect(index.capacity).toBeGreaterThanOrEqual(200)
+
+    const target = row(data, 8, 150)
+    expect(index.upsert('0', target)).toBe(true)
+    expect(index.upsert('0', target)).toBe(false)
+    expect(index.search(target, 2).map((match) => match.name).sort()).toEqual(['0', '150'])
+    expect(index.size).toBe(200)
+
+    expect(index.remove('150')).toBe(true)
+    expect(index.remove('150')).toBe(false)
+    expect(index.search(target, 1)[0]?.name).toBe('0')
+    expect(index.search(target, 5, (name) => name !== '0').map((match) => match.name)).not.toContain('0')
+    expect(index.size).toBe(199)
+    expect(index.search(target, 1000)).toHaveLength(199)
+  })
+
+  it('rejects vectors of the wrong size with a clear message', () => {
+    const index = HnswIndex.create({ dimensions: 4, embedder: 'test' })
+    expect(() => index.upsert('a', [1, 0, 0])).toThrow(/3 dimensions, the index 4/)
+    expect(() => index.search([1, 0], 1)).toThrow(/query vector has 2 dimensions/)
+    expect(index.search([1, 0, 0, 0], 3)).toEqual([])
+  })
+
+  it('answers the same after save and load, and keeps its label map and deletions', async () => {
+    const dir = await tempDir()
+    const space = new ClusteredSpace({ dimensions: 24, clusters: 6, spread: 1, seed: 41 })
+    const data = space.sample(500, 42)
+    const queries = space.sample(10, 43)
+    const index = indexOf(data, 24)
+    index.remove('7')
+    index.upsert('8', row(data, 24, 9))
+    await index.save(dir)
+
+    const loaded = await HnswIndex.load(dir)
+    if (!loaded.ok) throw new Error(loaded.reason)
+    expect(loaded.fingerprint).toBe(index.fingerprint())
+    expect(loaded.index.embedder).toBe('test')
+    expect(loaded.index.size).toBe(499)
+    for (let q = 0; q < 10; q++) {
+      expect(loaded.index.search(row(queries, 24, q), 10)).toEqual(index.search(row(queries, 24, q), 10))
+    }
+    expect(loaded.index.upsert('new', row(data, 24, 0))).toBe(true)
+    expect(loaded.index.size).toBe(500)
+  })
+
+  it('reports a missing or torn saved index instead of throwing', async () => {
+    const dir = await tempDir()
+    expect(await HnswIndex.load(dir)).toEqual({ ok: false, reason: 'no saved index' })
+    const index = HnswIndex.create({ dimensions: 4, embedder: 'test' })
+    index.upsert('a', [1, 0, 0, 0])
+    await index.save(dir)
+    await writeFile(join(dir, 'patterns.hnsw'), 'truncated')
+    const loaded = await HnswIndex.load(dir)
+    expect(loaded.ok).toBe(false)
+    if (!loaded.ok) expect(loaded.reason).toMatch(/index file has 9 bytes/)
+  })
+})
