@@ -9,7 +9,7 @@ import { JsonFrames, type FrameLimits } from '../protocols/framing.ts'
 import type { Host } from './host.ts'
 import type { Logger } from './logger.ts'
 
-export type RefusalReason = AuthRefusalReason | 'timeout'
+export type RefusalReason = AuthRefusalReason | 'timeout' | 'abuse'
 
 export interface Refusal {
   peerId: string
@@ -373,7 +373,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
       ? err
       : new HandshakeRefusal('protocol', `handshake failed: ${err instanceof Error ? err.message : String(err)}`)
     const reason = refusal.reason
-    const toTell = refusal.byPeer || reason === 'timeout' ? undefined : reason
+    const toTell = refusal.byPeer || reason === 'timeout' || reason === 'abuse' ? undefined : reason
     await this.#refuse(connection, refusal, async () => {
       if (stream === undefined || frames === undefined || toTell === undefined) return
       await frames.write(refusedMessage(toTell)).then(async () => { await stream.close() }).catch(() => {})
@@ -412,6 +412,17 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
     await this.#host.hangUp(connection.remotePeer).catch((err: unknown) => {
       this.#log.debug({ err, peer: peerId }, 'could not close the connections of a refused peer')
     })
+  }
+
+  /** Revokes an admitted peer that broke a limit (e.g. flooding): recorded, disconnected and backed off. */
+  punish (peerId: string, detail: string): void {
+    const connection = this.#host.getConnections().find((c) => c.remotePeer.toString() === peerId)
+    if (connection === undefined) {
+      this.#admitted.delete(peerId)
+      this.#backoff.backOff(peerId)
+      return
+    }
+    void this.#refuse(connection, new HandshakeRefusal('abuse', detail))
   }
 
   #settle (peerId: string, admitted: boolean): void {

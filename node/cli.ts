@@ -1,5 +1,9 @@
 import { buildProgram, runCli } from '../src/cli/program.ts'
+import { registerNetworkCommands } from './network-command.ts'
 import { registerStartCommand } from './start-command.ts'
 import { VERSION } from './version.ts'
 
-await runCli(buildProgram(VERSION, registerStartCommand), process.argv)
+await runCli(buildProgram(VERSION, (program) => {
+  registerStartCommand(program)
+  registerNetworkCommands(program)
+}), process.argv)

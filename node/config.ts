@@ -49,6 +49,14 @@ export const NodeConfigSchema = z.object({
     maxBytes: z.number().int().positive().optional(),
     maxValueBytes: z.number().int().positive().optional()
   }).strict()),
+  /** The network secret (base64, mode 0600); absent means open mode: any peer is admitted. */
+  networkSecretFile: z.string().min(1).optional(),
+  /** Per-peer limits; a peer that keeps breaking them is disconnected and backed off. */
+  limits: z.object({
+    gossipPerSecond: z.number().positive(),
+    gossipBurst: z.number().int().positive(),
+    maxViolations: z.number().int().positive()
+  }).strict(),
   /** ReasoningBank embedder: 'use' (semantic sentence encoder, shipped offline) or 'hash' (lexical, not semantic). */
   embedder: z.enum(['use', 'hash']),
   /** How often expired memory entries are swept. */
@@ -83,6 +91,7 @@ export function defaults (dataDir: string): NodeConfig {
     dialTimeoutMs: 10_000,
     logLevel: 'info',
     namespaces: {},
+    limits: { gossipPerSecond: 2_000, gossipBurst: 4_000, maxViolations: 200 },
     embedder: 'use',
     sweepIntervalMs: 60_000,
     // The Raft paper's 150-300 ms election timeouts; heartbeats at a third of the minimum.
@@ -120,6 +129,7 @@ export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
     tcp: bool('PEERFLOW_TCP', env.PEERFLOW_TCP),
     maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
     embedder: env.PEERFLOW_EMBEDDER as NodeConfig['embedder'] | undefined,
+    networkSecretFile: env.PEERFLOW_NETWORK_SECRET_FILE,
     logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined
   }
   return withoutUndefined(layer)

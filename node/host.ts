@@ -31,6 +31,8 @@ export interface HostOptions {
   connectionGater?: ConnectionGater
   /** Where libp2p registers its own Prometheus metrics. */
   metricsRegistry?: Registry
+  /** gossipsub's application score for a peer: refused peers go far below the graylist threshold. */
+  peerScore?: (peerId: string) => number
 }
 
 /** Only the listen addresses whose transport is enabled. */
@@ -42,7 +44,7 @@ function enabledListenAddrs (config: NodeConfig): string[] {
  * Assembles libp2p: QUIC first (its own encryption and multiplexing), TCP + noise + yamux as
  * the fallback, identify, ping, gossipsub with strict signing, bootstrap and optional mDNS.
  */
-export async function createHost ({ config, privateKey, connectionGater, metricsRegistry }: HostOptions): Promise<Host> {
+export async function createHost ({ config, privateKey, connectionGater, metricsRegistry, peerScore }: HostOptions): Promise<Host> {
   const listen = enabledListenAddrs(config)
   if (listen.length === 0) throw new ListenError('no listen address left: enable QUIC or TCP, or add a --listen address for an enabled transport')
   const transports = []
@@ -76,7 +78,13 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
           allowPublishToZeroTopicPeers: true,
-          emitSelf: false
+          emitSelf: false,
+          scoreParams: {
+            appSpecificScore: peerScore ?? (() => 0),
+            appSpecificWeight: 1,
+            // Edge nodes share addresses (NAT, one machine in tests): co-location says nothing here.
+            IPColocationFactorWeight: 0
+          }
         })
       }
     })

@@ -11,7 +11,10 @@ import {
 import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../protocols/sync.ts'
 import { splitUpdate } from '../crdt/update-chunks.ts'
 import type { Host } from './host.ts'
+import type { Sealer } from '../protocols/sealed.ts'
 import type { Logger } from './logger.ts'
+import { ADMISSION_WAIT_MS, type PeerGate } from './peer-gate.ts'
+import type { RateLimiter } from './rate-limiter.ts'
 
 /** What replication needs from the local replica (crdt's MemoryStore provides it). */
 export interface ReplicaStore {
@@ -58,10 +61,17 @@ export class MemoryReplication implements Startable {
   readonly stats: ReplicationStats = { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0 }
   #stopped = false
 
-  constructor (host: Host, store: ReplicaStore, log: Logger) {
+  readonly #gate: PeerGate
+  readonly #sealer: Sealer | undefined
+  readonly #limiter: RateLimiter | undefined
+
+  constructor (host: Host, store: ReplicaStore, log: Logger, access: { gate: PeerGate, sealer?: Sealer, limiter?: RateLimiter }) {
     this.#host = host
     this.#store = store
     this.#log = log
+    this.#gate = access.gate
+    this.#sealer = access.sealer
+    this.#limiter = access.limiter
   }
 
   async start (): Promise<void> {
@@ -118,13 +128,21 @@ export class MemoryReplication implements Startable {
     const topic = memoryTopic(namespace)
     const pubsub = this.#host.services.pubsub
     if (pubsub.getTopics().includes(topic)) return
-    pubsub.topicValidators.set(topic, (_peer, message) => this.#validate(message))
+    pubsub.topicValidators.set(topic, (propagationSource, message) => this.#validate(propagationSource.toString(), message))
     pubsub.subscribe(topic)
   }
 
-  #validate (message: Message): TopicValidatorResult {
+  #validate (propagationSource: string, message: Message): TopicValidatorResult {
+    if (!this.#gate.isAdmitted(propagationSource) || message.type !== 'signed' || !this.#gate.isAdmitted(message.from.toString())) {
+      this.stats.gossipRejected++
+      return TopicValidatorResult.Reject
+    }
+    if (this.#limiter !== undefined && !this.#limiter.take(propagationSource)) {
+      this.stats.gossipRejected++
+      return TopicValidatorResult.Ignore
+    }
     try {
-      const { update } = decodeMemoryGossip(message.topic, message.data)
+      const { update } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
       Y.decodeUpdate(update)
       return TopicValidatorResult.Accept
     } catch (err) {
@@ -139,7 +157,7 @@ export class MemoryReplication implements Startable {
     if (namespaceOfTopic(message.topic) === undefined || message.type !== 'signed') return
     let decoded
     try {
-      decoded = decodeMemoryGossip(message.topic, message.data)
+      decoded = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
     } catch {
       return
     }
@@ -171,7 +189,8 @@ export class MemoryReplication implements Startable {
         // Merging rarely grows a batch, but the cap must hold whatever it does.
         for (const update of splitUpdate(merged, MAX_GOSSIP_UPDATE_BYTES)) {
           this.stats.gossipSent++
-          pubsub.publish(memoryTopic(namespace), encodeMemoryGossip({ namespace, update })).catch((err: Error) => {
+          const payload = encodeMemoryGossip({ namespace, update })
+          pubsub.publish(memoryTopic(namespace), this.#sealer === undefined ? payload : this.#sealer.seal(payload)).catch((err: Error) => {
             this.#log.debug({ namespace, err: err.message }, 'gossip publish failed; catch-up will deliver the update')
           })
         }
@@ -180,10 +199,16 @@ export class MemoryReplication implements Startable {
     this.#pending.clear()
   }
 
+  /** With a network secret, gossip payloads are sealed (see protocols/sealed.ts). */
+  #openPayload (data: Uint8Array): Uint8Array {
+    return this.#sealer === undefined ? data : this.#sealer.open(data)
+  }
+
   async #initiateSync (peer: PeerId): Promise<void> {
     if (this.#stopped) return
     let stream: Stream | undefined
     try {
+      if (!await this.#gate.whenAdmitted(peer.toString(), ADMISSION_WAIT_MS)) return
       stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
       await this.#exchange(stream, peer.toString(), true)
     } catch (err) {
@@ -194,6 +219,7 @@ export class MemoryReplication implements Startable {
 
   async #answerSync (stream: Stream, connection: Connection): Promise<void> {
     try {
+      if (!await this.#gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
       await this.#exchange(stream, connection.remotePeer.toString(), false)
     } catch (err) {
       this.#log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'catch-up request failed')

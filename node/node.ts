@@ -18,7 +18,14 @@ import { MemoryReplication } from './memory-replication.ts'
 import { registerNodeMetrics } from './metrics.ts'
 import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
 import { Libp2pSwarmTransport } from './swarm-transport.ts'
+import { Admission, PeerBackoff } from './admission.ts'
+import { allowlistIn } from './allowlist.ts'
+import { mergeGaters } from './merge-gaters.ts'
+import { loadNetworkSecret } from './network-secret.ts'
 import { PeerBlocklist } from './peer-blocklist.ts'
+import { ADMISSION_WAIT_MS } from './peer-gate.ts'
+import { RateLimiter } from './rate-limiter.ts'
+import { sealerFor } from '../protocols/sealed.ts'
 import { PeerExchange, shareableAddrs } from './peer-exchange.ts'
 import { Reconnector } from './reconnector.ts'
 import { transportOf, type TransportName } from './transport-name.ts'
@@ -33,6 +40,8 @@ export interface PeerInfo {
   rttMs: number | null
   connectedSince: number
   connections: number
+  /** Passed the network's admission handshake (always true in open mode once identified). */
+  admitted: boolean
 }
 
 export interface NodeStatus {
@@ -46,6 +55,20 @@ export interface NodeStatus {
   peerCount: number
   dataDir: string
   transports: { quic: boolean, tcp: boolean }
+  /** 'secret': only peers proving the network secret are served; 'open': anyone. */
+  admission: 'secret' | 'open'
+}
+
+interface NodeParts {
+  config: NodeConfig
+  host: Host
+  knownPeers: KnownPeers
+  memory: MemoryStore
+  blocklist: PeerBlocklist
+  metrics: Registry
+  admission: Admission
+  secret: Uint8Array | undefined
+  log: Logger
 }
 
 export interface CreateNodeOptions {
@@ -62,6 +85,8 @@ export class PeerflowNode {
   readonly log: Logger
   readonly startedAt = Date.now()
   readonly blocklist: PeerBlocklist
+  readonly admission: Admission
+  readonly #gossipLimiter: RateLimiter
   readonly metrics: Registry
   readonly memory: MemoryStore
   readonly replication: MemoryReplication
@@ -76,21 +101,30 @@ export class PeerflowNode {
   #apiAddress = ''
   #stopping: Promise<void> | undefined
 
-  private constructor (config: NodeConfig, host: Host, knownPeers: KnownPeers, memory: MemoryStore, blocklist: PeerBlocklist, metrics: Registry, log: Logger) {
+  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts) {
     this.config = config
     this.metrics = metrics
     this.blocklist = blocklist
+    this.admission = admission
     this.host = host
     this.log = log
     this.memory = memory
+    const gate = admission
+    this.#gossipLimiter = new RateLimiter({
+      ratePerSecond: config.limits.gossipPerSecond,
+      burst: config.limits.gossipBurst,
+      maxViolations: config.limits.maxViolations,
+      violationWindowMs: 10_000,
+      onAbuse: (peerId) => { void this.#punish(peerId, 'memory update rate limit exceeded') }
+    })
     this.replication = new MemoryReplication(host, {
       namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
       stateVector: (namespace) => memory.stateVector(namespace),
       missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
       applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
       onUpdate: (listener) => memory.onUpdate(listener)
-    }, log)
-    this.#swarmTransport = new Libp2pSwarmTransport(host, log)
+    }, log, { gate, sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'), limiter: this.#gossipLimiter })
+    this.#swarmTransport = new Libp2pSwarmTransport(host, log, gate)
     const self = host.peerId.toString()
     this.swarms = new SwarmService({
       self,
@@ -112,7 +146,7 @@ export class PeerflowNode {
     this.#knownPeers = knownPeers
     this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
     this.#peerExchange = new PeerExchange({
-      host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log
+      host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log, gate
     })
     this.#api = new ApiServer(this, routes, log)
   }
@@ -124,15 +158,25 @@ export class PeerflowNode {
     const knownPeers = await KnownPeers.open(config.dataDir)
     const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
     const blocklist = new PeerBlocklist()
+    const backoff = new PeerBackoff()
     const metrics = new Registry()
     let host: Host
+    let secret: Uint8Array | undefined
     try {
-      host = await createHost({ config, privateKey, connectionGater: blocklist.gater(), metricsRegistry: metrics })
+      secret = config.networkSecretFile === undefined ? undefined : await loadNetworkSecret(config.networkSecretFile)
+      host = await createHost({
+        config,
+        privateKey,
+        connectionGater: mergeGaters(blocklist.gater(), backoff.gater()),
+        metricsRegistry: metrics,
+        peerScore: (peerId) => backoff.isBackedOff(peerId) || blocklist.has(peerId) ? -1_000 : 0
+      })
     } catch (err) {
       await memory.close()
       throw err
     }
-    const node = new PeerflowNode(config, host, knownPeers, memory, blocklist, metrics, log)
+    const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log, backoff })
+    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log })
     try {
       await node.#start()
     } catch (err) {
@@ -143,7 +187,9 @@ export class PeerflowNode {
   }
 
   async #start (): Promise<void> {
-    this.#apiAddress = await this.#api.listen(this.config.api)
+    this.#apiAddress = await this.#api.listen(this.config.api, this.config.dataDir)
+    // Admission first: no other protocol may serve a peer before its handshake.
+    await this.admission.start()
     this.host.addEventListener('peer:identify', this.#onIdentify)
     this.host.addEventListener('peer:disconnect', this.#onDisconnect)
     await this.#peerExchange.start()
@@ -214,7 +260,8 @@ export class PeerflowNode {
       api: this.#apiAddress,
       peerCount: this.host.getPeers().length,
       dataDir: this.config.dataDir,
-      transports: { quic: this.config.quic, tcp: this.config.tcp }
+      transports: { quic: this.config.quic, tcp: this.config.tcp },
+      admission: this.admission.mode
     }
   }
 
@@ -231,7 +278,8 @@ export class PeerflowNode {
         direction: connection.direction,
         rttMs: connection.rtt ?? null,
         connectedSince: connection.timeline.open,
-        connections: 1
+        connections: 1,
+        admitted: this.admission.isAdmitted(peerId)
       }
       const existing = byPeer.get(peerId)
       if (existing === undefined) byPeer.set(peerId, info)
@@ -253,6 +301,10 @@ export class PeerflowNode {
       throw new HttpError(502, `cannot connect to ${addr.toString()}: ${(err as Error).message}`)
     }
     const peerId = connection.remotePeer.toString()
+    if (!await this.admission.whenAdmitted(peerId, ADMISSION_WAIT_MS)) {
+      const refusal = this.admission.refused().filter((r) => r.peerId === peerId).at(-1)
+      throw new HttpError(403, `${peerId} is not admitted to this network: ${refusal?.detail ?? 'no handshake'}${refusal === undefined ? '' : ` (${refusal.reason})`}`)
+    }
     const withId = target === undefined ? `${addr.toString()}/p2p/${peerId}` : addr.toString()
     this.#reconnector.keep(peerId, [withId], false)
     this.#knownPeers.remember(peerId, [withId.replace(/\/p2p\/[^/]+$/, '')])
@@ -269,6 +321,12 @@ export class PeerflowNode {
     this.#knownPeers.forget(peerId)
     await Promise.all(connections.map(async (connection) => { await connection.close() }))
     return { peerId, disconnected: connections.length > 0 }
+  }
+
+  /** A peer that broke a limit: disconnected and backed off like a failed handshake. */
+  async #punish (peerId: string, reason: string): Promise<void> {
+    this.log.warn({ peer: peerId, reason }, 'disconnecting an abusive peer')
+    this.admission.punish(peerId, reason)
   }
 
   /** Refuses every connection with `peerId` until unblocked, closing the open ones now. */
@@ -305,6 +363,7 @@ export class PeerflowNode {
     await this.#swarmTransport.stop()
     await this.replication.stop()
     await this.#peerExchange.stop().catch(() => {})
+    await this.admission.stop()
     await this.host.stop()
     await this.memory.close()
     await this.#knownPeers.flush()

@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
-import { JsonFrames } from '../protocols/framing.ts'
+import { JsonFrames, ProtocolError } from '../protocols/framing.ts'
 import { PEER_EXCHANGE_PROTOCOL } from '../protocols/ids.ts'
 import {
   PEER_EXCHANGE_LIMITS, PeerExchangeReply, PeerExchangeRequest, type PeerRecord
@@ -9,6 +9,7 @@ import {
 import type { Host } from './host.ts'
 import type { KnownPeers } from './known-peers.ts'
 import type { Logger } from './logger.ts'
+import { ADMISSION_WAIT_MS, type PeerGate } from './peer-gate.ts'
 
 const REFRESH_INTERVAL_MS = 30_000
 
@@ -18,6 +19,7 @@ export interface PeerExchangeOptions {
   maxConnections: number
   dialTimeoutMs: number
   log: Logger
+  gate: PeerGate
 }
 
 /** Addresses worth sharing: dialable ones (no wildcard), with our own /p2p suffix stripped. */
@@ -67,6 +69,8 @@ export class PeerExchange implements Startable {
     for (const connection of host.getConnections()) {
       const peerId = connection.remotePeer.toString()
       if (peerId === asker || records.some((record) => record.peerId === peerId)) continue
+      // Only members are worth dialling, and outsiders' addresses are nobody's business.
+      if (!this.#options.gate.isAdmitted(peerId)) continue
       const known = this.#options.knownPeers.list().find((peer) => peer.peerId === peerId)
       const addrs = shareableAddrs(known?.addrs ?? [connection.remoteAddr.toString()])
       if (addrs.length > 0) records.push({ peerId, addrs })
@@ -78,6 +82,7 @@ export class PeerExchange implements Startable {
   async #answer (stream: Stream, connection: Connection): Promise<void> {
     const frames = new JsonFrames<PeerExchangeRequest, PeerExchangeReply>(stream, PeerExchangeRequest, PEER_EXCHANGE_LIMITS)
     try {
+      if (!await this.#options.gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
       const request = await frames.read()
       await frames.write({ type: 'pex-reply', peers: this.connectedPeerRecords(connection.remotePeer.toString(), request.limit) })
       await stream.close()
@@ -92,6 +97,7 @@ export class PeerExchange implements Startable {
     const { host, log } = this.#options
     let stream: Stream | undefined
     try {
+      if (!await this.#options.gate.whenAdmitted(peerId.toString(), ADMISSION_WAIT_MS)) return
       stream = await host.dialProtocol(peerId, PEER_EXCHANGE_PROTOCOL, { signal: AbortSignal.timeout(PEER_EXCHANGE_LIMITS.readTimeoutMs) })
       const frames = new JsonFrames<PeerExchangeReply, PeerExchangeRequest>(stream, PeerExchangeReply, PEER_EXCHANGE_LIMITS)
       await frames.write({ type: 'pex-request', limit: PEER_EXCHANGE_LIMITS.maxPeersPerReply })

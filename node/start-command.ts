@@ -17,6 +17,7 @@ interface StartFlags {
   maxConnections?: string
   logLevel?: string
   embedder?: string
+  networkSecretFile?: string
 }
 
 function collect (value: string, previous: string[] | undefined): string[] {
@@ -36,6 +37,7 @@ function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
   if (given('tcp')) layer.tcp = flags.tcp
   if (given('logLevel')) layer.logLevel = flags.logLevel
   if (given('embedder')) layer.embedder = flags.embedder
+  if (given('networkSecretFile')) layer.networkSecretFile = flags.networkSecretFile
   if (given('maxConnections')) {
     const value = Number(flags.maxConnections)
     if (!Number.isInteger(value)) throw new ConfigError('maxConnections', `expected an integer, got '${flags.maxConnections}'`)
@@ -45,8 +47,28 @@ function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
 }
 
 async function startNode (config: NodeConfig): Promise<void> {
+  // Signal handlers go in before anything is printed: whoever reads the banner may signal at once.
+  let stopNode: (() => Promise<void>) | undefined
+  let signals = 0
+  const shutdown = (signal: string): void => {
+    signals++
+    if (signals > 1) process.exit(130)
+    if (stopNode === undefined) process.exit(0)
+    stopNode().then(() => process.exit(0), (err: unknown) => {
+      process.stderr.write(`peerflow: error while stopping after ${signal}: ${(err as Error).message}\n`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+
   const { createNode } = await import('./node.ts')
   const node = await createNode(config)
+  stopNode = async () => {
+    node.log.info('shutting down')
+    await node.stop()
+  }
+  if (signals > 0) return shutdown('SIGTERM')
   const lines = [
     `peerflow node ${node.peerId}`,
     'listening on:',
@@ -55,18 +77,6 @@ async function startNode (config: NodeConfig): Promise<void> {
     ''
   ]
   process.stdout.write(lines.join('\n'))
-  let signals = 0
-  const shutdown = (signal: string): void => {
-    signals++
-    if (signals > 1) process.exit(130)
-    node.log.info({ signal }, 'shutting down')
-    node.stop().then(() => process.exit(0), (err: unknown) => {
-      process.stderr.write(`peerflow: error while stopping: ${(err as Error).message}\n`)
-      process.exit(1)
-    })
-  }
-  process.on('SIGINT', () => { shutdown('SIGINT') })
-  process.on('SIGTERM', () => { shutdown('SIGTERM') })
 }
 
 export function registerStartCommand (program: Command): void {
@@ -81,6 +91,7 @@ export function registerStartCommand (program: Command): void {
     .option('--no-quic', 'disable the QUIC transport')
     .option('--no-tcp', 'disable the TCP transport')
     .option('--max-connections <n>', 'peer exchange dials learned peers up to this many connections (default 50)')
+    .option('--network-secret-file <path>', 'join the network whose secret this file holds (see `peerflow network init`); without it, open mode')
     .option('--embedder <kind>', "ReasoningBank embedder: 'use' (semantic, default) or 'hash' (lexical, fast, not semantic)")
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .action(async (flags: StartFlags, command: Command) => {

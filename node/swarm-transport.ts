@@ -9,6 +9,7 @@ import { SWARM_LIMITS, SwarmReply, SwarmRequest } from '../protocols/swarm.ts'
 import type { SwarmTransport } from '../src/swarm/ports.ts'
 import type { Host } from './host.ts'
 import type { Logger } from './logger.ts'
+import { ADMISSION_WAIT_MS, type PeerGate } from './peer-gate.ts'
 
 /** An election stream idle this long is closed; a leader's heartbeats keep a live one busy. */
 const RAFT_IDLE_TIMEOUT_MS = 60_000
@@ -45,9 +46,12 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
   readonly #outbound = new Map<string, Outbound>()
   readonly #inbound = new Set<Stream>()
 
-  constructor (host: Host, log: Logger) {
+  readonly #gate: PeerGate
+
+  constructor (host: Host, log: Logger, gate: PeerGate) {
     this.#host = host
     this.#log = log
+    this.#gate = gate
   }
 
   bind (handlers: SwarmHandlers): void {
@@ -71,6 +75,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
   }
 
   sendRaft (peer: string, swarm: string, message: RaftMessage): void {
+    if (!this.#gate.isAdmitted(peer)) return
     const bytes = frame(swarm, message)
     let outbound = this.#outbound.get(peer)
     if (outbound === undefined) {
@@ -108,6 +113,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
     const lp = lpStream(stream, { maxDataLength: RAFT_LIMITS.maxFrameBytes })
     this.#inbound.add(stream)
     try {
+      if (!await this.#gate.whenAdmitted(from, ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
       for (;;) {
         const bytes = await lp.read({ signal: AbortSignal.timeout(RAFT_IDLE_TIMEOUT_MS) })
         let parsed: { swarm?: unknown, message?: unknown }
@@ -127,6 +133,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
   }
 
   async request (peer: string, request: SwarmRequest): Promise<SwarmReply> {
+    if (!await this.#gate.whenAdmitted(peer, ADMISSION_WAIT_MS)) throw new ProtocolError(`${peer} is not admitted to this network`)
     const stream = await this.#host.dialProtocol(peerIdFromString(peer), SWARM_PROTOCOL, { signal: AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs) })
     try {
       const frames = new JsonFrames<SwarmReply, SwarmRequest>(stream, SwarmReply, SWARM_LIMITS)
@@ -143,6 +150,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
   async #answerRequest (stream: Stream, connection: Connection): Promise<void> {
     const frames = new JsonFrames<SwarmRequest, SwarmReply>(stream, SwarmRequest, SWARM_LIMITS)
     try {
+      if (!await this.#gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
       const request = await frames.read()
       const handlers = this.#handlers
       const reply: SwarmReply = handlers === undefined

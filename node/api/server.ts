@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Logger } from '../logger.ts'
 import type { PeerflowNode } from '../node.ts'
+import { isLoopbackHost, loadOrCreateApiToken, tokenMatches } from './api-token.ts'
 import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -62,6 +63,9 @@ export class ApiServer {
   readonly #log: Logger
   #server: Server | undefined
   readonly #closing = new AbortController()
+  /** Required as a bearer token when the API is reachable beyond loopback. */
+  #token: string | undefined
+  #origin = ''
 
   constructor (node: PeerflowNode, routes: Route[], log: Logger) {
     this.#node = node
@@ -69,10 +73,14 @@ export class ApiServer {
     this.#routes = routes.map((route) => ({ route, segments: route.path.split('/').filter(Boolean) }))
   }
 
-  async listen (address: string): Promise<string> {
+  async listen (address: string, dataDir: string): Promise<string> {
     const separator = address.lastIndexOf(':')
     const host = address.slice(0, separator).replace(/^\[|\]$/g, '')
     const port = Number(address.slice(separator + 1))
+    if (!isLoopbackHost(host)) {
+      this.#token = await loadOrCreateApiToken(dataDir)
+      this.#log.warn({ address }, 'control API reachable beyond loopback: requests need the bearer token in api.token')
+    }
     const server = createServer((request, response) => { void this.#dispatch(request, response) })
     server.headersTimeout = 10_000
     server.requestTimeout = 0
@@ -86,7 +94,9 @@ export class ApiServer {
     })
     this.#server = server
     const bound = server.address()
-    return typeof bound === 'object' && bound !== null ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : address
+    const actual = typeof bound === 'object' && bound !== null ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : address
+    this.#origin = `http://${actual}`
+    return actual
   }
 
   async close (): Promise<void> {
@@ -109,6 +119,13 @@ export class ApiServer {
       if (params !== undefined) { found = { route: compiled.route, params }; break }
     }
     try {
+      // A web page elsewhere must not drive the node through the user's browser: no CORS, and
+      // a cross-origin request is refused outright.
+      const origin = request.headers.origin
+      if (origin !== undefined && origin !== this.#origin) throw new HttpError(403, `cross-origin requests are refused (origin ${origin})`)
+      if (this.#token !== undefined && !tokenMatches(this.#token, request.headers.authorization)) {
+        throw new HttpError(401, 'missing or wrong bearer token: see api.token in the data dir (PEERFLOW_API_TOKEN for the CLI)')
+      }
       if (found === undefined) throw new HttpError(404, `no route ${method} ${url.pathname}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
       const body = await readBody(request)

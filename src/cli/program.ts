@@ -5,7 +5,7 @@ import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
 
-/** Registers `start`; supplied by whoever can build a node, so read commands never load libp2p. */
+/** Registers the commands that need the node's own modules (`start`, `network init`), supplied by node/. */
 export type RegisterStart = (program: Command) => void
 
 export function buildProgram (version: string, registerStart: RegisterStart): Command {

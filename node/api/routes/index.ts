@@ -1,4 +1,5 @@
 import type { Route } from '../route.ts'
+import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
 import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
@@ -25,6 +26,9 @@ export const routes: Route[] = [
   blockRoute,
   unblockRoute,
   blockListRoute,
+  allowRoute,
+  disallowRoute,
+  allowListRoute,
   memoryNamespacesRoute,
   memoryStoreRoute,
   memoryGetRoute,

@@ -4,6 +4,7 @@ import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 interface IdReply { peerId: string, addresses: string[] }
+interface Refusal { peerId: string, address: string, at: number, reason: string, detail: string }
 interface PeerRow {
   peerId: string
   address: string
@@ -11,6 +12,7 @@ interface PeerRow {
   direction: string
   rttMs: number | null
   connectedSince: number
+  admitted?: boolean
 }
 interface StatusReply {
   peerId: string
@@ -51,16 +53,27 @@ export function registerNodeCommands (program: Command): void {
 
   withApi(program.command('peers').description('connected peers: PeerId, address, transport, latency'))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peers: PeerRow[] }>('GET', '/peers')
+      const reply = await clientFor(options).request<{ peers: PeerRow[], refused: Refusal[], admission: string }>('GET', '/peers')
       if (options.json === true) return printJson(reply)
       printTable(reply.peers, [
         { header: 'peer', value: (peer) => shortPeerId(peer.peerId) },
+        { header: 'admitted', value: (peer) => peer.admitted === true ? 'yes' : 'pending' },
         { header: 'transport', value: (peer) => peer.transport },
         { header: 'rtt', value: (peer) => peer.rttMs === null ? '-' : `${peer.rttMs} ms` },
         { header: 'dir', value: (peer) => peer.direction },
         { header: 'since', value: (peer) => formatDuration(Date.now() - peer.connectedSince) },
         { header: 'address', value: (peer) => peer.address }
       ], 'no connected peers')
+      if (reply.refused.length > 0) {
+        process.stdout.write(`\nrefused attempts (admission: ${reply.admission}):\n`)
+        printTable(reply.refused, [
+          { header: 'peer', value: (r) => shortPeerId(r.peerId) },
+          { header: 'when', value: (r) => `${formatDuration(Date.now() - r.at)} ago` },
+          { header: 'reason', value: (r) => r.reason },
+          { header: 'detail', value: (r) => r.detail },
+          { header: 'address', value: (r) => r.address }
+        ], '')
+      }
     })
 
   withApi(program.command('join').argument('<multiaddr>', 'address of a peer, e.g. /ip4/10.0.0.5/udp/4433/quic-v1/p2p/12D3Koo…')
@@ -91,5 +104,19 @@ export function registerNodeCommands (program: Command): void {
       const reply = await clientFor(options).request<{ peerId: string, unblocked: boolean }>('POST', '/unblock', { body: { peerId } })
       if (options.json === true) return printJson(reply)
       process.stdout.write(reply.unblocked ? `unblocked ${peerId}\n` : `${peerId} was not blocked\n`)
+    })
+
+  withApi(program.command('allow').argument('<peerId>').description('add a PeerId to the replicated allowlist (once it has entries, only listed peers are admitted)'))
+    .action(async (peerId: string, options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ peerId: string, allowlist: string[] }>('POST', '/allow', { body: { peerId } })
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(`allowed ${peerId}; the allowlist has ${reply.allowlist.length} entries (this node is always allowed)\n`)
+    })
+
+  withApi(program.command('disallow').argument('<peerId>').description('remove a PeerId from the allowlist'))
+    .action(async (peerId: string, options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ removed: boolean }>('DELETE', `/allow/${encodeURIComponent(peerId)}`)
+      if (options.json === true) return printJson(reply)
+      process.stdout.write(reply.removed ? `removed ${peerId} from the allowlist\n` : `${peerId} was not on the allowlist\n`)
     })
 }

@@ -1,0 +1,37 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { MEMBERSHIP_NAMESPACE } from '../../allowlist.ts'
+import { HttpError, requireString, type Route } from '../route.ts'
+
+function validPeerId (text: string): string {
+  try {
+    return peerIdFromString(text).toString()
+  } catch {
+    throw new HttpError(400, `not a PeerId: '${text}'`)
+  }
+}
+
+/** Adds a PeerId to the replicated allowlist; once the list has an entry, only listed peers are admitted. */
+export const allowRoute: Route = {
+  method: 'POST',
+  path: '/allow',
+  handle: async ({ node, body }) => {
+    const peerId = validPeerId(requireString(body, 'peerId'))
+    await node.memory.put(MEMBERSHIP_NAMESPACE, peerId, { allowedBy: node.peerId }, { author: node.peerId })
+    return { peerId, allowed: true, allowlist: node.memory.list(MEMBERSHIP_NAMESPACE).map((entry) => entry.key) }
+  }
+}
+
+export const disallowRoute: Route = {
+  method: 'DELETE',
+  path: '/allow/:peerId',
+  handle: async ({ node, params }) => {
+    const peerId = validPeerId(params.peerId as string)
+    return { peerId, removed: await node.memory.delete(MEMBERSHIP_NAMESPACE, peerId) }
+  }
+}
+
+export const allowListRoute: Route = {
+  method: 'GET',
+  path: '/allow',
+  handle: ({ node }) => ({ allowlist: node.memory.list(MEMBERSHIP_NAMESPACE).map((entry) => entry.key) })
+}
