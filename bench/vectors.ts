@@ -20,11 +20,14 @@ const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick'
 const VECTORS = quick ? 10_000 : 100_000
 const DIMENSIONS = 384
 const CLUSTERS = VECTORS / 100
+/** Noise norm per point: points of one cluster have cosine ≈ 1 / (1 + 2²) = 0.2, like loosely related sentences. */
+const SPREAD = 2
 const K = 10
 /** Exact scans are slow at full size, so recall and the exact latencies use fewer queries than HNSW latency. */
 const EXACT_QUERIES = quick ? 100 : 200
 const HNSW_QUERIES = quick ? 1000 : 2000
-const EF_SWEEP = [50, 100, 200]
+/** hnswlib searches with max(ef, k), so the sweep starts above k. */
+const EF_SWEEP = [16, 32, 64, 100, 200]
 const PATTERNS = quick ? 1_000 : 10_000
 const BANK_QUERIES = quick ? 100 : 300
 
@@ -55,31 +58,38 @@ async function sizeOnDisk (dir: string): Promise<number> {
   return bytes
 }
 
-interface SearchRun { recall: number, hnswMs: number[], exactMs: number[] }
-
-/** Exact and HNSW answers to the same queries, timed alternately so that machine noise hits both alike. */
-function compare (index: HnswIndex, data: Float32Array, queries: Float32Array): SearchRun {
-  let hits = 0
-  const hnswMs: number[] = []
-  const exactMs: number[] = []
-  for (let q = 0; q < EXACT_QUERIES; q++) {
-    const query = row(q, queries)
-    let started = performance.now()
-    const truth = exactSearch(data, DIMENSIONS, query, K)
-    exactMs.push(performance.now() - started)
-    started = performance.now()
-    const found = index.search(query, K)
-    hnswMs.push(performance.now() - started)
-    const expected = new Set(truth.map((match) => String(match.row)))
-    hits += found.filter((match) => expected.has(match.name)).length
-  }
-  return { recall: hits / (EXACT_QUERIES * K), hnswMs, exactMs }
+interface ExactRun {
+  /** Names of the true k nearest neighbours of each query. */
+  truths: Array<Set<string>>
+  exactMs: number[]
 }
 
-function hnswLatencies (index: HnswIndex, queries: Float32Array, count: number): number[] {
+/**
+ * Each method is timed in its own loop: interleaving them would let every exact scan flush the HNSW graph
+ * out of the CPU caches, which measures cache misses rather than the search.
+ */
+function exactRun (data: Float32Array, queries: Float32Array): ExactRun {
+  const run: ExactRun = { truths: [], exactMs: [] }
+  for (let q = 0; q < EXACT_QUERIES; q++) {
+    const started = performance.now()
+    const truth = exactSearch(data, DIMENSIONS, row(q, queries), K)
+    run.exactMs.push(performance.now() - started)
+    run.truths.push(new Set(truth.map((match) => String(match.row))))
+  }
+  return run
+}
+
+function recall (index: HnswIndex, queries: Float32Array, truths: Array<Set<string>>): number {
+  let hits = 0
+  truths.forEach((truth, q) => { hits += index.search(row(q, queries), K).filter((match) => truth.has(match.name)).length })
+  return hits / (truths.length * K)
+}
+
+function hnswLatencies (index: HnswIndex, queries: Float32Array): number[] {
   const samples: number[] = []
-  for (let q = 0; q < count; q++) {
-    const query = row(q % (queries.length / DIMENSIONS), queries)
+  const available = queries.length / DIMENSIONS
+  for (let q = 0; q < HNSW_QUERIES; q++) {
+    const query = row(q % available, queries)
     const started = performance.now()
     index.search(query, K)
     samples.push(performance.now() - started)
@@ -88,8 +98,8 @@ function hnswLatencies (index: HnswIndex, queries: Float32Array, count: number):
 }
 
 async function vectorSearch (): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
-  log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters), k=${K}`)
-  const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread: 1, seed: 1 })
+  log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters, spread ${SPREAD}), k=${K}`)
+  const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread: SPREAD, seed: 1 })
   const data = space.sample(VECTORS, 2)
   const queries = space.sample(Math.max(EXACT_QUERIES, 1000), 3)
   const { index, seconds } = buildIndex(data)
@@ -103,37 +113,46 @@ async function vectorSearch (): Promise<{ rows: BenchRow[], details: Record<stri
     await rm(dir, { recursive: true, force: true })
   }
 
-  const sweep: Array<{ ef: number, recall: number, p50Ms: number, p99Ms: number }> = []
-  let atDefault: SearchRun | undefined
+  const exact = exactRun(data, queries)
+  const exactP50 = median(exact.exactMs)
+  log(`  exact scan: p50 ${exactP50.toFixed(2)} ms over ${EXACT_QUERIES} queries`)
+  const sweep: Array<{ ef: number, recall: number, p50Ms: number, p99Ms: number, speedup: number }> = []
   for (const ef of EF_SWEEP) {
     index.ef = ef
-    const run = compare(index, data, queries)
-    const latencies = hnswLatencies(index, queries, HNSW_QUERIES)
-    sweep.push({ ef, recall: run.recall, p50Ms: median(latencies), p99Ms: percentile(latencies, 99) })
-    log(`  ef=${ef}: recall@${K} ${run.recall.toFixed(4)}, p50 ${median(latencies).toFixed(3)} ms, exact p50 ${median(run.exactMs).toFixed(2)} ms`)
-    if (ef === DEFAULT_HNSW_PARAMS.ef) atDefault = { ...run, hnswMs: latencies }
+    const latencies = hnswLatencies(index, queries)
+    const point = { ef, recall: recall(index, queries, exact.truths), p50Ms: median(latencies), p99Ms: percentile(latencies, 99), speedup: exactP50 / median(latencies) }
+    sweep.push(point)
+    log(`  ef=${ef}: recall@${K} ${point.recall.toFixed(4)}, p50 ${point.p50Ms.toFixed(3)} ms, p99 ${point.p99Ms.toFixed(3)} ms, ${point.speedup.toFixed(0)}x exact`)
   }
-  if (atDefault === undefined) throw new Error('the ef sweep must include the default ef')
   index.ef = DEFAULT_HNSW_PARAMS.ef
+  const atDefault = sweep.find((point) => point.ef === DEFAULT_HNSW_PARAMS.ef)
+  if (atDefault === undefined) throw new Error('the ef sweep must include the default ef')
+  const cheapestMeetingRecall = sweep.find((point) => point.recall >= GOALS.recall)
 
-  const hnswP50 = median(atDefault.hnswMs)
-  const exactP50 = median(atDefault.exactMs)
-  const speedup = exactP50 / hnswP50
   const bytesPerVector = diskBytes / VECTORS
   const rows: BenchRow[] = [
     { metric: `HNSW build (${VECTORS} vectors)`, value: seconds, unit: 's', goal: `<= ${GOALS.buildSeconds}`, met: seconds <= GOALS.buildSeconds },
+    { metric: 'HNSW build per vector', value: (seconds * 1e6) / VECTORS, unit: 'us' },
     { metric: 'index size on disk', value: diskBytes / 2 ** 20, unit: 'MiB' },
     { metric: 'index bytes per vector', value: bytesPerVector, unit: 'B', goal: `<= ${GOALS.bytesPerVector}`, met: bytesPerVector <= GOALS.bytesPerVector },
     { metric: `recall@${K} (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.recall, unit: '', goal: `>= ${GOALS.recall}`, met: atDefault.recall >= GOALS.recall },
-    { metric: 'HNSW query p50', value: hnswP50, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: hnswP50 <= GOALS.p50Ms },
-    { metric: 'HNSW query p99', value: percentile(atDefault.hnswMs, 99), unit: 'ms' },
-    { metric: 'HNSW QPS (1 thread)', value: 1000 / mean(atDefault.hnswMs), unit: 'q/s' },
+    { metric: `HNSW query p50 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: atDefault.p50Ms <= GOALS.p50Ms },
+    { metric: `HNSW query p99 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.p99Ms, unit: 'ms' },
+    { metric: 'HNSW QPS (1 thread, from p50)', value: 1000 / atDefault.p50Ms, unit: 'q/s' },
     { metric: 'exact scan p50', value: exactP50, unit: 'ms' },
-    { metric: 'exact scan p99', value: percentile(atDefault.exactMs, 99), unit: 'ms' },
-    { metric: 'exact QPS (1 thread)', value: 1000 / mean(atDefault.exactMs), unit: 'q/s' },
-    { metric: 'speedup HNSW vs exact (p50)', value: speedup, unit: 'x', goal: `>= ${GOALS.speedup}`, met: speedup >= GOALS.speedup }
+    { metric: 'exact scan p99', value: percentile(exact.exactMs, 99), unit: 'ms' },
+    { metric: 'exact QPS (1 thread, from p50)', value: 1000 / exactP50, unit: 'q/s' },
+    { metric: `speedup vs exact (p50, ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.speedup, unit: 'x', goal: `>= ${GOALS.speedup}`, met: atDefault.speedup >= GOALS.speedup }
   ]
-  return { rows, details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, k: K, params: DEFAULT_HNSW_PARAMS, efSweep: sweep } }
+  if (cheapestMeetingRecall !== undefined && cheapestMeetingRecall.ef !== DEFAULT_HNSW_PARAMS.ef) {
+    const { ef, recall: reached, p50Ms, speedup: faster } = cheapestMeetingRecall
+    rows.push(
+      { metric: `recall@${K} (ef=${ef}, the smallest swept ef meeting the goal)`, value: reached, unit: '', goal: `>= ${GOALS.recall}`, met: true },
+      { metric: `HNSW query p50 (ef=${ef})`, value: p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: p50Ms <= GOALS.p50Ms },
+      { metric: `speedup vs exact (p50, ef=${ef})`, value: faster, unit: 'x', goal: `>= ${GOALS.speedup}`, met: faster >= GOALS.speedup }
+    )
+  }
+  return { rows, details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, spread: SPREAD, k: K, params: DEFAULT_HNSW_PARAMS, efSweep: sweep } }
 }
 
 async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
@@ -201,10 +220,6 @@ async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, 
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
-}
-
-function mean (values: number[]): number {
-  return values.reduce((total, value) => total + value, 0) / values.length
 }
 
 const search = await vectorSearch()

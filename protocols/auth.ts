@@ -5,7 +5,7 @@ import { z } from 'zod'
  * Network admission (`/peerflow/auth/1.0.0`): pure message functions, independent of the transport.
  * Each side sends a fresh nonce and proves it holds the network secret with an HMAC bound to its
  * role, both PeerIds and both nonces, so a proof is worthless in any other session, to any other
- * peer, or reflected back at its author. See AUTH.md.
+ * peer, or reflected back at its author. See PROTOCOL.md (network admission).
  */
 
 export const AUTH_PROTOCOL = '/peerflow/auth/1.0.0'

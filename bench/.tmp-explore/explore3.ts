@@ -21,6 +21,6 @@ console.log('restart', Date.now() - t, c.memory.list('bulk').length)
 const before = { ...a.replication.stats }
 t = Date.now()
 await c.join(multiaddr(quicAddr(a)), never)
-await waitFor('bulk', () => c.memory.list('bulk').length === N + 1, 60000, 20)
+await waitFor('bulk', () => c.memory.list('bulk').length === N + 1, 40000, 20)
 console.log('catch-up', Date.now() - t, a.replication.stats, before, c.replication.stats)
 await net.cleanup()

@@ -1,8 +1,8 @@
 /**
  * Deterministic clustered unit vectors for search tests and benchmarks: cluster centres are random unit
- * vectors, and each point is a centre plus Gaussian noise of norm ≈ `spread`, normalised. With spread 1
- * two points of one cluster have cosine ≈ 0.5 and points of different clusters ≈ 0, roughly like topic
- * clusters of sentence embeddings.
+ * vectors, and each point is a centre plus Gaussian noise of norm ≈ `spread`, normalised. In high
+ * dimensions two points of one cluster then have cosine ≈ 1 / (1 + spread²) and points of different
+ * clusters ≈ 0, roughly like topic clusters of sentence embeddings.
  */
 
 /** mulberry32: tiny seeded PRNG with uniform output in [0, 1). */

@@ -3,7 +3,7 @@ import { mergePatterns, planConsolidation, type ConsolidationOptions, type Conso
 import type { Embedder } from './embedder.ts'
 import { ReasoningBankError } from './errors.ts'
 import { embeddingDigest, fingerprint } from './fingerprint.ts'
-import { HnswIndex, type HnswParams } from './hnsw-index.ts'
+import { HnswIndex, type HnswParams, type LoadedIndex } from './hnsw-index.ts'
 import { applyOutcome, DEFAULT_CONFIDENCE } from './learning.ts'
 import { withoutEmbedding, type Pattern, type PatternInfo } from './pattern.ts'
 import type { PatternStore } from './pattern-store.ts'
@@ -113,6 +113,8 @@ export class ReasoningBank {
     this.#indexDir = options.indexDir
     this.#now = options.now ?? Date.now
     this.#index = index
+    // A saved index keeps its build parameters, but the search-time ef may be chosen anew on each open.
+    if (options.hnsw?.ef !== undefined) index.ef = options.hnsw.ef
     this.#origin = origin
     this.#retrievals = retrievals
     for (const pattern of this.#store.all()) {
@@ -130,16 +132,10 @@ export class ReasoningBank {
     const { store, embedder } = options
     const [saved, retrievals] = await Promise.all([HnswIndex.load(options.indexDir), RetrievalCounts.load(options.indexDir)])
     // From here to the constructor's subscription nothing awaits, so no store change can slip between.
-    const storeFingerprint = fingerprint(store.all().filter((pattern) => isIndexable(pattern, embedder)).map((pattern) => [pattern.name, embeddingDigest(pattern.embedding)] as const))
-    let reason: string | undefined
-    if (!saved.ok) reason = saved.reason
-    else if (saved.index.embedder !== embedder.id) reason = `index built by embedder ${saved.index.embedder}, bank uses ${embedder.id}`
-    else if (saved.index.dimensions !== embedder.dimensions) reason = `index has ${saved.index.dimensions} dimensions, embedder ${embedder.dimensions}`
-    else if (saved.fingerprint !== storeFingerprint) reason = 'index is stale: the store changed since it was saved'
-
-    if (saved.ok && reason === undefined) return new ReasoningBank(options, saved.index, { source: 'loaded' }, retrievals)
+    const verdict = reusable(saved, embedder, store)
+    if ('index' in verdict) return new ReasoningBank(options, verdict.index, { source: 'loaded' }, retrievals)
     const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw, initialCapacity: store.all().length })
-    const bank = new ReasoningBank(options, index, { source: 'rebuilt', reason: reason ?? 'unknown' }, retrievals)
+    const bank = new ReasoningBank(options, index, { source: 'rebuilt', reason: verdict.reason }, retrievals)
     await bank.#rebuild(options.onProgress)
     return bank
   }
@@ -392,6 +388,17 @@ const LIST_ORDERS: Record<ListSort, (a: Pattern, b: Pattern) => number> = {
 
 function byName (a: Pattern, b: Pattern): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+}
+
+/** The saved index if it holds exactly the store's vectors in this embedder's space, else why not. */
+function reusable (saved: LoadedIndex, embedder: Embedder, store: PatternStore): { index: HnswIndex } | { reason: string } {
+  if (!saved.ok) return { reason: saved.reason }
+  const { index } = saved
+  if (index.embedder !== embedder.id) return { reason: `index built by embedder ${index.embedder}, bank uses ${embedder.id}` }
+  if (index.dimensions !== embedder.dimensions) return { reason: `index has ${index.dimensions} dimensions, embedder ${embedder.dimensions}` }
+  const current = store.all().filter((pattern) => isIndexable(pattern, embedder)).map((pattern) => [pattern.name, embeddingDigest(pattern.embedding)] as const)
+  if (fingerprint(current) !== saved.fingerprint) return { reason: 'index is stale: the store changed since it was saved' }
+  return { index }
 }
 
 /** Only vectors from this bank's embedder share its vector space. */
