@@ -1,8 +1,8 @@
 /**
  * npm run bench:vectors — the ReasoningBank's vector search: HNSW (M=16, efConstruction=200, ef=100) against
- * an exact scan over the same Float32 data in the same run, on 100k clustered 384-d vectors; then the
- * end-to-end query latency of a ReasoningBank with the Universal Sentence Encoder at 10k patterns.
- * BENCH_QUICK=1 (or --quick) runs 10k vectors and 1k patterns instead.
+ * an exact scan over the same Float32 data in the same run, on 100k clustered 384-d vectors, with an ef
+ * sweep for the recall/latency trade-off; then the end-to-end query latency of a ReasoningBank with the
+ * Universal Sentence Encoder at 10k patterns. BENCH_QUICK=1 (or --quick) runs 10k vectors and 1k patterns.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
