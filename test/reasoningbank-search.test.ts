@@ -158,3 +158,19 @@ describe('HnswIndex', () => {
     if (!loaded.ok) expect(loaded.reason).toMatch(/index file has 9 bytes/)
   })
 })
+
+describe('an index saved empty', () => {
+  it('accepts vectors after it is loaded again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'peerflow-hnsw-empty-'))
+    try {
+      const empty = HnswIndex.create({ dimensions: 4, embedder: 'test' })
+      await empty.save(dir)
+      const loaded = await HnswIndex.load(dir)
+      if (!loaded.ok) throw new Error(loaded.reason)
+      expect(loaded.index.upsert('a', [1, 0, 0, 0])).toBe(true)
+      expect(loaded.index.search([1, 0, 0, 0], 1)[0]?.name).toBe('a')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

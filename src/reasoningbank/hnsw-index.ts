@@ -152,7 +152,8 @@ export class HnswIndex {
     if (existing !== undefined) this.#markDeleted(name, existing.label)
     const reuseSlot = this.#deletedSlots > 0
     if (!reuseSlot && this.#hnsw.getCurrentCount() >= this.#hnsw.getMaxElements()) {
-      this.#hnsw.resizeIndex(this.#hnsw.getMaxElements() * 2)
+      // A loaded index can report a capacity of 0 (hnswlib saves the count, not the room), so never double 0.
+      this.#hnsw.resizeIndex(Math.max(MIN_CAPACITY, this.#hnsw.getMaxElements() * 2))
     }
     const label = this.#nextLabel++
     this.#hnsw.addPoint(toArray(vector), label, reuseSlot)
