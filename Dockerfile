@@ -19,10 +19,15 @@ ENV NODE_ENV=production \
     PEERFLOW_DATA=/data
 WORKDIR /app
 COPY --from=build /app /app
-RUN mkdir -p /data && chown node:node /data
+# /data holds the node's identity and replicated memory; /shared is where docker-compose.yml mounts
+# the volume that carries the bootstrap list from the bootstrap node's setup to the workers.
+RUN mkdir -p /data /shared && chown node:node /data /shared
 USER node
 VOLUME ["/data"]
 # QUIC (primary), TCP (fallback), control API.
 EXPOSE 4433/udp 4433/tcp 7433/tcp
+# Healthy while the control API answers (`peerflow status` honours PEERFLOW_API and PEERFLOW_API_TOKEN).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["node", "node/bin/peerflow.js", "status"]
 # The same start command as `npm start`.
 CMD ["node", "node/bin/peerflow.js", "start"]

@@ -66,6 +66,8 @@ export class ApiServer {
   /** Required as a bearer token when the API is reachable beyond loopback. */
   #token: string | undefined
   #origin = ''
+  /** Host headers a loopback API answers; anything else is a DNS-rebinding page in a browser. */
+  #allowedHosts = new Set<string>()
 
   constructor (node: PeerflowNode, routes: Route[], log: Logger) {
     this.#node = node
@@ -96,6 +98,8 @@ export class ApiServer {
     const bound = server.address()
     const actual = typeof bound === 'object' && bound !== null ? `${host.includes(':') ? `[${host}]` : host}:${bound.port}` : address
     this.#origin = `http://${actual}`
+    const boundPort = actual.slice(actual.lastIndexOf(':') + 1)
+    if (this.#token === undefined) this.#allowedHosts = new Set([actual, `localhost:${boundPort}`, `127.0.0.1:${boundPort}`, `[::1]:${boundPort}`])
     return actual
   }
 
@@ -121,6 +125,9 @@ export class ApiServer {
     try {
       // A web page elsewhere must not drive the node through the user's browser: no CORS, and
       // a cross-origin request is refused outright.
+      if (this.#allowedHosts.size > 0 && !this.#allowedHosts.has(request.headers.host ?? '')) {
+        throw new HttpError(403, `unexpected Host header '${request.headers.host ?? ''}': the control API answers only on its own address`)
+      }
       const origin = request.headers.origin
       if (origin !== undefined && origin !== this.#origin) throw new HttpError(403, `cross-origin requests are refused (origin ${origin})`)
       if (this.#token !== undefined && !tokenMatches(this.#token, request.headers.authorization)) {
