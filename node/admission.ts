@@ -28,6 +28,8 @@ export interface AdmissionEvents {
 }
 
 const MAX_REFUSALS_KEPT = 100
+/** Peers remembered as abusive at most; beyond it the oldest is forgotten. */
+const MAX_ABUSERS_KEPT = 10_000
 /** How long a refusing side waits for the peer to read the refusal and hang up itself. */
 const REFUSAL_LINGER_MS = 1_000
 
@@ -187,6 +189,11 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   readonly #refusals: Refusal[] = []
   readonly #waiters = new Map<string, Set<(admitted: boolean) => void>>()
   readonly #timers = new Set<NodeJS.Timeout>()
+  /**
+   * Peers refused for abuse. A later handshake proves membership, not good behaviour, so it does
+   * not reset their backoff: a repeat offender's delay keeps doubling (it decays as PeerBackoff's does).
+   */
+  readonly #abusers = new Set<string>()
 
   constructor (options: AdmissionOptions) {
     super()
@@ -206,7 +213,10 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   async start (): Promise<void> {
     await this.#host.handle(AUTH_PROTOCOL, (stream, connection) => this.#answer(stream, connection), {
       maxInboundStreams: 2,
-      maxOutboundStreams: 2
+      maxOutboundStreams: 2,
+      // A relay that limits its circuits (bytes or time) marks them limited; the 4 KiB handshake
+      // fits, and without it such a connection would count as a refusal (docs/NAT.md).
+      runOnLimitedConnection: true
     })
     this.#host.addEventListener('connection:open', this.#onConnectionOpen)
     this.#host.addEventListener('peer:disconnect', this.#onPeerDisconnect)
@@ -309,7 +319,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
     const abortOnDeadline = (): void => { stream?.abort(new Error('handshake timed out')) }
     deadline.addEventListener('abort', abortOnDeadline, { once: true })
     try {
-      stream = await connection.newStream(AUTH_PROTOCOL, { signal: deadline })
+      stream = await connection.newStream(AUTH_PROTOCOL, { signal: deadline, runOnLimitedConnection: true })
       frames = new JsonFrames<ListenerMessage, DialerWireMessage>(stream, ListenerMessage, this.#frameLimits)
       if (!this.#allows(remote)) throw new HandshakeRefusal('not-allowed', 'not on our allowlist')
       const dialerNonce = newNonce()
@@ -384,7 +394,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   #admit (peerId: string): void {
     if (this.#admitted.has(peerId)) return
     this.#admitted.add(peerId)
-    this.#backoff.clear(peerId)
+    if (!this.#abusers.has(peerId)) this.#backoff.clear(peerId)
     this.#log.info({ peer: peerId, mode: this.mode }, 'peer admitted')
     this.#settle(peerId, true)
     this.emit('peer:admitted', peerId)
@@ -397,6 +407,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   async #refuse (connection: Connection, refusal: HandshakeRefusal, beforeHangUp?: () => Promise<void>): Promise<void> {
     const peerId = connection.remotePeer.toString()
     this.#admitted.delete(peerId)
+    if (refusal.reason === 'abuse') this.#rememberAbuser(peerId)
     // One refusal per episode: the connection teardown that follows fails any other handshake in flight.
     const alreadyRefused = this.#backoff.isBackedOff(peerId)
     if (!alreadyRefused) {
@@ -419,10 +430,20 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
     const connection = this.#host.getConnections().find((c) => c.remotePeer.toString() === peerId)
     if (connection === undefined) {
       this.#admitted.delete(peerId)
+      this.#rememberAbuser(peerId)
       this.#backoff.backOff(peerId)
       return
     }
     void this.#refuse(connection, new HandshakeRefusal('abuse', detail))
+  }
+
+  #rememberAbuser (peerId: string): void {
+    this.#abusers.delete(peerId)
+    this.#abusers.add(peerId)
+    if (this.#abusers.size > MAX_ABUSERS_KEPT) {
+      const oldest = this.#abusers.values().next()
+      if (oldest.done !== true) this.#abusers.delete(oldest.value)
+    }
   }
 
   #settle (peerId: string, admitted: boolean): void {

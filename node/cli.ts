@@ -1,4 +1,5 @@
 import { buildProgram, runCli } from '../src/cli/program.ts'
+import { registerDoctorCommand } from './doctor-command.ts'
 import { registerNetworkCommands } from './network-command.ts'
 import { registerStartCommand } from './start-command.ts'
 import { VERSION } from './version.ts'
@@ -6,4 +7,5 @@ import { VERSION } from './version.ts'
 await runCli(buildProgram(VERSION, (program) => {
   registerStartCommand(program)
   registerNetworkCommands(program)
+  registerDoctorCommand(program)
 }), process.argv)

@@ -38,6 +38,23 @@ export const NodeConfigSchema = z.object({
   mdns: z.boolean(),
   quic: z.boolean(),
   tcp: z.boolean(),
+  /** Serve as a circuit relay (v2) for admitted network members: for publicly reachable nodes. */
+  relay: z.boolean(),
+  /** Ask the router in front of this node to forward its ports (UPnP IGD). */
+  upnp: z.boolean(),
+  /** Public addresses to advertise besides the listen ones, e.g. a port forwarded by hand on the NAT. */
+  announce: z.array(multiaddrString),
+  /**
+   * What this node grants as a relay. circuit-relay-v2 applies one limit to every reservation (no
+   * per-peer policy), and any limit marks relayed connections as limited, which keeps memory sync
+   * and elections off them: so the default is none, with only admitted members served, up to
+   * `maxReservations` of them. 0 means no limit.
+   */
+  relayLimits: z.object({
+    maxReservations: z.number().int().min(1).max(10_000).default(64),
+    durationMs: z.number().int().min(0).default(0),
+    dataBytes: z.number().int().min(0).default(0)
+  }).strict(),
   /** Peer exchange dials learned peers until this many connections are open. */
   maxConnections: z.number().int().min(1).max(10_000),
   dialTimeoutMs: z.number().int().min(100).max(120_000),
@@ -67,12 +84,31 @@ export const NodeConfigSchema = z.object({
     heartbeatMs: z.number().int().min(5)
   }).strict().refine((e) => e.timeoutMaxMs >= e.timeoutMinMs && e.heartbeatMs < e.timeoutMinMs, {
     message: 'need heartbeatMs < timeoutMinMs <= timeoutMaxMs'
-  })
+  }),
+  /** The task layer: agent slots on this node, retries, and the timing of heartbeats and failover. */
+  agents: z.object({
+    /** Agents this node runs at once; leaders assign no more than this to it. */
+    maxConcurrent: z.number().int().min(1).max(64),
+    /** Default attempts per task stage (retries and reassignments included). */
+    maxAttempts: z.number().int().min(1).max(10),
+    /** How often a running agent reports progress. */
+    heartbeatMs: z.number().int().min(50).max(60_000),
+    /** A task whose worker has been silent this long moves to another member. */
+    workerTimeoutMs: z.number().int().min(200).max(3_600_000),
+    /** Upper bound on the wall time of any one attempt. */
+    taskTimeoutMs: z.number().int().min(1_000).max(86_400_000),
+    /** ReasoningBank patterns put in each agent's context. */
+    patternsInContext: z.number().int().min(0).max(20),
+    /** How long task records stay in replicated memory. */
+    retentionMs: z.number().int().min(60_000),
+    /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
+    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional()
+  }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
-/** Any subset of the config, as one source (flags, env, file) provides it. */
-export type ConfigLayer = Partial<NodeConfig>
+/** Any subset of the config, as one source (flags, env, file) provides it; `agents` merges field by field. */
+export type ConfigLayer = Omit<Partial<NodeConfig>, 'agents'> & { agents?: Partial<NodeConfig['agents']> }
 
 export function defaultDataDir (): string {
   return join(homedir(), '.peerflow')
@@ -87,6 +123,10 @@ export function defaults (dataDir: string): NodeConfig {
     mdns: false,
     quic: true,
     tcp: true,
+    relay: false,
+    upnp: false,
+    announce: [],
+    relayLimits: { maxReservations: 64, durationMs: 0, dataBytes: 0 },
     maxConnections: 50,
     dialTimeoutMs: 10_000,
     logLevel: 'info',
@@ -95,7 +135,16 @@ export function defaults (dataDir: string): NodeConfig {
     embedder: 'use',
     sweepIntervalMs: 60_000,
     // The Raft paper's 150-300 ms election timeouts; heartbeats at a third of the minimum.
-    election: { timeoutMinMs: 150, timeoutMaxMs: 300, heartbeatMs: 50 }
+    election: { timeoutMinMs: 150, timeoutMaxMs: 300, heartbeatMs: 50 },
+    agents: {
+      maxConcurrent: 2,
+      maxAttempts: 3,
+      heartbeatMs: 1_000,
+      workerTimeoutMs: 10_000,
+      taskTimeoutMs: 600_000,
+      patternsInContext: 3,
+      retentionMs: 7 * 24 * 3_600_000
+    }
   }
 }
 
@@ -127,12 +176,24 @@ export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
     mdns: bool('PEERFLOW_MDNS', env.PEERFLOW_MDNS),
     quic: bool('PEERFLOW_QUIC', env.PEERFLOW_QUIC),
     tcp: bool('PEERFLOW_TCP', env.PEERFLOW_TCP),
+    relay: bool('PEERFLOW_RELAY', env.PEERFLOW_RELAY),
+    upnp: bool('PEERFLOW_UPNP', env.PEERFLOW_UPNP),
+    announce: list(env.PEERFLOW_ANNOUNCE),
     maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
     embedder: env.PEERFLOW_EMBEDDER as NodeConfig['embedder'] | undefined,
     networkSecretFile: env.PEERFLOW_NETWORK_SECRET_FILE,
     logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined
   }
+  const maxAgents = int('PEERFLOW_MAX_AGENTS', env.PEERFLOW_MAX_AGENTS)
+  if (maxAgents !== undefined) layer.agents = { maxConcurrent: maxAgents }
   return withoutUndefined(layer)
+}
+
+/** A nested section of one layer, to be merged field by field; anything but an object is an error. */
+function section (name: string, value: unknown): object {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(name, 'expected an object')
+  return value
 }
 
 function withoutUndefined<T extends object> (layer: T): T {
@@ -171,12 +232,16 @@ export interface ConfigSources {
 /** flags > env > peerflow.json in the data dir > defaults, validated as a whole. */
 export async function resolveConfig ({ flags, env, embeddedBootstrap = [] }: ConfigSources): Promise<NodeConfig> {
   const dataDir = resolve(flags.dataDir ?? env.PEERFLOW_DATA ?? defaultDataDir())
+  const base = defaults(dataDir)
+  const file = await fileLayer(dataDir)
+  const fromEnv = envLayer(env)
   const merged = {
-    ...defaults(dataDir),
+    ...base,
     bootstrap: embeddedBootstrap,
-    ...(await fileLayer(dataDir)),
-    ...envLayer(env),
+    ...file,
+    ...fromEnv,
     ...withoutUndefined(flags),
+    agents: { ...base.agents, ...section('agents', file.agents), ...fromEnv.agents, ...flags.agents },
     dataDir
   }
   return validateConfig(merged)

@@ -3,15 +3,19 @@ import { quic } from '@chainsafe/libp2p-quic'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify, type Identify } from '@libp2p/identify'
+import { identify, identifyPush, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { bootstrap } from '@libp2p/bootstrap'
 import { mdns } from '@libp2p/mdns'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { Registry } from 'prom-client'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import type { NodeConfig } from './config.ts'
+import { autoNATWithFreshDialBacks } from './reachability.ts'
 
 export interface HostServices {
   identify: Identify
@@ -50,10 +54,13 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
   const transports = []
   if (config.quic) transports.push(quic())
   if (config.tcp) transports.push(tcp())
+  // Every node can dial and be dialled through a relay; it listens through one only once it finds
+  // itself unreachable (node/reachability.ts). Relayed addresses are never the only way to dial.
+  transports.push(circuitRelayTransport({ reservationCompletionTimeout: 10_000 }))
   try {
     return await createLibp2p({
       privateKey,
-      addresses: { listen },
+      addresses: { listen, ...(config.announce.length > 0 ? { appendAnnounce: config.announce } : {}) },
       transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
@@ -75,6 +82,15 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
       services: {
         identify: identify(),
         ping: ping(),
+        // NAT traversal (docs/NAT.md): AutoNAT confirms public addresses, DCUtR replaces relayed
+        // connections with direct ones where possible, a --relay node serves admitted members.
+        // Tells connected peers when our addresses change (a relay reservation, a confirmed
+        // public address), so peer exchange hands out the addresses that reach us now.
+        identifyPush: identifyPush(),
+        autonat: autoNATWithFreshDialBacks(),
+        dcutr: dcutr(),
+        ...(config.relay ? { circuitRelay: relayServer(config) } : {}),
+        ...(config.upnp ? { upnp: uPnPNAT() } : {}),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
           allowPublishToZeroTopicPeers: true,
@@ -91,6 +107,24 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
   } catch (err) {
     throw explainListenError(err, listen)
   }
+}
+
+/**
+ * The relay server. Its limits apply to every reservation alike (circuit-relay-v2 has no per-peer
+ * policy), so by default there are none: the connection gater grants slots and circuits to
+ * admitted members only (node/reachability.ts relayGater) and `maxReservations` caps the slots.
+ */
+function relayServer (config: NodeConfig): ReturnType<typeof circuitRelayServer> {
+  const { maxReservations, durationMs, dataBytes } = config.relayLimits
+  const limited = durationMs > 0 || dataBytes > 0
+  return circuitRelayServer({
+    reservations: {
+      maxReservations,
+      applyDefaultLimit: limited,
+      // A limit of 0 would cut every circuit at once: an unset dimension gets a practically endless one.
+      ...(limited ? { defaultDurationLimit: durationMs > 0 ? durationMs : 2 ** 31 - 1, defaultDataLimit: BigInt(dataBytes > 0 ? dataBytes : Number.MAX_SAFE_INTEGER) } : {})
+    }
+  })
 }
 
 function explainListenError (err: unknown, listen: string[]): Error {

@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import { lpStream } from '@libp2p/utils'
 import type { Message } from '@libp2p/gossipsub'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Connection, IdentifyResult, PeerId, Startable, Stream } from '@libp2p/interface'
 import { ProtocolError } from '../protocols/framing.ts'
 import { SYNC_PROTOCOL } from '../protocols/ids.ts'
 import {
@@ -57,7 +57,14 @@ export class MemoryReplication implements Startable {
   #unsubscribeStore: (() => void) | undefined
   /** For `memory namespaces`: per namespace, the peers that completed a catch-up exchange with us. */
   readonly #inSync = new Map<string, Set<string>>()
-  readonly #syncing = new Map<string, Promise<void>>()
+  /** Per peer, the exchange this node has asked for and not finished, and whether it has begun. */
+  readonly #syncing = new Map<string, { done: Promise<void>, begun: boolean }>()
+  /** Per peer, one more exchange to run after the one that had already begun when it was asked for. */
+  readonly #followUps = new Map<string, Promise<void>>()
+  /** The exchange this node started last; the next one waits for it (see syncWith). */
+  #lastExchange: Promise<void> = Promise.resolve()
+  /** Peers whose identify listed the sync protocol. */
+  readonly #syncPeers = new Set<string>()
   readonly stats: ReplicationStats = { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0 }
   #stopped = false
 
@@ -96,7 +103,7 @@ export class MemoryReplication implements Startable {
     this.#host.services.pubsub.removeEventListener('message', this.#onGossip)
     this.#host.removeEventListener('peer:identify', this.#onIdentify)
     await this.#host.unhandle(SYNC_PROTOCOL).catch(() => {})
-    await Promise.allSettled(this.#syncing.values())
+    await Promise.allSettled([...this.#syncing.values()].map(({ done }) => done))
   }
 
   /** Connected peers that completed a catch-up exchange of `namespace` with us. */
@@ -107,20 +114,62 @@ export class MemoryReplication implements Startable {
 
   /** Runs catch-up with every connected peer (anti-entropy). */
   syncWithAll (): void {
-    for (const peer of this.#host.getPeers()) void this.syncWith(peer)
+    for (const peer of this.#host.getPeers()) {
+      // Peers reached only through a relay-limited circuit are skipped (see #onIdentify).
+      if (this.#host.getConnections(peer).some((connection) => connection.limits === undefined)) void this.syncWith(peer)
+    }
   }
 
-  /** One catch-up exchange with `peer`; concurrent calls for the same peer share one exchange. */
+  /**
+   * A catch-up exchange with `peer` that covers everything this replica holds when called. Calls
+   * while one waits to begin share it; a call once it has begun (its hello already sent) gets one
+   * more exchange after it. Exchanges this node starts run one after another, so each begins from
+   * what the previous ones brought in: run at once, every peer sent a restarted node the same data.
+   */
   async syncWith (peer: PeerId): Promise<void> {
     const key = peer.toString()
-    const running = this.#syncing.get(key)
-    if (running !== undefined) return running
-    const exchange = this.#initiateSync(peer).finally(() => { this.#syncing.delete(key) })
-    this.#syncing.set(key, exchange)
-    return exchange
+    const current = this.#syncing.get(key)
+    if (current === undefined) return this.#scheduleSync(peer)
+    return current.done
+    let followUp = this.#followUps.get(key)
+    if (followUp === undefined) {
+      followUp = current.done.then(async () => {
+        this.#followUps.delete(key)
+        await this.syncWith(peer)
+      })
+      this.#followUps.set(key, followUp)
+    }
+    return followUp
   }
 
-  readonly #onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+  async #scheduleSync (peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    const state = { done: Promise.resolve(), begun: false }
+    state.done = (async () => {
+      // Waiting for a peer's admission must not hold up exchanges with admitted peers.
+      if (!await this.#gate.whenAdmitted(key, ADMISSION_WAIT_MS)) return
+      // #initiateSync never rejects, so one failed exchange does not hold up the next.
+      const exchange = this.#lastExchange.then(async () => {
+        state.begun = true
+        await this.#initiateSync(peer)
+      })
+      this.#lastExchange = exchange
+      await exchange
+    })().finally(() => { this.#syncing.delete(key) })
+    this.#syncing.set(key, state)
+    return state.done
+  }
+
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const peer = event.detail.peerId.toString()
+    if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#syncPeers.add(peer)
+    else this.#syncPeers.delete(peer)
+    // Only the dialler starts catch-up on a new connection (PROTOCOL.md): when both sides did, every
+    // missing update crossed the link twice, in two concurrent exchanges.
+    if (event.detail.connection.direction !== 'outbound') return
+    // A relay-limited connection cannot carry catch-up (libp2p refuses the stream, and dialling for
+    // one opens yet another limited circuit): gossip through members and a later direct connection do.
+    if (event.detail.connection.limits !== undefined) return
     if (event.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(event.detail.peerId)
   }
 
@@ -176,8 +225,13 @@ export class MemoryReplication implements Startable {
     queue.push(update)
     this.#pending.set(namespace, queue)
     this.#flushTimer ??= setTimeout(() => { this.#flush() }, MEMORY_GOSSIP_LIMITS.coalesceWindowMs)
-    // Peers learn a namespace they have never seen through catch-up; gossip reaches them after.
-    if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.syncWithAll()
+    // Peers learn a namespace they have never seen through catch-up, and gossip reaches them once
+    // we see them subscribed. Until then every write asks for an exchange with them (syncWith adds
+    // at most one after a running one), so no write falls between catch-up and gossip; a write
+    // missed there used to wait for the next anti-entropy round, and held up every later write
+    // from the same replica (Yjs applies a client's updates in order).
+    const subscribed = new Set(this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).map((peer) => peer.toString()))
+    if (isNew || subscribed.size === 0) this.syncWithAll()
   }
 
   #flush (): void {
@@ -208,7 +262,6 @@ export class MemoryReplication implements Startable {
     if (this.#stopped) return
     let stream: Stream | undefined
     try {
-      if (!await this.#gate.whenAdmitted(peer.toString(), ADMISSION_WAIT_MS)) return
       stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
       await this.#exchange(stream, peer.toString(), true)
     } catch (err) {
@@ -262,13 +315,40 @@ export class MemoryReplication implements Startable {
       await send({ type: 'done' })
     })()
     const receiving = (async () => {
+      // Frames are read as they arrive and applied in order behind the reader. A QUIC stream does
+      // not slow its sender down while we are busy applying, so a reader that waited for each
+      // apply let libp2p's 4 MiB stream buffer overflow and aborted every large catch-up.
+      let applying: Promise<void> = Promise.resolve()
+      let failure: Error | undefined
+      let backlogBytes = 0
       for (;;) {
-        const message = await receive()
-        if (message.type === 'done') return
+        let message
+        try {
+          message = await receive()
+        } catch (err) {
+          throw failure ?? err
+        }
+        if (message.type === 'done') break
         if (message.type === 'error') throw new ProtocolError(`peer reported: ${message.message}`)
         if (message.type !== 'update') throw new ProtocolError(`unexpected ${message.type} during catch-up`)
-        await this.#store.applyRemote(message.namespace, message.update, peer)
+        backlogBytes += message.update.byteLength
+        if (backlogBytes > SYNC_LIMITS.maxBacklogBytes) {
+          throw new ProtocolError(`more than ${SYNC_LIMITS.maxBacklogBytes} bytes of updates waiting to be applied`)
+        }
+        applying = applying.then(async () => {
+          if (failure !== undefined) return
+          try {
+            await this.#store.applyRemote(message.namespace, message.update, peer)
+          } catch (err) {
+            // A rejected update ends the exchange now, not at the peer's next frame.
+            failure = err as Error
+            stream.abort(failure)
+          }
+          backlogBytes -= message.update.byteLength
+        })
       }
+      await applying
+      if (failure !== undefined) throw failure
     })()
     await Promise.all([sending, receiving])
     await stream.close()

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { PeerflowNode } from './node.ts'
 import { transportOf } from './transport-name.ts'
+import { routeOf } from './reachability.ts'
 
 /**
  * peerflow's own Prometheus families, read from live state at scrape time (libp2p's families are
@@ -17,6 +18,52 @@ export function registerNodeMetrics (registry: Registry, node: PeerflowNode): vo
     collect () {
       this.reset()
       for (const connection of node.host.getConnections()) this.inc({ transport: transportOf(connection.remoteAddr) })
+    }
+  })
+
+  // NAT traversal (docs/NAT.md): read from the reachability monitor and the open connections.
+  new Gauge({
+    name: 'peerflow_reachability',
+    help: '1 for the current reachability (public, private or unknown), 0 for the others',
+    labelNames: ['state'],
+    registers,
+    collect () {
+      for (const state of ['public', 'private', 'unknown']) this.set({ state }, node.nat.reachability === state ? 1 : 0)
+    }
+  })
+  new Gauge({
+    name: 'peerflow_relay_reservations',
+    help: 'Relay slots held by this node (held) and, with --relay, granted to members (served)',
+    labelNames: ['role'],
+    registers,
+    collect () {
+      const status = node.nat.status()
+      this.set({ role: 'held' }, status.reservations.length)
+      this.set({ role: 'served' }, status.relayService.reservations.length)
+    }
+  })
+  new Gauge({
+    name: 'peerflow_connections_by_route',
+    help: 'Open connections, direct or relayed (and whether the relay limits them)',
+    labelNames: ['route', 'limited'],
+    registers,
+    collect () {
+      this.reset()
+      for (const connection of node.host.getConnections()) {
+        const route = routeOf(connection)
+        this.inc({ route: route.route, limited: String(route.limited) })
+      }
+    }
+  })
+  let upgradesSeen = 0
+  new Counter({
+    name: 'peerflow_direct_upgrades_total',
+    help: 'Relayed connections replaced by direct ones (DCUtR or a direct dial)',
+    registers,
+    collect () {
+      const now = node.nat.directUpgrades
+      if (now > upgradesSeen) this.inc(now - upgradesSeen)
+      upgradesSeen = now
     }
   })
 

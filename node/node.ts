@@ -5,6 +5,7 @@ import { Registry } from 'prom-client'
 import { MemoryStore } from '../crdt/index.ts'
 import { createEmbedder, ReasoningBank } from '../src/reasoningbank/index.ts'
 import { SwarmService } from '../src/swarm/swarm-service.ts'
+import type { TaskService } from '../src/swarm/tasks/task-service.ts'
 import { ApiServer } from './api/server.ts'
 import { HttpError } from './api/route.ts'
 import { routes } from './api/routes/index.ts'
@@ -17,6 +18,7 @@ import { patternStoreIn } from './memory-pattern-store.ts'
 import { MemoryReplication } from './memory-replication.ts'
 import { registerNodeMetrics } from './metrics.ts'
 import { electionStateFiles, swarmDefinitionsIn } from './swarm-stores.ts'
+import { createTaskService } from './tasks.ts'
 import { Libp2pSwarmTransport } from './swarm-transport.ts'
 import { Admission, PeerBackoff } from './admission.ts'
 import { allowlistIn } from './allowlist.ts'
@@ -27,6 +29,7 @@ import { ADMISSION_WAIT_MS } from './peer-gate.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { sealerFor } from '../protocols/sealed.ts'
 import { PeerExchange, shareableAddrs } from './peer-exchange.ts'
+import { ReachabilityMonitor, relayGater, routeOf, type ConnectionRoute, type Reachability, type ReachabilityStatus } from './reachability.ts'
 import { Reconnector } from './reconnector.ts'
 import { transportOf, type TransportName } from './transport-name.ts'
 import { VERSION } from './version.ts'
@@ -42,6 +45,10 @@ export interface PeerInfo {
   connections: number
   /** Passed the network's admission handshake (always true in open mode once identified). */
   admitted: boolean
+  /** 'relayed' when spliced through a relay (whose PeerId is `relay`); `limited` when that relay caps it. */
+  route: ConnectionRoute['route']
+  relay: string | null
+  limited: boolean
 }
 
 export interface NodeStatus {
@@ -57,6 +64,9 @@ export interface NodeStatus {
   transports: { quic: boolean, tcp: boolean }
   /** 'secret': only peers proving the network secret are served; 'open': anyone. */
   admission: 'secret' | 'open'
+  /** public | private | unknown; details (relay reservations, UPnP mappings) in `nat`. */
+  reachability: Reachability
+  nat: ReachabilityStatus
 }
 
 interface NodeParts {
@@ -91,12 +101,16 @@ export class PeerflowNode {
   readonly memory: MemoryStore
   readonly replication: MemoryReplication
   readonly swarms: SwarmService
+  /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
+  readonly tasks: TaskService
   #patterns: ReasoningBank | undefined
   readonly #swarmTransport: Libp2pSwarmTransport
   #sweepTimer: NodeJS.Timeout | undefined
   readonly #knownPeers: KnownPeers
   readonly #peerExchange: PeerExchange
   readonly #reconnector: Reconnector
+  /** Reachability (AutoNAT), relay reservations and the relay service: docs/NAT.md. */
+  readonly nat: ReachabilityMonitor
   readonly #api: ApiServer
   #apiAddress = ''
   #stopping: Promise<void> | undefined
@@ -137,14 +151,17 @@ export class PeerflowNode {
         heartbeatIntervalMs: config.election.heartbeatMs
       },
       isConnected: (peer) => host.getPeers().some((connected) => connected.toString() === peer),
+      agentsOn: (swarm, peer) => this.tasks.agentsOn(swarm, peer),
       log: log.child({ component: 'swarm' })
     })
+    this.tasks = createTaskService({ self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log })
     this.#swarmTransport.bind({
       onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },
       onRequest: async (from, request) => this.swarms.onRequest(from, request)
     })
     this.#knownPeers = knownPeers
     this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
+    this.nat = new ReachabilityMonitor({ host, config, log })
     this.#peerExchange = new PeerExchange({
       host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log, gate
     })
@@ -162,12 +179,15 @@ export class PeerflowNode {
     const metrics = new Registry()
     let host: Host
     let secret: Uint8Array | undefined
+    // The relay serves admitted members only; admission exists once the host does, hence the late binding.
+    let members: Admission | undefined
+    const isMember = async (peerId: string): Promise<boolean> => await members?.whenAdmitted(peerId, ADMISSION_WAIT_MS) ?? false
     try {
       secret = config.networkSecretFile === undefined ? undefined : await loadNetworkSecret(config.networkSecretFile)
       host = await createHost({
         config,
         privateKey,
-        connectionGater: mergeGaters(blocklist.gater(), backoff.gater()),
+        connectionGater: mergeGaters(blocklist.gater(), backoff.gater(), relayGater(isMember)),
         metricsRegistry: metrics,
         peerScore: (peerId) => backoff.isBackedOff(peerId) || blocklist.has(peerId) ? -1_000 : 0
       })
@@ -176,6 +196,7 @@ export class PeerflowNode {
       throw err
     }
     const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log, backoff })
+    members = admission
     const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log })
     try {
       await node.#start()
@@ -190,6 +211,7 @@ export class PeerflowNode {
     this.#apiAddress = await this.#api.listen(this.config.api, this.config.dataDir)
     // Admission first: no other protocol may serve a peer before its handshake.
     await this.admission.start()
+    await this.nat.start()
     this.host.addEventListener('peer:identify', this.#onIdentify)
     this.host.addEventListener('peer:disconnect', this.#onDisconnect)
     await this.#peerExchange.start()
@@ -203,6 +225,7 @@ export class PeerflowNode {
       onProgress: ({ done, total }) => { this.log.info({ done, total }, 'rebuilding the pattern index') }
     })
     registerNodeMetrics(this.metrics, this)
+    await this.tasks.start()
     this.#sweepTimer = setInterval(() => {
       this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
     }, this.config.sweepIntervalMs)
@@ -219,10 +242,17 @@ export class PeerflowNode {
   }
 
   readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    const { peerId, listenAddrs } = event.detail
-    const addrs = shareableAddrs(listenAddrs.map((addr) => addr.toString()))
-    this.#knownPeers.remember(peerId.toString(), addrs)
-    this.#reconnector.keep(peerId.toString(), addrs.map((addr) => `${addr}/p2p/${peerId.toString()}`), false)
+    const { peerId, listenAddrs, connection } = event.detail
+    // The address we dialled worked; a peer's own list may lack it (a public address AutoNAT has
+    // not confirmed yet is not advertised), so it goes first rather than being replaced.
+    const dialled = connection.direction === 'outbound' && routeOf(connection).route === 'direct' ? [connection.remoteAddr.toString()] : []
+    const addrs = shareableAddrs([...new Set([...dialled, ...listenAddrs.map((addr) => addr.toString())].map((addr) => addr.replace(/\/p2p\/[^/]+$/, '')))])
+    // Remembered (and redialled) only once admitted: a refused outsider must not be called back.
+    void this.admission.whenAdmitted(peerId.toString(), ADMISSION_WAIT_MS).then((admitted) => {
+      if (!admitted) return
+      this.#knownPeers.remember(peerId.toString(), addrs)
+      this.#reconnector.keep(peerId.toString(), addrs.map((addr) => `${addr}/p2p/${peerId.toString()}`), false)
+    })
     this.log.debug({ peer: peerId.toString() }, 'peer identified')
   }
 
@@ -261,11 +291,13 @@ export class PeerflowNode {
       peerCount: this.host.getPeers().length,
       dataDir: this.config.dataDir,
       transports: { quic: this.config.quic, tcp: this.config.tcp },
-      admission: this.admission.mode
+      admission: this.admission.mode,
+      reachability: this.nat.reachability,
+      nat: this.nat.status()
     }
   }
 
-  /** One row per connected peer, preferring its QUIC connection when it has several. */
+  /** One row per connected peer, preferring a direct connection, then QUIC, when it has several. */
   peers (): PeerInfo[] {
     const byPeer = new Map<string, PeerInfo>()
     for (const connection of this.host.getConnections()) {
@@ -279,11 +311,12 @@ export class PeerflowNode {
         rttMs: connection.rtt ?? null,
         connectedSince: connection.timeline.open,
         connections: 1,
-        admitted: this.admission.isAdmitted(peerId)
+        admitted: this.admission.isAdmitted(peerId),
+        ...routeFields(routeOf(connection))
       }
       const existing = byPeer.get(peerId)
       if (existing === undefined) byPeer.set(peerId, info)
-      else byPeer.set(peerId, { ...(existing.transport === 'quic' ? existing : info), connections: existing.connections + 1 })
+      else byPeer.set(peerId, { ...preferred(existing, info), connections: existing.connections + 1 })
     }
     return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
   }
@@ -327,6 +360,8 @@ export class PeerflowNode {
   async #punish (peerId: string, reason: string): Promise<void> {
     this.log.warn({ peer: peerId, reason }, 'disconnecting an abusive peer')
     this.admission.punish(peerId, reason)
+    // A fresh violation count: if it comes back and floods again, it is punished again at once.
+    this.#gossipLimiter.forget(peerId)
   }
 
   /** Refuses every connection with `peerId` until unblocked, closing the open ones now. */
@@ -358,17 +393,29 @@ export class PeerflowNode {
     clearInterval(this.#sweepTimer)
     await this.#reconnector.stop()
     await this.#api.close()
+    await this.tasks.stop()
     await this.swarms.stop()
     await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') })
     await this.#swarmTransport.stop()
     await this.replication.stop()
     await this.#peerExchange.stop().catch(() => {})
+    await this.nat.stop()
     await this.admission.stop()
     await this.host.stop()
     await this.memory.close()
     await this.#knownPeers.flush()
     this.log.info('node stopped')
   }
+}
+
+function routeFields ({ route, relay, limited }: ConnectionRoute): Pick<PeerInfo, 'route' | 'relay' | 'limited'> {
+  return { route, relay, limited }
+}
+
+/** Which of a peer's connections `peers` shows: direct beats relayed (DCUtR closes the relayed one soon), then QUIC. */
+function preferred (a: PeerInfo, b: PeerInfo): PeerInfo {
+  if (a.route !== b.route) return a.route === 'direct' ? a : b
+  return b.transport === 'quic' && a.transport !== 'quic' ? b : a
 }
 
 /** Starts a node with a resolved config. */

@@ -22,11 +22,19 @@ export interface PeerExchangeOptions {
   gate: PeerGate
 }
 
-/** Addresses worth sharing: dialable ones (no wildcard), with our own /p2p suffix stripped. */
+/**
+ * Addresses worth sharing: dialable ones (no wildcard), with the peer's own /p2p suffix stripped.
+ * Relayed (/p2p-circuit) addresses are kept, after the direct ones, since they are how members
+ * behind a NAT are reached; the relay's own /p2p component inside them stays.
+ */
 export function shareableAddrs (addrs: string[]): string[] {
-  return addrs.filter((addr) => !addr.includes('/0.0.0.0/') && !addr.includes('/::/') && !addr.includes('/p2p-circuit'))
+  const dialable = addrs.filter((addr) => !addr.includes('/0.0.0.0/') && !addr.includes('/::/'))
     .map((addr) => addr.replace(/\/p2p\/[^/]+$/, ''))
-    .slice(0, PEER_EXCHANGE_LIMITS.maxAddrsPerPeer)
+    .filter((addr) => !addr.endsWith('/p2p-circuit') || /\/p2p\/[^/]+\/p2p-circuit$/.test(addr))
+  const isRelayed = (addr: string): boolean => addr.includes('/p2p-circuit')
+  // A few relayed addresses always fit, however many interfaces the peer listens on.
+  const relayed = dialable.filter(isRelayed).slice(0, 2)
+  return [...dialable.filter((addr) => !isRelayed(addr)).slice(0, PEER_EXCHANGE_LIMITS.maxAddrsPerPeer - relayed.length), ...relayed]
 }
 
 /**
@@ -36,6 +44,18 @@ export function shareableAddrs (addrs: string[]): string[] {
 export class PeerExchange implements Startable {
   readonly #options: PeerExchangeOptions
   #timer: NodeJS.Timeout | undefined
+  #relayedAddrs = new Set<string>()
+  /**
+   * A new relay reservation makes this node reachable, and it usually comes right after the
+   * exchange that followed our first connection: ask again now, rather than at the next refresh,
+   * since the peers we learn of then may be reachable only through a relay as well.
+   */
+  readonly #onSelfUpdate = (): void => {
+    const relayed = this.#options.host.getMultiaddrs().map((addr) => addr.toString()).filter((addr) => addr.includes('/p2p-circuit'))
+    const fresh = relayed.some((addr) => !this.#relayedAddrs.has(addr))
+    this.#relayedAddrs = new Set(relayed)
+    if (fresh) for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer)
+  }
   readonly #onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const { peerId, protocols } = event.detail
     if (protocols.includes(PEER_EXCHANGE_PROTOCOL)) void this.exchangeWith(peerId)
@@ -52,6 +72,7 @@ export class PeerExchange implements Startable {
       maxOutboundStreams: 4
     })
     host.addEventListener('peer:identify', this.#onIdentify)
+    host.addEventListener('self:peer:update', this.#onSelfUpdate)
     this.#timer = setInterval(() => { void this.#refresh() }, REFRESH_INTERVAL_MS)
     this.#timer.unref()
   }
@@ -59,6 +80,7 @@ export class PeerExchange implements Startable {
   async stop (): Promise<void> {
     clearInterval(this.#timer)
     this.#options.host.removeEventListener('peer:identify', this.#onIdentify)
+    this.#options.host.removeEventListener('self:peer:update', this.#onSelfUpdate)
     await this.#options.host.unhandle(PEER_EXCHANGE_PROTOCOL)
   }
 
@@ -98,6 +120,9 @@ export class PeerExchange implements Startable {
     let stream: Stream | undefined
     try {
       if (!await this.#options.gate.whenAdmitted(peerId.toString(), ADMISSION_WAIT_MS)) return
+      // Not over a relay-limited circuit: libp2p would refuse the stream, and dialling for one opens
+      // yet another limited circuit (whose identify would bring us straight back here).
+      if (!host.getConnections(peerId).some((connection) => connection.limits === undefined)) return
       stream = await host.dialProtocol(peerId, PEER_EXCHANGE_PROTOCOL, { signal: AbortSignal.timeout(PEER_EXCHANGE_LIMITS.readTimeoutMs) })
       const frames = new JsonFrames<PeerExchangeReply, PeerExchangeRequest>(stream, PeerExchangeReply, PEER_EXCHANGE_LIMITS)
       await frames.write({ type: 'pex-request', limit: PEER_EXCHANGE_LIMITS.maxPeersPerReply })

@@ -14,7 +14,11 @@ interface StartFlags {
   mdns?: boolean
   quic?: boolean
   tcp?: boolean
+  relay?: boolean
+  upnp?: boolean
+  announce?: string[]
   maxConnections?: string
+  maxAgents?: string
   logLevel?: string
   embedder?: string
   networkSecretFile?: string
@@ -35,6 +39,9 @@ function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
   if (given('mdns')) layer.mdns = flags.mdns
   if (given('quic')) layer.quic = flags.quic
   if (given('tcp')) layer.tcp = flags.tcp
+  if (given('relay')) layer.relay = flags.relay
+  if (given('upnp')) layer.upnp = flags.upnp
+  if (given('announce')) layer.announce = flags.announce
   if (given('logLevel')) layer.logLevel = flags.logLevel
   if (given('embedder')) layer.embedder = flags.embedder
   if (given('networkSecretFile')) layer.networkSecretFile = flags.networkSecretFile
@@ -42,6 +49,11 @@ function flagLayer (command: Command, flags: StartFlags): ConfigLayer {
     const value = Number(flags.maxConnections)
     if (!Number.isInteger(value)) throw new ConfigError('maxConnections', `expected an integer, got '${flags.maxConnections}'`)
     layer.maxConnections = value
+  }
+  if (given('maxAgents')) {
+    const value = Number(flags.maxAgents)
+    if (!Number.isInteger(value)) throw new ConfigError('agents.maxConcurrent', `expected an integer, got '${flags.maxAgents}'`)
+    layer.agents = { maxConcurrent: value }
   }
   return layer as ConfigLayer
 }
@@ -90,8 +102,12 @@ export function registerStartCommand (program: Command): void {
     .option('--mdns', 'discover peers on the local network with mDNS')
     .option('--no-quic', 'disable the QUIC transport')
     .option('--no-tcp', 'disable the TCP transport')
+    .option('--relay', 'serve as a circuit relay for admitted members (for a publicly reachable node; env PEERFLOW_RELAY)')
+    .option('--upnp', 'ask the router to forward our ports over UPnP (env PEERFLOW_UPNP)')
+    .option('--announce <multiaddr>', 'public address to advertise besides the listen ones, e.g. a port forwarded on the NAT; repeatable', collect)
     .option('--max-connections <n>', 'peer exchange dials learned peers up to this many connections (default 50)')
     .option('--network-secret-file <path>', 'join the network whose secret this file holds (see `peerflow network init`); without it, open mode')
+    .option('--max-agents <n>', 'agents this node runs at once for swarm tasks (env PEERFLOW_MAX_AGENTS, default 2)')
     .option('--embedder <kind>', "ReasoningBank embedder: 'use' (semantic, default) or 'hash' (lexical, fast, not semantic)")
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent (default info)')
     .action(async (flags: StartFlags, command: Command) => {

@@ -1,7 +1,7 @@
 import * as encoding from 'lib0/encoding'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import type { Connection, Startable, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import { JsonFrames, ProtocolError } from '../protocols/framing.ts'
 import { RAFT_PROTOCOL, SWARM_PROTOCOL } from '../protocols/ids.ts'
 import { RAFT_LIMITS, toWire, type RaftMessage } from '../protocols/raft/messages.ts'
@@ -22,7 +22,10 @@ export interface SwarmHandlers {
 }
 
 interface Outbound {
+  peerId: PeerId
   stream: Stream | undefined
+  /** The connection `stream` runs on (or is opening on): the newest one to the peer. */
+  connection: Connection | undefined
   opening: boolean
   queue: Uint8Array[]
 }
@@ -79,8 +82,18 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
     const bytes = frame(swarm, message)
     let outbound = this.#outbound.get(peer)
     if (outbound === undefined) {
-      outbound = { stream: undefined, opening: false, queue: [] }
+      outbound = { peerId: peerIdFromString(peer), stream: undefined, connection: undefined, opening: false, queue: [] }
       this.#outbound.set(peer, outbound)
+    }
+    const connection = this.#newestConnection(outbound.peerId)
+    if (outbound.connection !== connection) {
+      // The peer connected again, typically after a restart, while the old connection still looks
+      // open: QUIC notices a vanished peer only after its idle timeout, and until then frames sent
+      // (or a stream being opened) on the old connection go nowhere. The newest one is most likely alive.
+      outbound.stream?.abort(new Error('superseded by a newer connection to the peer'))
+      outbound.stream = undefined
+      outbound.connection = connection
+      outbound.opening = false
     }
     const stream = outbound.stream
     if (stream !== undefined && stream.status === 'open' && stream.writeStatus === 'writable') {
@@ -90,21 +103,34 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
       return
     }
     if (outbound.queue.length < MAX_QUEUED_FRAMES) outbound.queue.push(bytes)
-    if (!outbound.opening && this.#host.getPeers().some((p) => p.toString() === peer)) void this.#open(peer, outbound)
+    if (!outbound.opening && connection !== undefined) void this.#open(peer, connection, outbound)
   }
 
-  async #open (peer: string, outbound: Outbound): Promise<void> {
+  /** The most recently opened live connection to `peer` (libp2p's own dials reuse the oldest one). */
+  #newestConnection (peer: PeerId): Connection | undefined {
+    let newest: Connection | undefined
+    for (const connection of this.#host.getConnections(peer)) {
+      if (connection.status === 'open' && (newest === undefined || connection.timeline.open > newest.timeline.open)) newest = connection
+    }
+    return newest
+  }
+
+  async #open (peer: string, connection: Connection, outbound: Outbound): Promise<void> {
     outbound.opening = true
     try {
-      const stream = await this.#host.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs) })
+      const stream = await connection.newStream(RAFT_PROTOCOL, { signal: AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs) })
+      if (outbound.connection !== connection) {
+        stream.abort(new Error('superseded by a newer connection to the peer'))
+        return
+      }
       outbound.stream = stream
       stream.addEventListener('close', () => { if (outbound.stream === stream) outbound.stream = undefined })
       for (const bytes of outbound.queue.splice(0)) stream.send(bytes)
     } catch (err) {
-      outbound.queue.length = 0
+      if (outbound.connection === connection) outbound.queue.length = 0
       this.#log.debug({ peer, err: (err as Error).message }, 'could not open an election stream')
     } finally {
-      outbound.opening = false
+      if (outbound.connection === connection) outbound.opening = false
     }
   }
 
@@ -134,7 +160,13 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
 
   async request (peer: string, request: SwarmRequest): Promise<SwarmReply> {
     if (!await this.#gate.whenAdmitted(peer, ADMISSION_WAIT_MS)) throw new ProtocolError(`${peer} is not admitted to this network`)
-    const stream = await this.#host.dialProtocol(peerIdFromString(peer), SWARM_PROTOCOL, { signal: AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs) })
+    const peerId = peerIdFromString(peer)
+    const signal = AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs)
+    // As for election streams: the newest connection, not one a restarted peer left behind.
+    const connection = this.#newestConnection(peerId)
+    const stream = connection === undefined
+      ? await this.#host.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
+      : await connection.newStream(SWARM_PROTOCOL, { signal })
     try {
       const frames = new JsonFrames<SwarmReply, SwarmRequest>(stream, SwarmReply, SWARM_LIMITS)
       await frames.write(request)

@@ -17,7 +17,13 @@ export const SYNC_LIMITS = {
   maxNamespacesPerHello: 1024,
   maxStateVectorBytes: 64 * 1024,
   readTimeoutMs: 10_000,
-  /** Chunks a sender may have in flight before it waits for the stream to drain. */
+  /**
+   * Received updates a side may hold while it applies them. The protocol has no flow control, so
+   * a receiver buffers what arrives faster than it applies; past this it aborts the exchange (what
+   * it applied stays, and the next round resumes from there).
+   */
+  maxBacklogBytes: 64 * 1024 * 1024,
+  /** Concurrent catch-up streams a peer may open on one connection. */
   maxInboundStreams: 8
 } as const
 

@@ -1,12 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { join } from 'node:path'
 
 export const API_TOKEN_FILE = 'api.token'
 
-/** Loopback needs no token: only local users reach it. Anything else does. */
+/**
+ * Loopback needs no token: only local users reach it. Anything else does, including a host name
+ * that merely starts with "127." (it resolves wherever its owner wants).
+ */
 export function isLoopbackHost (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'))
 }
 
 /** The bearer token for a control API bound beyond loopback: generated once, stored 0600. */

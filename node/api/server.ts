@@ -22,7 +22,13 @@ function match (compiled: CompiledRoute, method: string, parts: string[]): Recor
   for (let i = 0; i < parts.length; i++) {
     const segment = compiled.segments[i] as string
     const part = parts[i] as string
-    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(part)
+    if (segment.startsWith(':')) {
+      try {
+        params[segment.slice(1)] = decodeURIComponent(part)
+      } catch {
+        throw new HttpError(400, `malformed %-escape in the path segment '${part.slice(0, 80)}'`)
+      }
+    }
     else if (segment !== part) return undefined
   }
   return params
@@ -114,17 +120,14 @@ export class ApiServer {
   }
 
   async #dispatch (request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost')
-    const parts = url.pathname.split('/').filter(Boolean)
     const method = request.method ?? 'GET'
-    let found: { route: Route, params: Record<string, string> } | undefined
-    for (const compiled of this.#routes) {
-      const params = match(compiled, method, parts)
-      if (params !== undefined) { found = { route: compiled.route, params }; break }
-    }
+    let path = request.url ?? '/'
     try {
-      // A web page elsewhere must not drive the node through the user's browser: no CORS, and
-      // a cross-origin request is refused outright.
+      const url = new URL(path, 'http://localhost')
+      path = url.pathname
+      const parts = url.pathname.split('/').filter(Boolean)
+      // A web page elsewhere must not drive the node through the user's browser: no CORS, a
+      // cross-origin request is refused outright, and so is a foreign Host (DNS rebinding).
       if (this.#allowedHosts.size > 0 && !this.#allowedHosts.has(request.headers.host ?? '')) {
         throw new HttpError(403, `unexpected Host header '${request.headers.host ?? ''}': the control API answers only on its own address`)
       }
@@ -133,7 +136,12 @@ export class ApiServer {
       if (this.#token !== undefined && !tokenMatches(this.#token, request.headers.authorization)) {
         throw new HttpError(401, 'missing or wrong bearer token: see api.token in the data dir (PEERFLOW_API_TOKEN for the CLI)')
       }
-      if (found === undefined) throw new HttpError(404, `no route ${method} ${url.pathname}`)
+      let found: { route: Route, params: Record<string, string> } | undefined
+      for (const compiled of this.#routes) {
+        const params = match(compiled, method, parts)
+        if (params !== undefined) { found = { route: compiled.route, params }; break }
+      }
+      if (found === undefined) throw new HttpError(404, `no route ${method} ${path}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
       const body = await readBody(request)
       const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal })
@@ -148,7 +156,7 @@ export class ApiServer {
       }
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500
-      if (status === 500) this.#log.error({ err, path: url.pathname }, 'control API request failed')
+      if (status === 500) this.#log.error({ err, path }, 'control API request failed')
       if (!response.headersSent) send(response, status, { error: err instanceof Error ? err.message : String(err) })
     }
   }

@@ -63,7 +63,7 @@ export function decodeRaftMessage (value: unknown): RaftMessage {
   }
   const { v, ...message } = value as Record<string, unknown>
   if (v !== RAFT_WIRE_VERSION) {
-    throw new ProtocolError(`invalid raft message: v: unsupported version ${JSON.stringify(v) ?? 'undefined'} (expected ${RAFT_WIRE_VERSION})`)
+    throw new ProtocolError(`invalid raft message: v: unsupported version ${typeof v === 'number' ? v : typeof v} (expected ${RAFT_WIRE_VERSION})`)
   }
   const result = RaftMessageSchema.safeParse(message)
   if (!result.success) {

@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander'
 import { CliError } from './client.ts'
+import { registerAgentCommands } from './commands/agent-commands.ts'
 import { registerMemoryCommands } from './commands/memory-commands.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
+import { registerTaskCommands } from './commands/task-commands.ts'
 
 /** Registers the commands that need the node's own modules (`start`, `network init`), supplied by node/. */
 export type RegisterStart = (program: Command) => void
@@ -19,6 +21,8 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerMemoryCommands(program)
   registerSwarmCommands(program)
   registerPatternCommands(program)
+  registerTaskCommands(program)
+  registerAgentCommands(program)
   return program
 }
 

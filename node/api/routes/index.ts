@@ -1,6 +1,9 @@
 import type { Route } from '../route.ts'
+import { agentListRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
+import { dashboardPageRoute, dashboardScriptRoute, dashboardStyleRoute, overviewRoute } from './dashboard.ts'
+import { eventsRoute } from './events.ts'
 import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
@@ -14,9 +17,15 @@ import { statusRoute } from './status.ts'
 import {
   swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
 } from './swarms.ts'
+import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
 export const routes: Route[] = [
+  dashboardPageRoute,
+  dashboardScriptRoute,
+  dashboardStyleRoute,
+  overviewRoute,
+  eventsRoute,
   idRoute,
   metricsRoute,
   statusRoute,
@@ -45,5 +54,10 @@ export const routes: Route[] = [
   patternStatsRoute,
   patternListRoute,
   patternForgetRoute,
-  patternConsolidateRoute
+  patternConsolidateRoute,
+  taskSubmitRoute,
+  taskListRoute,
+  taskShowRoute,
+  taskCancelRoute,
+  agentListRoute
 ]

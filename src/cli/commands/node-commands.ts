@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
+import { watchStatus } from './watch.ts'
 
 interface IdReply { peerId: string, addresses: string[] }
 interface Refusal { peerId: string, address: string, at: number, reason: string, detail: string }
@@ -13,6 +14,17 @@ interface PeerRow {
   rttMs: number | null
   connectedSince: number
   admitted?: boolean
+  route?: 'direct' | 'relayed'
+  relay?: string | null
+  limited?: boolean
+}
+interface NatReply {
+  reachability: string
+  reason: string
+  publicAddrs: string[]
+  reservations: Array<{ relay: string, addrs: string[] }>
+  relayService: { enabled: boolean, reservations: Array<{ peerId: string, expiresAt: number }>, maxReservations: number, limits: { durationMs: number, dataBytes: number } | null }
+  upnp: { enabled: boolean, mappings: Array<{ addr: string, verified: boolean }> }
 }
 interface StatusReply {
   peerId: string
@@ -23,6 +35,22 @@ interface StatusReply {
   api: string
   peerCount: number
   dataDir: string
+  nat?: NatReply
+}
+
+/** The NAT traversal part of `status`: reachability, relay slots held and served, UPnP mappings. */
+function natLines (nat: NatReply): string[] {
+  const lines = [`reachability: ${nat.reachability} (${nat.reason})`]
+  for (const reservation of nat.reservations) lines.push(`relay reservation: ${shortPeerId(reservation.relay)} -> ${reservation.addrs[0] ?? ''}`)
+  if (nat.reservations.length === 0 && nat.reachability === 'private') lines.push('relay reservation: none yet')
+  if (nat.relayService.enabled) {
+    const limits = nat.relayService.limits === null ? 'no limits' : `limits ${nat.relayService.limits.durationMs} ms / ${nat.relayService.limits.dataBytes} bytes`
+    lines.push(`relay service: ${nat.relayService.reservations.length}/${nat.relayService.maxReservations} reservations (members only, ${limits})`)
+  }
+  if (nat.upnp.enabled) {
+    lines.push(nat.upnp.mappings.length === 0 ? 'UPnP: no mapping yet' : `UPnP: ${nat.upnp.mappings.map((m) => `${m.addr}${m.verified ? '' : ' (unconfirmed)'}`).join(', ')}`)
+  }
+  return lines
 }
 
 /** id, status, peers, join, leave: the node's own commands. */
@@ -35,7 +63,12 @@ export function registerNodeCommands (program: Command): void {
     })
 
   withApi(program.command('status').description('uptime, listen addresses, peer count, data dir, version'))
-    .action(async (options: ReadOptions) => {
+    .option('--watch', 'redraw peers, swarms, memory and tasks every second until Ctrl-C')
+    .action(async (options: ReadOptions & { watch?: boolean }) => {
+      if (options.watch === true) {
+        if (options.json === true) throw new CliError('--watch draws a live view; for machine output poll `peerflow status --json` or read GET /events', 2)
+        return watchStatus(clientFor(options))
+      }
       const reply = await clientFor(options).request<StatusReply & Record<string, unknown>>('GET', '/status')
       if (options.json === true) return printJson(reply)
       const lines = [
@@ -46,7 +79,8 @@ export function registerNodeCommands (program: Command): void {
         `data dir:  ${reply.dataDir}`,
         `api:       ${reply.api}`,
         'listening:',
-        ...reply.listen.map((addr) => `  ${addr}`)
+        ...reply.listen.map((addr) => `  ${addr}`),
+        ...(reply.nat === undefined ? [] : natLines(reply.nat))
       ]
       process.stdout.write(`${lines.join('\n')}\n`)
     })
@@ -59,6 +93,7 @@ export function registerNodeCommands (program: Command): void {
         { header: 'peer', value: (peer) => shortPeerId(peer.peerId) },
         { header: 'admitted', value: (peer) => peer.admitted === true ? 'yes' : 'pending' },
         { header: 'transport', value: (peer) => peer.transport },
+        { header: 'route', value: (peer) => peer.route === 'relayed' ? `relayed${peer.limited === true ? ', limited' : ''} via ${shortPeerId(peer.relay ?? '?')}` : 'direct' },
         { header: 'rtt', value: (peer) => peer.rttMs === null ? '-' : `${peer.rttMs} ms` },
         { header: 'dir', value: (peer) => peer.direction },
         { header: 'since', value: (peer) => formatDuration(Date.now() - peer.connectedSince) },

@@ -1,0 +1,383 @@
+/**
+ * npm run bench:memory — replicated memory, measured on real nodes over QUIC on 127.0.0.1:
+ *
+ * - replicated write throughput: writes on A (`memory.put`, bounded concurrency) until all three
+ *   replicas hold every entry, against raw Yjs applying the same number of single-entry updates to
+ *   a Y.Map in this process; goal ≥ 25 % of raw. The rate of one node with no peers is reported
+ *   beside it, to show how much of the gap is the local store rather than replication.
+ * - write-to-all-replicas latency with 5 nodes: from `put` resolving on the writer until the entry
+ *   is visible on the 4 others (noticed by `memory.onUpdate` listeners, no polling); goals
+ *   p50 < 10 ms, p99 < 50 ms. Measured twice: with the 4 replicas in separate processes (the
+ *   figure that counts: every node has its own event loop, as in a deployment), and with all 5
+ *   in this process.
+ * - catch-up: a node stopped while A takes 100k writes, restarted from its data dir and rejoined;
+ *   time until it holds all of them; goal < 3 s.
+ *
+ * In-process nodes share one event loop (and, on a small machine, the cores with each other), so
+ * the throughput and catch-up figures include the other nodes' work; a deployment spreads it
+ * over machines. BENCH_QUICK=1 runs smaller sizes (goals are still shown, for orientation only).
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import * as Y from 'yjs'
+import type { NodeConfig } from '../node/config.ts'
+import type { PeerflowNode } from '../node/node.ts'
+import { memoryTopic } from '../protocols/memory-gossip.ts'
+import { connectAll, MEMORY_TEST_CONFIG } from '../test/helpers/memory.ts'
+import { quicAddr, TestNetwork } from '../test/helpers/nodes.ts'
+import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
+
+const quick = process.env.BENCH_QUICK === '1'
+const SIZES = quick
+  ? { writes: 3_000, latencySamples: 60, catchUp: 10_000 }
+  : { writes: 20_000, latencySamples: 300, catchUp: 100_000 }
+/** Writes in flight at once on the writer: enough to fill the store's batches, bounded like a real client pool. */
+const CONCURRENCY = 256
+const NEVER = new AbortController().signal
+
+const THROUGHPUT_NS = 'bench-throughput'
+const LATENCY_NS = 'bench-latency'
+const CATCH_UP_NS = 'bench-catch-up'
+/** 100k entries is the default maxEntries; the catch-up namespace gets room for exactly that many and more. */
+const BENCH_CONFIG: Partial<NodeConfig> = { ...MEMORY_TEST_CONFIG, namespaces: { [CATCH_UP_NS]: { maxEntries: 1_000_000 } } }
+
+/** A value shaped like what agents store: a short record, not a bare number. */
+function valueFor (i: number): { i: number, text: string, tags: string[] } {
+  return { i, text: `observation ${i}: the build passed after pinning the toolchain`, tags: ['bench', `shard-${i % 16}`] }
+}
+
+/** Milliseconds on a clock every process on this machine shares, with sub-millisecond resolution. */
+const now = (): number => performance.timeOrigin + performance.now()
+
+async function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms: ${what}`)) }, ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function entriesIn (node: PeerflowNode, namespace: string): number {
+  return node.memory.namespaces().find((info) => info.name === namespace)?.entries ?? 0
+}
+
+/** Resolves once `node` stores `count` entries of `namespace`, checked on each of its updates. */
+async function whenHolds (node: PeerflowNode, namespace: string, count: number): Promise<number> {
+  if (entriesIn(node, namespace) >= count) return now()
+  return new Promise((resolve) => {
+    const unsubscribe = node.memory.onUpdate((updated) => {
+      if (updated !== namespace || entriesIn(node, namespace) < count) return
+      unsubscribe()
+      resolve(now())
+    })
+  })
+}
+
+/** `count` puts on `node`, at most CONCURRENCY in flight. */
+async function writeConcurrently (node: PeerflowNode, namespace: string, count: number, prefix: string): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++
+      await node.memory.put(namespace, `${prefix}${i}`, valueFor(i), { author: node.peerId })
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+// --- throughput ---------------------------------------------------------------------------------
+
+/** Single-entry updates as the store produces them (one Entry per key in the `entries` map). */
+function singleEntryUpdates (count: number, author: string): Uint8Array[] {
+  const source = new Y.Doc()
+  const entries = source.getMap('entries')
+  const updates: Uint8Array[] = []
+  source.on('update', (update: Uint8Array) => { updates.push(update) })
+  const at = Date.now()
+  for (let i = 0; i < count; i++) {
+    const key = `w${i}`
+    entries.set(key, { key, value: valueFor(i), author, createdAt: at, updatedAt: at, tags: [] })
+  }
+  source.destroy()
+  return updates
+}
+
+function rawYjsRate (updates: Uint8Array[]): number {
+  const target = new Y.Doc()
+  const started = now()
+  for (const update of updates) Y.applyUpdate(target, update)
+  const elapsed = now() - started
+  if (target.getMap('entries').size !== updates.length) throw new Error('raw Yjs run lost updates')
+  target.destroy()
+  return updates.length / (elapsed / 1000)
+}
+
+async function localPutRate (net: TestNetwork, count: number): Promise<number> {
+  const alone = await net.start(BENCH_CONFIG)
+  const started = now()
+  await writeConcurrently(alone, THROUGHPUT_NS, count, 'solo')
+  const rate = count / ((now() - started) / 1000)
+  await alone.stop()
+  return rate
+}
+
+async function replicatedRate (nodes: PeerflowNode[], count: number): Promise<{ rate: number, writeMs: number, totalMs: number }> {
+  const [writer] = nodes as [PeerflowNode]
+  const started = now()
+  const replicated = Promise.all(nodes.map(async (node) => whenHolds(node, THROUGHPUT_NS, count)))
+  await writeConcurrently(writer, THROUGHPUT_NS, count, 'w')
+  const writeMs = now() - started
+  const done = Math.max(...await withTimeout(replicated, 120_000, 'all replicas hold every written entry'))
+  const totalMs = done - started
+  return { rate: count / (totalMs / 1000), writeMs, totalMs }
+}
+
+// --- latency ------------------------------------------------------------------------------------
+
+/** Something that reports when a key becomes visible on one replica. */
+interface Observer {
+  /** Resolves once the observer is watching `key`; `seen` then resolves with the time it appeared. */
+  watch: (key: string) => Promise<{ seen: Promise<number> }>
+}
+
+function inProcessObserver (node: PeerflowNode): Observer {
+  return {
+    watch: async (key) => ({
+      seen: new Promise<number>((resolve) => {
+        if (node.memory.get(LATENCY_NS, key) !== undefined) { resolve(now()); return }
+        const unsubscribe = node.memory.onUpdate((namespace) => {
+          if (namespace !== LATENCY_NS || node.memory.get(LATENCY_NS, key) === undefined) return
+          unsubscribe()
+          resolve(now())
+        })
+      })
+    })
+  }
+}
+
+async function latencySamples (writer: PeerflowNode, observers: Observer[], samples: number): Promise<number[]> {
+  const latencies: number[] = []
+  for (let i = 0; i < samples + 5; i++) {
+    const key = `l${i}`
+    const watches = await Promise.all(observers.map(async (observer) => observer.watch(key)))
+    await writer.memory.put(LATENCY_NS, key, valueFor(i), { author: writer.peerId })
+    const resolved = now()
+    const seenAt = await withTimeout(Promise.all(watches.map(async ({ seen }) => seen)), 30_000, `replicas see ${key}`)
+    // The first writes warm up the gossip mesh and JIT; they are not samples.
+    if (i >= 5) latencies.push(Math.max(...seenAt) - resolved)
+  }
+  return latencies
+}
+
+/** Protocol between this script and its replica processes (fork IPC). */
+type ToReplica = { type: 'join', addr: string } | { type: 'watch', key: string } | { type: 'stop' }
+type FromReplica =
+  { type: 'ready', addr: string, peerId: string } | { type: 'joined' } | { type: 'watching', key: string } |
+  { type: 'seen', key: string, at: number } | { type: 'failed', message: string }
+
+/** Runs in a forked process: one node that reports when watched keys appear. */
+async function runReplica (): Promise<void> {
+  const net = new TestNetwork()
+  const node = await net.start(BENCH_CONFIG)
+  const send = (message: FromReplica): void => { process.send?.(message) }
+  const watched = new Set<string>()
+  node.memory.onUpdate((namespace) => {
+    if (namespace !== LATENCY_NS) return
+    for (const key of watched) {
+      if (node.memory.get(LATENCY_NS, key) === undefined) continue
+      watched.delete(key)
+      send({ type: 'seen', key, at: now() })
+    }
+  })
+  process.on('message', (received: unknown) => {
+    const message = received as ToReplica
+    if (message.type === 'join') {
+      node.join(multiaddr(message.addr), NEVER).then(() => { send({ type: 'joined' }) }, (err: Error) => { send({ type: 'failed', message: err.message }) })
+    } else if (message.type === 'watch') {
+      send({ type: 'watching', key: message.key })
+      if (node.memory.get(LATENCY_NS, message.key) !== undefined) send({ type: 'seen', key: message.key, at: now() })
+      else watched.add(message.key)
+    } else {
+      void net.cleanup().then(() => process.exit(0))
+    }
+  })
+  send({ type: 'ready', addr: quicAddr(node), peerId: node.peerId })
+}
+
+interface ReplicaProcess extends Observer {
+  child: ChildProcess
+  addr: string
+  peerId: string
+  request: (message: ToReplica, answer: FromReplica['type']) => Promise<FromReplica>
+}
+
+async function forkReplica (): Promise<ReplicaProcess> {
+  const child = fork(fileURLToPath(import.meta.url), ['replica'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const seen = new Map<string, (at: number) => void>()
+  const waiting: Array<{ type: FromReplica['type'], resolve: (message: FromReplica) => void, reject: (err: Error) => void }> = []
+  const failAll = (err: Error): void => { for (const waiter of waiting.splice(0)) waiter.reject(err) }
+  child.on('exit', (code) => { failAll(new Error(`replica process exited with ${code}`)) })
+  child.on('message', (received: unknown) => {
+    const message = received as FromReplica
+    if (message.type === 'seen') { seen.get(message.key)?.(message.at); seen.delete(message.key); return }
+    if (message.type === 'failed') { failAll(new Error(`replica process failed: ${message.message}`)); return }
+    const index = waiting.findIndex((waiter) => waiter.type === message.type)
+    if (index >= 0) waiting.splice(index, 1)[0]?.resolve(message)
+  })
+  const next = async (type: FromReplica['type']): Promise<FromReplica> =>
+    withTimeout(new Promise((resolve, reject) => { waiting.push({ type, resolve, reject }) }), 60_000, `replica answers ${type}`)
+  const ready = await next('ready') as Extract<FromReplica, { type: 'ready' }>
+  const request = async (message: ToReplica, answer: FromReplica['type']): Promise<FromReplica> => {
+    const answered = next(answer)
+    child.send(message)
+    return answered
+  }
+  return {
+    child,
+    addr: ready.addr,
+    peerId: ready.peerId,
+    request,
+    watch: async (key) => {
+      const seenAt = new Promise<number>((resolve) => { seen.set(key, resolve) })
+      await request({ type: 'watch', key }, 'watching')
+      return { seen: seenAt }
+    }
+  }
+}
+
+async function processLatencies (samples: number): Promise<number[]> {
+  const net = new TestNetwork()
+  const replicas: ReplicaProcess[] = []
+  try {
+    const writer = await net.start(BENCH_CONFIG)
+    replicas.push(...await Promise.all(Array.from({ length: 4 }, forkReplica)))
+    // Every replica joins the writer and the replicas before it: a full mesh, as in connectAll.
+    for (const [index, replica] of replicas.entries()) {
+      for (const addr of [quicAddr(writer), ...replicas.slice(0, index).map((earlier) => earlier.addr)]) {
+        await replica.request({ type: 'join', addr }, 'joined')
+      }
+    }
+    await waitForMesh(writer, replicas.map((replica) => replica.peerId))
+    return await latencySamples(writer, replicas, samples)
+  } finally {
+    await Promise.all(replicas.map(async ({ child }) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      if (child.connected) child.send({ type: 'stop' })
+      await withTimeout(exited, 10_000, 'replica exits').catch(() => child.kill('SIGKILL'))
+    }))
+    await net.cleanup()
+  }
+}
+
+/** Waits until the writer sees every replica subscribed to the latency topic (their seeded namespaces come first). */
+async function waitForMesh (writer: PeerflowNode, peers: string[]): Promise<void> {
+  // The latency namespace does not exist yet: one write creates it everywhere through catch-up.
+  await writer.memory.put(LATENCY_NS, 'mesh', true, { author: writer.peerId })
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    const subscribers = new Set(writer.host.services.pubsub.getSubscribers(memoryTopic(LATENCY_NS)).map(String))
+    if (peers.every((peer) => subscribers.has(peer))) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error('replicas did not subscribe to the latency namespace within 30 s')
+}
+
+async function inProcessLatencies (net: TestNetwork, samples: number): Promise<number[]> {
+  const nodes = await Promise.all(Array.from({ length: 5 }, async () => net.start(BENCH_CONFIG)))
+  await connectAll(nodes)
+  const [writer, ...others] = nodes as [PeerflowNode, ...PeerflowNode[]]
+  await waitForMesh(writer, others.map((node) => node.peerId))
+  const latencies = await latencySamples(writer, others.map(inProcessObserver), samples)
+  await Promise.all(nodes.map(async (node) => { await node.stop() }))
+  return latencies
+}
+
+// --- catch-up -----------------------------------------------------------------------------------
+
+async function catchUp (net: TestNetwork, count: number): Promise<{ fromRestartMs: number, fromJoinMs: number, writeMs: number, bytes: number }> {
+  const laggardDir = await net.dataDir()
+  const a = await net.start(BENCH_CONFIG)
+  const b = await net.start(BENCH_CONFIG)
+  let laggard = await net.start(BENCH_CONFIG, laggardDir)
+  await connectAll([a, b, laggard])
+  await laggard.stop()
+
+  const writing = now()
+  await writeConcurrently(a, CATCH_UP_NS, count, 'c')
+  const writeMs = now() - writing
+  process.stdout.write(`  ${count} writes on A in ${(writeMs / 1000).toFixed(1)} s; waiting for B\n`)
+  await withTimeout(whenHolds(b, CATCH_UP_NS, count), 300_000, 'B holds every write')
+
+  const restarting = now()
+  laggard = await net.start(BENCH_CONFIG, laggardDir)
+  const caughtUp = whenHolds(laggard, CATCH_UP_NS, count)
+  const joining = now()
+  await laggard.join(multiaddr(quicAddr(a)), NEVER)
+  const done = await withTimeout(caughtUp, 300_000, 'the restarted node holds every write')
+  return { fromRestartMs: done - restarting, fromJoinMs: done - joining, writeMs, bytes: laggard.replication.stats.syncBytesReceived }
+}
+
+// --- report -------------------------------------------------------------------------------------
+
+async function main (): Promise<void> {
+  const rows: BenchRow[] = []
+  const samples: Record<string, unknown> = { sizes: SIZES, quick, concurrency: CONCURRENCY }
+
+  process.stdout.write(`replicated write throughput: ${SIZES.writes} writes, 3 nodes\n`)
+  const rawRate = rawYjsRate(singleEntryUpdates(SIZES.writes, '12D3KooWBenchAuthor'))
+  const net = new TestNetwork()
+  try {
+    const soloRate = await localPutRate(net, SIZES.writes)
+    const cluster = await Promise.all(Array.from({ length: 3 }, async () => net.start(BENCH_CONFIG)))
+    await connectAll(cluster)
+    const replicated = await replicatedRate(cluster, SIZES.writes)
+    await Promise.all(cluster.map(async (node) => { await node.stop() }))
+    const ratio = replicated.rate / rawRate
+    rows.push(
+      { metric: 'replicated writes/s (3 nodes, until all hold all)', value: replicated.rate, unit: 'writes/s' },
+      { metric: 'raw Yjs single-entry applies/s (1 doc)', value: rawRate, unit: 'applies/s' },
+      { metric: 'replicated / raw Yjs', value: ratio * 100, unit: '%', goal: '>= 25 %', met: ratio >= 0.25 },
+      { metric: 'local put rate (1 node, no peers)', value: soloRate, unit: 'writes/s' },
+      { metric: 'replication lag after the last put', value: replicated.totalMs - replicated.writeMs, unit: 'ms' }
+    )
+    samples.throughput = { ...replicated, rawRate, soloRate }
+
+    process.stdout.write(`write-to-all latency: ${SIZES.latencySamples} writes, 5 nodes (4 replica processes)\n`)
+    const separate = await processLatencies(SIZES.latencySamples)
+    process.stdout.write('write-to-all latency: 5 in-process nodes\n')
+    const together = await inProcessLatencies(net, SIZES.latencySamples)
+    for (const [label, latencies] of [['5 processes', separate], ['5 in-process nodes', together]] as const) {
+      rows.push(
+        { metric: `write-to-all p50 (${label})`, value: median(latencies), unit: 'ms', goal: '< 10 ms', met: median(latencies) < 10 },
+        { metric: `write-to-all p99 (${label})`, value: percentile(latencies, 99), unit: 'ms', goal: '< 50 ms', met: percentile(latencies, 99) < 50 }
+      )
+    }
+    samples.latencyMs = { processes: separate, inProcess: together }
+
+    process.stdout.write(`catch-up: a node that missed ${SIZES.catchUp} writes\n`)
+    const caught = await catchUp(net, SIZES.catchUp)
+    rows.push(
+      { metric: `catch-up of ${SIZES.catchUp} missed writes (restart to all)`, value: caught.fromRestartMs, unit: 'ms', goal: '< 3000 ms', met: caught.fromRestartMs < 3000 },
+      { metric: 'catch-up from join', value: caught.fromJoinMs, unit: 'ms' },
+      { metric: 'catch-up bytes received', value: caught.bytes / 1024 / 1024, unit: 'MiB' },
+      { metric: `writing the ${SIZES.catchUp} entries on A`, value: caught.writeMs, unit: 'ms' }
+    )
+    samples.catchUp = caught
+  } finally {
+    await net.cleanup()
+  }
+
+  printRows(`replicated memory${quick ? ' (BENCH_QUICK: small sizes, goals for orientation only)' : ''}`, rows)
+  await writeResults('memory', rows, { samples })
+}
+
+if (process.argv[2] === 'replica') {
+  await runReplica()
+} else {
+  await main()
+  // libp2p leaves unref'd handles; the figures are written.
+  process.exit(0)
+}

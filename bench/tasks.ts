@@ -1,0 +1,189 @@
+/**
+ * npm run bench:tasks — the task layer on three node processes over loopback, with the local
+ * Anthropic-compatible stand-in answering at once (so the figures are the layer's own overhead):
+ *   - dispatch latency: submit (HTTP call to a node) -> the agent's first model request, made by a
+ *     remote node, timed by the stand-in's recorded arrival; one task at a time. Two paths: submitted
+ *     at the leader (one gossip hop to the worker), and submitted at a member (spec to the leader,
+ *     assignment to a third node: two hops).
+ *   - throughput: tasks/s through the swarm (2 agent slots per node), against a direct in-process
+ *     SDK call loop with as many calls in flight as the swarm has slots, in the same run.
+ * BENCH_QUICK=1 runs fewer samples.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Anthropic from '@anthropic-ai/sdk'
+import { ApiClient } from '../src/cli/client.ts'
+import type { TaskReport, TaskSummary } from '../src/swarm/tasks/task-report.ts'
+import { startAnthropicServer, type AnthropicServer, type RecordedRequest } from '../test/fixtures/anthropic-server.ts'
+import { startNodeProcess, type NodeProcess } from '../test/helpers/cli.ts'
+import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
+
+const quick = process.env.BENCH_QUICK === '1'
+const DISPATCH_SAMPLES = quick ? 20 : 100
+const DISPATCH_WARMUP = 10
+const THROUGHPUT_TASKS = quick ? 60 : 300
+const SLOTS_PER_NODE = 2
+const GOAL_DISPATCH_P50_MS = 20
+
+interface BenchNode extends NodeProcess {
+  client: ApiClient
+  dir: string
+}
+
+interface SwarmStatus { leader: string | null, members: unknown[] }
+
+function log (line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+async function until (what: string, check: () => Promise<boolean>, timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+async function startNode (baseUrl: string): Promise<BenchNode> {
+  const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-tasks-'))
+  await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ embedder: 'hash', agents: { baseUrl, maxConcurrent: SLOTS_PER_NODE } }))
+  const node = await startNodeProcess(['--data', dir, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { PEERFLOW_LOG_LEVEL: 'error' })
+  return { ...node, client: new ApiClient(node.api), dir }
+}
+
+/** Forms swarm `name` with `roles[i]` offered by node i; resolves once every member agrees on the leader. */
+async function formSwarm (nodes: BenchNode[], name: string, roles: string[][]): Promise<BenchNode> {
+  const [first, ...others] = nodes as [BenchNode, ...BenchNode[]]
+  await first.client.request('POST', '/swarms', { body: { name, topology: 'hierarchical', maxAgents: 64, roles: roles[0] } })
+  for (const [i, node] of others.entries()) {
+    await until(`node ${i + 1} in swarm ${name}`, async () => {
+      try {
+        await node.client.request('POST', `/swarms/${name}/join`, { body: { roles: roles[i + 1] } })
+        return true
+      } catch {
+        return false
+      }
+    }, 15_000, 100)
+  }
+  let leader: string | null = null
+  await until(`a leader agreed in ${name}`, async () => {
+    const statuses = await Promise.all(nodes.map(async (node) => node.client.request<SwarmStatus>('GET', `/swarms/${name}`)))
+    leader = statuses[0]?.leader ?? null
+    return leader !== null && statuses.every((status) => status.leader === leader && status.members.length === nodes.length)
+  }, 15_000, 100)
+  return nodes.find((node) => node.peerId === leader) as BenchNode
+}
+
+function promptOf (request: RecordedRequest): string {
+  const content = (request.body as { messages?: Array<{ content: unknown }> }).messages?.[0]?.content
+  return typeof content === 'string' ? content : ''
+}
+
+/** One task: ms from the submit call to the stand-in receiving its first model request. */
+async function dispatchLatency (server: AnthropicServer, submitter: BenchNode, swarm: string, marker: string): Promise<number> {
+  const seen = server.requests.length
+  const submittedAt = Date.now()
+  const { id } = await submitter.client.request<TaskReport>('POST', '/tasks', { body: { swarm, prompt: `${marker}: tidy up the logging`, role: 'coder' } })
+  await until(`the model call of ${marker}`, async () => server.requests.slice(seen).some((request) => promptOf(request).startsWith(`${marker}:`)), 10_000, 2)
+  const request = server.requests.slice(seen).find((candidate) => promptOf(candidate).startsWith(`${marker}:`)) as RecordedRequest
+  await until(`${marker} done`, async () => (await submitter.client.request<TaskReport>('GET', `/tasks/${id}`)).state === 'done', 10_000, 5)
+  return request.receivedAt - submittedAt
+}
+
+/** Submits `count` tasks round-robin over the nodes, all at once; tasks/s until every one is done. */
+async function swarmThroughput (nodes: BenchNode[], swarm: string, count: number): Promise<{ perSecond: number, failed: number }> {
+  const started = performance.now()
+  await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const node = nodes[i % nodes.length] as BenchNode
+    await node.client.request('POST', '/tasks', { body: { swarm, prompt: `load-${i}: rename the helper`, role: 'coder' } })
+  }))
+  let finished: TaskSummary[] = []
+  await until(`${count} tasks finished`, async () => {
+    const { tasks } = await (nodes[0] as BenchNode).client.request<{ tasks: TaskSummary[] }>('GET', '/tasks', { query: { swarm } })
+    finished = tasks.filter((task) => task.state === 'done' || task.state === 'failed')
+    return finished.length === count
+  }, 120_000, 20)
+  const seconds = (performance.now() - started) / 1000
+  return { perSecond: count / seconds, failed: finished.filter((task) => task.state === 'failed').length }
+}
+
+/** The baseline: the same model calls made straight from this process with the SDK, `inFlight` at a time. */
+async function directThroughput (server: AnthropicServer, count: number, inFlight: number): Promise<{ perSecond: number, latencies: number[] }> {
+  const client = new Anthropic({ apiKey: 'bench', baseURL: server.url, maxRetries: 0 })
+  const latencies: number[] = []
+  const call = async (i: number): Promise<void> => {
+    const started = performance.now()
+    await client.messages.stream({ model: 'claude-sonnet-5-5', max_tokens: 1024, messages: [{ role: 'user', content: `direct-${i}: rename the helper` }] }).finalMessage()
+    latencies.push(performance.now() - started)
+  }
+  for (let i = 0; i < 5; i++) await call(-1 - i)
+  latencies.length = 0
+  const started = performance.now()
+  let next = 0
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < count) await call(next++)
+  }))
+  return { perSecond: count / ((performance.now() - started) / 1000), latencies }
+}
+
+const server = await startAnthropicServer()
+const nodes: BenchNode[] = []
+try {
+  log('starting 3 node processes…')
+  for (let i = 0; i < 3; i++) nodes.push(await startNode(server.url))
+  const [first, ...others] = nodes as [BenchNode, ...BenchNode[]]
+  const quic = first.addresses.find((addr) => addr.includes('/quic-v1/')) as string
+  for (const node of others) await node.client.request('POST', '/join', { body: { multiaddr: quic } })
+
+  // Dispatch: the leader offers no coder role, so every coder task runs on another node.
+  const leader = await formSwarm(nodes, 'dispatch', [['planner'], ['coder'], ['coder']])
+  if (leader !== first) throw new Error('expected the swarm creator to lead the dispatch swarm')
+  // Submitted at a member that does not take the role: spec -> leader -> the third node.
+  const relayLeader = await formSwarm(nodes, 'relay', [['planner'], ['planner'], ['coder']])
+  if (relayLeader !== first) throw new Error('expected the swarm creator to lead the relay swarm')
+  log(`dispatch latency: ${DISPATCH_SAMPLES} tasks one at a time on each path, the paths interleaved…`)
+  const oneHop: number[] = []
+  const twoHops: number[] = []
+  for (let i = 0; i < DISPATCH_WARMUP + DISPATCH_SAMPLES; i++) {
+    const atLeader = await dispatchLatency(server, leader, 'dispatch', `one-hop-${i}`)
+    const atMember = await dispatchLatency(server, others[0] as BenchNode, 'relay', `two-hop-${i}`)
+    // The first ones warm up the nodes' code paths (JIT, first SDK use); they are not counted.
+    if (i < DISPATCH_WARMUP) continue
+    oneHop.push(atLeader)
+    twoHops.push(atMember)
+  }
+
+  await formSwarm(nodes, 'load', [[], [], []])
+  log(`throughput: ${THROUGHPUT_TASKS} tasks through the swarm…`)
+  const swarm = await swarmThroughput(nodes, 'load', THROUGHPUT_TASKS)
+  log(`baseline: ${THROUGHPUT_TASKS} direct SDK calls, ${3 * SLOTS_PER_NODE} in flight…`)
+  const direct = await directThroughput(server, THROUGHPUT_TASKS, 3 * SLOTS_PER_NODE)
+  const directSequential = await directThroughput(server, DISPATCH_SAMPLES, 1)
+
+  const oneHopP50 = median(oneHop)
+  const rows: BenchRow[] = [
+    { metric: 'dispatch latency, submit at leader -> remote model call (p50)', value: oneHopP50, unit: 'ms', goal: `< ${GOAL_DISPATCH_P50_MS}`, met: oneHopP50 < GOAL_DISPATCH_P50_MS },
+    { metric: 'dispatch latency, submit at leader (p90 / p99)', value: `${percentile(oneHop, 90).toFixed(1)} / ${percentile(oneHop, 99).toFixed(1)}`, unit: 'ms' },
+    { metric: 'dispatch latency, submit at member -> leader -> third node (p50)', value: median(twoHops), unit: 'ms' },
+    { metric: 'dispatch latency, submit at member (p90 / p99)', value: `${percentile(twoHops, 90).toFixed(1)} / ${percentile(twoHops, 99).toFixed(1)}`, unit: 'ms' },
+    { metric: 'direct SDK call round trip, in process (p50, reference)', value: median(directSequential.latencies), unit: 'ms' },
+    { metric: `swarm throughput (3 nodes x ${SLOTS_PER_NODE} slots, ${THROUGHPUT_TASKS} tasks)`, value: swarm.perSecond, unit: 'tasks/s' },
+    { metric: `direct SDK calls, ${3 * SLOTS_PER_NODE} in flight (baseline)`, value: direct.perSecond, unit: 'calls/s' },
+    { metric: 'swarm / direct throughput', value: swarm.perSecond / direct.perSecond, unit: 'x' },
+    { metric: 'tasks failed during the throughput run', value: swarm.failed, unit: 'tasks' }
+  ]
+  printRows('bench:tasks (3 node processes on loopback, instant stand-in model, 2 shared cores)', rows)
+  await writeResults('tasks', rows, {
+    quick,
+    samples: { dispatchOneHopMs: oneHop, dispatchTwoHopsMs: twoHops, directCallMs: directSequential.latencies },
+    settings: { slotsPerNode: SLOTS_PER_NODE, embedder: 'hash', throughputTasks: THROUGHPUT_TASKS }
+  })
+} finally {
+  await Promise.all(nodes.map(async (node) => {
+    await node.stop()
+    await rm(node.dir, { recursive: true, force: true })
+  }))
+  await server.close()
+}

@@ -1,0 +1,8 @@
+import type { Route } from '../route.ts'
+
+/** Agents on this node: running, waiting for a slot, and the latest finished. */
+export const agentListRoute: Route = {
+  method: 'GET',
+  path: '/agents',
+  handle: ({ node }) => ({ maxConcurrent: node.config.agents.maxConcurrent, agents: node.tasks.agents() })
+}

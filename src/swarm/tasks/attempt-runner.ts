@@ -1,0 +1,162 @@
+import {
+  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type TranscriptEntry
+} from '../../agents/index.ts'
+import type { PatternBank, PatternMatch } from './ports.ts'
+import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
+
+/** One attempt of one task on this node: context from the ReasoningBank, the agent run, and its result record. */
+
+export interface AttemptJob {
+  spec: TaskSpec
+  assignment: Assignment
+  /** The previous stage's output, for every stage after the first. */
+  input: { role: string, text: string } | null
+}
+
+export interface AttemptDeps {
+  self: string
+  provider: () => ProviderConfig
+  patterns: () => PatternBank | undefined
+  tools: readonly AgentTool[]
+  /** Patterns put in the agent's context (0: none). */
+  patternsInContext: number
+  /** Caps the wall time of every attempt, whatever the task's budget says. */
+  taskTimeoutMs: number
+}
+
+export interface AttemptStatus {
+  turn: number
+  maxTurns: number
+  tokens: number
+  costUsd: number
+  model: string | null
+}
+
+const MAX_TRANSCRIPT_LINES = 24
+/** A budget overrun would recur on any worker: retrying it only spends more. */
+const BUDGET_EXCEEDED = /^budget exceeded/
+
+function clip (text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`
+}
+
+/** The first line (the prompt) and the latest lines: what `task show` prints. */
+function transcriptSummary (entries: readonly TranscriptEntry[]): TranscriptLine[] {
+  const lines = entries.map((entry): TranscriptLine => {
+    if (entry.role === 'user') return { turn: entry.turn, role: 'user', text: clip(entry.text, 300) }
+    if (entry.role === 'assistant') {
+      const detail = entry.toolCalls.length > 0 ? `tools: ${entry.toolCalls.join(', ')}` : `stop: ${entry.stopReason ?? '-'}`
+      return { turn: entry.turn, role: 'assistant', text: clip(entry.text, 300), detail: clip(detail, 120) }
+    }
+    return { turn: entry.turn, role: 'tool', text: clip(entry.text, 300), detail: clip(`${entry.name}${entry.isError ? ' (error)' : ''}`, 120) }
+  })
+  return lines.length <= MAX_TRANSCRIPT_LINES ? lines : [lines[0] as TranscriptLine, ...lines.slice(-(MAX_TRANSCRIPT_LINES - 1))]
+}
+
+function promptFor (job: AttemptJob): string {
+  const { spec, assignment, input } = job
+  if (input === null) return spec.prompt
+  return `${spec.prompt}\n\nYou handle stage ${assignment.stage + 1} of ${spec.stages.length} (${spec.stages.join(' -> ')}).\n` +
+    `Output of the previous stage (${input.role}):\n${input.text}`
+}
+
+function contextFrom (matches: readonly PatternMatch[]): string | undefined {
+  if (matches.length === 0) return undefined
+  return matches.map(({ pattern }) => `- ${pattern.name} (confidence ${pattern.confidence.toFixed(2)}): ${pattern.content}`).join('\n')
+}
+
+async function relevantPatterns (job: AttemptJob, deps: AttemptDeps): Promise<PatternMatch[]> {
+  const bank = deps.patterns()
+  if (bank === undefined || deps.patternsInContext === 0) return []
+  try {
+    return await bank.query(job.spec.prompt, { limit: deps.patternsInContext })
+  } catch {
+    // Context is a help, not a precondition: an empty or unavailable bank leaves the agent without it.
+    return []
+  }
+}
+
+/**
+ * Runs the agent for one assignment and returns the result record to store. Never rejects: every
+ * failure, including invalid settings, becomes a failed result with the reason.
+ */
+export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: AbortSignal, onStatus: (status: AttemptStatus) => void): Promise<Result> {
+  const startedAt = Date.now()
+  const role = job.spec.stages[job.assignment.stage] ?? 'unknown'
+  const failed = (error: string, retryable: boolean): Result => ({
+    worker: deps.self, status: 'failed', text: '', error: clip(error, 2_000), retryable, role, model: null, turns: 0,
+    usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, durationMs: Date.now() - startedAt, transcript: [], patterns: [], finishedAt: Date.now()
+  })
+  let agentRole
+  let provider
+  try {
+    agentRole = getRole(role)
+    provider = deps.provider()
+  } catch (err) {
+    return failed((err as Error).message, false)
+  }
+  const matches = await relevantPatterns(job, deps)
+  const maxTurns = job.spec.budget.maxTurns ?? agentRole.budget.maxTurns
+  const status: AttemptStatus = { turn: 0, maxTurns, tokens: 0, costUsd: 0, model: null }
+  const onProgress = (event: AgentProgressEvent): void => {
+    if (event.type === 'turn_start') {
+      status.turn = event.turn
+      status.model = event.model
+    } else if (event.type === 'turn_end') {
+      status.tokens = event.usage.inputTokens + event.usage.outputTokens
+      status.costUsd = event.costUsd
+    } else {
+      return
+    }
+    onStatus({ ...status })
+  }
+  let run: AgentRunResult
+  try {
+    run = await runAgent({
+      role: agentRole,
+      prompt: promptFor(job),
+      context: contextFrom(matches),
+      tools: deps.tools,
+      provider,
+      budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
+      signal,
+      onProgress
+    })
+  } catch (err) {
+    return failed(`the agent could not start: ${(err as Error).message}`, false)
+  }
+  const patterns = matches.map((match) => match.pattern.name)
+  await recordOutcome(deps, patterns, run)
+  return {
+    worker: deps.self,
+    status: run.status,
+    text: clip(run.text, MAX_RESULT_TEXT_CHARS),
+    error: run.error === undefined ? null : clip(run.error, 2_000),
+    retryable: run.status === 'failed' && !BUDGET_EXCEEDED.test(run.error ?? ''),
+    role,
+    model: run.model ?? null,
+    turns: run.turns,
+    usage: run.usage,
+    costUsd: run.costUsd,
+    durationMs: run.durationMs,
+    transcript: transcriptSummary(run.transcript),
+    patterns,
+    finishedAt: Date.now()
+  }
+}
+
+/**
+ * Feeds the outcome back to the patterns the agent was given. A failure counts against them only
+ * when the model actually worked on the task: a missing key or an unreachable endpoint says
+ * nothing about the patterns.
+ */
+async function recordOutcome (deps: AttemptDeps, patterns: string[], run: AgentRunResult): Promise<void> {
+  const bank = deps.patterns()
+  if (bank === undefined || patterns.length === 0 || run.status === 'cancelled') return
+  if (run.status === 'failed' && run.usage.outputTokens === 0) return
+  try {
+    await bank.recordOutcome(patterns, run.status === 'done')
+  } catch {
+    // A pattern forgotten meanwhile must not cost the task its result.
+  }
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * Key layout of the `tasks` namespace (one key per record, so that no key has two writers):
+ *
+ *   task/<id>                   spec          submitter
+ *   task/<id>/a/<term>.<n>      assignment    leader of <term>
+ *   task/<id>/p/<term>.<n>      progress      worker of that attempt
+ *   task/<id>/r/<term>.<n>      result        worker of that attempt
+ *   task/<id>/c/<peer>          claim (mesh)  <peer>
+ *   task/<id>/cancel            cancellation  whoever cancels (every writer writes the same fact)
+ *   worker/<peer>               capacity      <peer>
+ */
+
+export const TASKS_NAMESPACE = 'tasks'
+
+const TASK_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
+const ATTEMPT_ID = /^(\d{1,15})\.(\d{1,9})$/
+
+/** Time-ordered (roughly) and unique without coordination. */
+export function newTaskId (now: number = Date.now()): string {
+  return `t-${now.toString(36)}-${randomBytes(4).toString('hex')}`
+}
+
+export function isTaskId (id: string): boolean {
+  return TASK_ID.test(id)
+}
+
+/** An attempt is named by the term of the leader that created it and its number within the task. */
+export interface AttemptRef {
+  term: number
+  n: number
+}
+
+export function attemptId ({ term, n }: AttemptRef): string {
+  return `${term}.${n}`
+}
+
+export function parseAttemptId (id: string): AttemptRef | undefined {
+  const match = ATTEMPT_ID.exec(id)
+  return match === null ? undefined : { term: Number(match[1]), n: Number(match[2]) }
+}
+
+/** Later terms win; within a term (one leader) the later attempt wins. */
+export function compareAttempts (a: AttemptRef, b: AttemptRef): number {
+  return a.term - b.term || a.n - b.n
+}
+
+export const taskKey = (id: string): string => `task/${id}`
+export const assignmentKey = (id: string, attempt: AttemptRef): string => `task/${id}/a/${attemptId(attempt)}`
+export const progressKey = (id: string, attempt: AttemptRef): string => `task/${id}/p/${attemptId(attempt)}`
+export const resultKey = (id: string, attempt: AttemptRef): string => `task/${id}/r/${attemptId(attempt)}`
+export const claimKey = (id: string, peer: string): string => `task/${id}/c/${peer}`
+export const cancelKey = (id: string): string => `task/${id}/cancel`
+export const workerKey = (peer: string): string => `worker/${peer}`
+
+export type ParsedKey =
+  | { kind: 'spec', task: string }
+  | { kind: 'assignment' | 'progress' | 'result', task: string, attempt: string }
+  | { kind: 'claim', task: string, peer: string }
+  | { kind: 'cancel', task: string }
+  | { kind: 'worker', peer: string }
+
+const ATTEMPT_KINDS = { a: 'assignment', p: 'progress', r: 'result' } as const
+
+/** Undefined for keys outside the layout (ignored, whoever wrote them). */
+export function parseKey (key: string): ParsedKey | undefined {
+  const parts = key.split('/')
+  if (parts[0] === 'worker' && parts.length === 2 && parts[1] !== '') return { kind: 'worker', peer: parts[1] as string }
+  if (parts[0] !== 'task' || parts.length < 2 || !isTaskId(parts[1] as string)) return undefined
+  const task = parts[1] as string
+  if (parts.length === 2) return { kind: 'spec', task }
+  if (parts.length === 3 && parts[2] === 'cancel') return { kind: 'cancel', task }
+  if (parts.length !== 4 || parts[3] === '') return undefined
+  const [, , tag, rest] = parts as [string, string, string, string]
+  if (tag === 'c') return { kind: 'claim', task, peer: rest }
+  const kind = ATTEMPT_KINDS[tag as keyof typeof ATTEMPT_KINDS]
+  if (kind === undefined || parseAttemptId(rest) === undefined) return undefined
+  return { kind, task, attempt: rest }
+}

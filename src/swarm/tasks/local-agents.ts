@@ -1,0 +1,259 @@
+import { runAttempt, type AttemptDeps, type AttemptJob, type AttemptStatus } from './attempt-runner.ts'
+import { progressKey, resultKey, type AttemptRef } from './keys.ts'
+import type { TaskLog, TaskStore } from './ports.ts'
+import type { Progress, Result } from './records.ts'
+
+/**
+ * The agents this node runs for its assignments: at most `maxConcurrent` at once, the rest waiting
+ * in arrival order. Each writes its attempt's progress (on every turn and every heartbeat) and, at
+ * the end, its result — the only records this node writes for an attempt.
+ */
+
+export interface LocalAgentsOptions {
+  self: string
+  maxConcurrent: number
+  heartbeatMs: number
+  /** Lifetime of the records written (progress, results). */
+  retentionMs: number
+  store: TaskStore
+  deps: AttemptDeps
+  log: TaskLog
+}
+
+export type AgentState = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface AgentInfo {
+  task: string
+  attempt: string
+  swarm: string
+  role: string
+  stage: number
+  state: AgentState
+  model: string | null
+  turn: number
+  maxTurns: number
+  tokens: number
+  costUsd: number
+  acceptedAt: number
+  startedAt: number | null
+  finishedAt: number | null
+  error: string | null
+}
+
+/** Why a run was stopped from outside: decides what, if anything, it records. */
+type StopReason = 'superseded' | 'cancelled' | 'node-stopping'
+
+interface Run {
+  job: AttemptJob
+  ref: AttemptRef
+  info: AgentInfo
+  controller: AbortController
+  stopReason?: StopReason
+  seq: number
+  lastWrittenAt: number
+}
+
+const FINISHED_KEPT = 50
+/**
+ * Turn-by-turn progress is written at most this often: every write is replicated to every node,
+ * and the heartbeat carries whatever a skipped write would have said.
+ */
+const PROGRESS_MIN_INTERVAL_MS = 250
+const SHORTENED_TEXT_CHARS = 4_000
+
+export class LocalAgents {
+  readonly #options: LocalAgentsOptions
+  readonly #active = new Map<string, Run>()
+  /**
+   * Attempts that ended here but whose result this node's view may not show yet (the write is
+   * still in the store's queue): never started twice. Forgotten once the view has moved on.
+   */
+  readonly #ended = new Set<string>()
+  readonly #waiting: Run[] = []
+  readonly #finished: AgentInfo[] = []
+  readonly #running = new Set<Promise<void>>()
+  #heartbeat: NodeJS.Timeout | undefined
+  #stopped = false
+
+  constructor (options: LocalAgentsOptions) {
+    this.#options = options
+  }
+
+  start (): void {
+    this.#heartbeat = setInterval(() => {
+      for (const run of this.#active.values()) this.#writeProgress(run, true)
+    }, this.#options.heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  /** Every agent still going, and the latest finished ones. */
+  list (): AgentInfo[] {
+    return [...[...this.#active.values()].map((run) => ({ ...run.info })), ...this.#finished.map((info) => ({ ...info }))]
+  }
+
+  /** Waiting and running agents (what counts against `maxConcurrent`). */
+  get activeCount (): number {
+    return this.#active.size
+  }
+
+  activeIn (swarm: string): number {
+    let count = 0
+    for (const run of this.#active.values()) if (run.job.spec.swarm === swarm) count++
+    return count
+  }
+
+  /** Whether this node has taken the attempt already (running, waiting, or ended). */
+  hasTaken (taskId: string, attemptId: string): boolean {
+    const key = `${taskId}/${attemptId}`
+    return this.#active.has(key) || this.#ended.has(key)
+  }
+
+  /** Drops the memory of ended attempts that `stillOpen` no longer reports open here. */
+  forgetEnded (stillOpen: (taskId: string, attemptId: string) => boolean): void {
+    for (const key of this.#ended) {
+      const [taskId = '', attemptId = ''] = key.split('/')
+      if (!stillOpen(taskId, attemptId)) this.#ended.delete(key)
+    }
+  }
+
+  /** Takes an assignment: queued at once (progress says so), run when a slot frees. */
+  accept (job: AttemptJob, ref: AttemptRef, attemptId: string): void {
+    if (this.#stopped) return
+    const key = `${job.spec.id}/${attemptId}`
+    if (this.hasTaken(job.spec.id, attemptId)) return
+    const now = Date.now()
+    const run: Run = {
+      job,
+      ref,
+      controller: new AbortController(),
+      seq: 0,
+      lastWrittenAt: 0,
+      info: {
+        task: job.spec.id, attempt: attemptId, swarm: job.spec.swarm, role: job.spec.stages[job.assignment.stage] ?? '?', stage: job.assignment.stage,
+        state: 'waiting', model: null, turn: 0, maxTurns: 0, tokens: 0, costUsd: 0, acceptedAt: now, startedAt: null, finishedAt: null, error: null
+      }
+    }
+    this.#active.set(key, run)
+    this.#waiting.push(run)
+    this.#pump()
+    // Started at once, it has already said so; otherwise the worker acknowledges it is queued.
+    if (run.info.state === 'waiting') this.#writeProgress(run, true)
+  }
+
+  /** Stops the run of an attempt that is no longer in force or whose task was cancelled. */
+  stop (taskId: string, attemptId: string, reason: 'superseded' | 'cancelled'): void {
+    const run = this.#active.get(`${taskId}/${attemptId}`)
+    if (run === undefined || run.stopReason !== undefined) return
+    run.stopReason = reason
+    run.controller.abort(new Error(reason === 'cancelled' ? 'task cancelled' : 'attempt superseded'))
+    const waitingAt = this.#waiting.indexOf(run)
+    if (waitingAt !== -1) {
+      this.#waiting.splice(waitingAt, 1)
+      this.#finish(run, reason === 'cancelled' ? 'cancelled' : 'failed', reason === 'cancelled' ? 'task cancelled' : 'attempt superseded before it started')
+      if (reason === 'cancelled') void this.#writeResult(run, this.#emptyResult(run, 'cancelled', 'cancelled before the agent started', false))
+    }
+  }
+
+  /** Aborts every agent; running ones record a retryable failure so the leader moves them at once. */
+  async close (): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#heartbeat)
+    for (const run of this.#active.values()) {
+      run.stopReason ??= 'node-stopping'
+      run.controller.abort(new Error('node stopping'))
+    }
+    for (const run of this.#waiting.splice(0)) this.#finish(run, 'failed', 'node stopped')
+    await Promise.allSettled(this.#running)
+  }
+
+  #pump (): void {
+    while (!this.#stopped && this.#waiting.length > 0 && this.#active.size - this.#waiting.length < this.#options.maxConcurrent) {
+      const run = this.#waiting.shift() as Run
+      const running = this.#execute(run).finally(() => {
+        this.#running.delete(running)
+        this.#pump()
+      })
+      this.#running.add(running)
+    }
+  }
+
+  async #execute (run: Run): Promise<void> {
+    run.info.state = 'running'
+    run.info.startedAt = Date.now()
+    this.#writeProgress(run, true)
+    const result = await runAttempt(run.job, this.#options.deps, run.controller.signal, (status: AttemptStatus) => {
+      Object.assign(run.info, status)
+      this.#writeProgress(run, false)
+    })
+    const reason = run.stopReason
+    if (reason === 'superseded') {
+      this.#finish(run, 'failed', 'attempt superseded (the leader gave the task to another member)')
+      return
+    }
+    if (reason === 'node-stopping') {
+      this.#finish(run, 'failed', 'node stopped')
+      await this.#writeResult(run, { ...result, status: 'failed', error: 'the worker node stopped during the attempt', retryable: true })
+      return
+    }
+    this.#finish(run, result.status, result.error)
+    await this.#writeResult(run, result)
+  }
+
+  #finish (run: Run, state: AgentState, error: string | null): void {
+    run.info.state = state
+    run.info.error = error
+    run.info.finishedAt = Date.now()
+    const key = `${run.job.spec.id}/${run.info.attempt}`
+    this.#active.delete(key)
+    this.#ended.add(key)
+    this.#finished.unshift({ ...run.info })
+    this.#finished.length = Math.min(this.#finished.length, FINISHED_KEPT)
+  }
+
+  #emptyResult (run: Run, status: Result['status'], error: string, retryable: boolean): Result {
+    return {
+      worker: this.#options.self, status, text: '', error, retryable, role: run.info.role, model: null, turns: 0,
+      usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 0, durationMs: 0, transcript: [], patterns: [], finishedAt: Date.now()
+    }
+  }
+
+  /** `force` for state changes and heartbeats; turn updates are throttled. */
+  #writeProgress (run: Run, force: boolean): void {
+    const now = Date.now()
+    if (!force && now - run.lastWrittenAt < PROGRESS_MIN_INTERVAL_MS) return
+    run.lastWrittenAt = now
+    const progress: Progress = {
+      worker: this.#options.self,
+      state: run.info.state === 'running' ? 'running' : 'waiting',
+      seq: run.seq++,
+      turn: run.info.turn,
+      maxTurns: run.info.maxTurns,
+      tokens: run.info.tokens,
+      costUsd: run.info.costUsd,
+      model: run.info.model,
+      startedAt: run.info.startedAt ?? run.info.acceptedAt,
+      heartbeatAt: now
+    }
+    this.#options.store.put(progressKey(run.job.spec.id, run.ref), progress, this.#options.retentionMs).catch((err: Error) => {
+      this.#options.log.warn({ task: run.job.spec.id, err: err.message }, 'could not record task progress')
+    })
+  }
+
+  async #writeResult (run: Run, result: Result): Promise<void> {
+    const key = resultKey(run.job.spec.id, run.ref)
+    try {
+      await this.#options.store.put(key, result, this.#options.retentionMs)
+    } catch (err) {
+      // Most likely over the namespace's value cap (multi-byte text): keep the outcome, shorten the rest.
+      this.#options.log.warn({ task: run.job.spec.id, err: (err as Error).message }, 'task result not stored whole; storing it shortened')
+      const text = `${result.text.slice(0, SHORTENED_TEXT_CHARS)}\n[shortened: the full result did not fit in replicated memory]`
+      try {
+        await this.#options.store.put(key, { ...result, text, transcript: [] }, this.#options.retentionMs)
+      } catch (again) {
+        this.#options.log.warn({ task: run.job.spec.id, err: (again as Error).message }, 'could not record a task result')
+        return
+      }
+    }
+    this.#options.log.info({ task: run.job.spec.id, attempt: run.info.attempt, status: result.status, error: result.error }, 'task attempt ended')
+  }
+}

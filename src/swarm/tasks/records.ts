@@ -1,0 +1,121 @@
+import { z } from 'zod'
+
+/**
+ * What the task layer stores in replicated memory. Every record has exactly one writer (see
+ * README.md): the submitter writes the spec, the leader of a term writes that term's assignments,
+ * the assigned worker writes its attempt's progress and result, each member its own claims.
+ */
+
+export const MAX_PROMPT_CHARS = 16_000
+export const MAX_STAGES = 8
+/** Results are replicated to every node: keep a record well under the namespace's value cap (64 KiB by default). */
+export const MAX_RESULT_TEXT_CHARS = 16_000
+
+const peer = z.string().min(1).max(128)
+const role = z.string().min(1).max(64)
+const count = z.number().int().min(0)
+
+export const TaskBudget = z.object({
+  maxTurns: z.number().int().min(1).max(100).optional(),
+  maxTokens: z.number().int().min(1).max(10_000_000).optional(),
+  wallTimeMs: z.number().int().min(100).max(24 * 3_600_000).optional()
+}).strict()
+export type TaskBudget = z.infer<typeof TaskBudget>
+
+/** Written once by the submitter. A single-stage task has one role in `stages`. */
+export const TaskSpec = z.object({
+  id: z.string().min(1).max(64),
+  swarm: z.string().min(1).max(48),
+  prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
+  stages: z.array(role).min(1).max(MAX_STAGES),
+  /** Attempts allowed per stage, retries and reassignments included. */
+  maxAttempts: z.number().int().min(1).max(10),
+  budget: TaskBudget,
+  submittedBy: peer,
+  submittedAt: z.number()
+})
+export type TaskSpec = z.infer<typeof TaskSpec>
+
+const ASSIGNMENT_REASONS = ['scheduled', 'claimed', 'retry', 'reassigned', 'next-stage', 'abandoned'] as const
+
+/**
+ * Written once by the leader of `term`; `n` numbers attempts within the task. `worker: null` is the
+ * leader giving the task up (`error` says why).
+ */
+export const Assignment = z.object({
+  term: count,
+  n: z.number().int().min(1),
+  stage: count,
+  worker: peer.nullable(),
+  /** The attempt whose result is this stage's input (null for the first stage). */
+  inputFrom: z.string().max(64).nullable(),
+  reason: z.enum(ASSIGNMENT_REASONS),
+  leader: peer,
+  at: z.number(),
+  error: z.string().max(2_000).optional()
+})
+export type Assignment = z.infer<typeof Assignment>
+
+/** Rewritten by the assigned worker on every step and heartbeat; `seq` grows with each write. */
+export const Progress = z.object({
+  worker: peer,
+  state: z.enum(['waiting', 'running']),
+  seq: count,
+  turn: count,
+  maxTurns: count,
+  tokens: count,
+  costUsd: z.number().min(0),
+  model: z.string().max(128).nullable(),
+  startedAt: z.number(),
+  heartbeatAt: z.number()
+})
+export type Progress = z.infer<typeof Progress>
+
+export const TranscriptLine = z.object({
+  turn: count,
+  role: z.enum(['user', 'assistant', 'tool']),
+  text: z.string().max(300),
+  detail: z.string().max(120).optional()
+})
+export type TranscriptLine = z.infer<typeof TranscriptLine>
+
+/** Written once by the assigned worker when its attempt ends. */
+export const Result = z.object({
+  worker: peer,
+  status: z.enum(['done', 'failed', 'cancelled']),
+  text: z.string().max(MAX_RESULT_TEXT_CHARS),
+  error: z.string().max(2_000).nullable(),
+  /** False when another attempt would fail the same way (e.g. the budget is too small). */
+  retryable: z.boolean(),
+  role,
+  model: z.string().max(128).nullable(),
+  turns: count,
+  usage: z.object({ inputTokens: count, outputTokens: count }),
+  costUsd: z.number().min(0),
+  durationMs: count,
+  transcript: z.array(TranscriptLine).max(24),
+  /** ReasoningBank patterns given to the agent as context. */
+  patterns: z.array(z.string().max(256)).max(20),
+  finishedAt: z.number()
+})
+export type Result = z.infer<typeof Result>
+
+/** Mesh topology: a member asks for a queued task; `after` names the attempt in force when it asked. */
+export const Claim = z.object({
+  after: z.string().max(64).nullable(),
+  at: z.number()
+})
+export type Claim = z.infer<typeof Claim>
+
+export const Cancel = z.object({
+  by: peer,
+  at: z.number()
+})
+export type Cancel = z.infer<typeof Cancel>
+
+/** Each node publishes how many agents it runs at once, so leaders know its capacity. */
+export const WorkerInfo = z.object({
+  maxConcurrent: z.number().int().min(0).max(1_000),
+  startedAt: z.number()
+})
+export type WorkerInfo = z.infer<typeof WorkerInfo>

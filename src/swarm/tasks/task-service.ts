@@ -1,0 +1,366 @@
+import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
+import { isRoleName, ROLE_NAMES, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
+import { ActivityTracker } from './activity.ts'
+import { tasksToClaim } from './claims.ts'
+import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
+import { LocalAgents, type AgentInfo } from './local-agents.ts'
+import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
+import { RecordIndexer, type RecordIndex } from './record-index.ts'
+import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
+import { planAssignments } from './scheduler.ts'
+import { TaskError } from './task-error.ts'
+import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
+import { deriveTask, isTerminal, TASK_STATES, type TaskState, type TaskView } from './task-view.ts'
+
+export interface TaskSettings {
+  /** Agents this node runs at once. */
+  maxConcurrent: number
+  /** Default attempts per stage of a task. */
+  maxAttempts: number
+  /** Progress heartbeat of running agents. */
+  heartbeatMs: number
+  /** A running attempt silent for this long (as the leader sees it) moves to another member. */
+  workerTimeoutMs: number
+  /** Upper bound on any attempt's wall time. */
+  taskTimeoutMs: number
+  /** ReasoningBank patterns given to each agent as context. */
+  patternsInContext: number
+  /** How long task records stay in replicated memory. */
+  retentionMs: number
+}
+
+export interface TaskServiceOptions {
+  self: string
+  store: TaskStore
+  swarms: SwarmDirectory
+  patterns: () => PatternBank | undefined
+  provider: () => ProviderConfig
+  tools: readonly AgentTool[]
+  settings: TaskSettings
+  log: TaskLog
+  /** Monotonic milliseconds, for liveness. */
+  now?: () => number
+}
+
+export interface SubmitRequest {
+  swarm: string
+  prompt: string
+  /** One role (single stage), or `stages` for a multi-stage task. */
+  role?: string
+  stages?: string[]
+  maxAttempts?: number
+  budget?: TaskBudget
+}
+
+export interface ListFilter {
+  swarm?: string
+  state?: TaskState
+}
+
+/**
+ * The task layer on one node. Every change to the `tasks` namespace triggers a pass that derives
+ * every task's state from its records, then plays this node's parts: worker (run what is assigned
+ * here), mesh member (claim queued work), and leader of each swarm it leads (assign, retry, move
+ * lost attempts). Passes never overlap, and each awaits its own writes before the next begins.
+ */
+export class TaskService {
+  readonly #options: TaskServiceOptions
+  readonly #indexer = new RecordIndexer()
+  readonly #activity = new ActivityTracker()
+  readonly #agents: LocalAgents
+  readonly #now: () => number
+  readonly #staleLogged = new Set<string>()
+  #views = new Map<string, TaskView>()
+  /** Views by task with the entries they were derived from: a task whose entries are the same objects is not derived again. */
+  #derived = new Map<string, { sources: readonly object[], view: TaskView }>()
+  #unsubscribe: Array<() => void> = []
+  #tick: NodeJS.Timeout | undefined
+  #dirty = false
+  #passing: Promise<void> | undefined
+  #stopped = false
+
+  constructor (options: TaskServiceOptions) {
+    this.#options = options
+    this.#now = options.now ?? (() => performance.now())
+    this.#agents = new LocalAgents({
+      self: options.self,
+      maxConcurrent: options.settings.maxConcurrent,
+      heartbeatMs: options.settings.heartbeatMs,
+      retentionMs: options.settings.retentionMs,
+      store: options.store,
+      log: options.log,
+      deps: {
+        self: options.self,
+        provider: options.provider,
+        patterns: options.patterns,
+        tools: options.tools,
+        patternsInContext: options.settings.patternsInContext,
+        taskTimeoutMs: options.settings.taskTimeoutMs
+      }
+    })
+  }
+
+  async start (): Promise<void> {
+    const info: WorkerInfo = { maxConcurrent: this.#options.settings.maxConcurrent, startedAt: Date.now() }
+    await this.#options.store.put(workerKey(this.#options.self), info)
+    this.#unsubscribe = [
+      this.#options.store.onChange(() => { this.#requestPass() }),
+      this.#options.swarms.onLeaderChange(() => { this.#requestPass() })
+    ]
+    this.#agents.start()
+    // Liveness is judged on time passing, not only on changes: a dead worker changes nothing.
+    this.#tick = setInterval(() => { this.#requestPass() }, Math.min(this.#options.settings.heartbeatMs, 1_000))
+    this.#tick.unref()
+    this.#requestPass()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#tick)
+    for (const unsubscribe of this.#unsubscribe) unsubscribe()
+    await this.#passing
+    await this.#agents.close()
+  }
+
+  async submit (request: SubmitRequest): Promise<TaskReport> {
+    const definition = this.#options.swarms.definition(request.swarm)
+    if (definition === undefined) {
+      const known = this.#options.swarms.definitions().map((d) => d.name)
+      throw new TaskError('not-found', `unknown swarm '${request.swarm}'${known.length > 0 ? ` (known: ${known.join(', ')})` : ' (no swarms known on this node)'}`)
+    }
+    const prompt = request.prompt.trim()
+    if (prompt === '') throw new TaskError('invalid', 'the task prompt is empty')
+    if (prompt.length > MAX_PROMPT_CHARS) throw new TaskError('invalid', `the task prompt is longer than ${MAX_PROMPT_CHARS} characters`)
+    const offered = [...new Set(Object.values(definition.roles).flat())]
+    const stages = request.stages ?? [request.role ?? offered.find(isRoleName) ?? 'coder']
+    if (stages.length === 0 || stages.length > MAX_STAGES) throw new TaskError('invalid', `a task has 1 to ${MAX_STAGES} stages`)
+    for (const role of stages) {
+      if (!isRoleName(role)) throw new TaskError('invalid', `unknown role '${role}': expected one of ${ROLE_NAMES.join(', ')}`)
+      const able = definition.members.filter((peer) => (definition.roles[peer] ?? []).length === 0 || definition.roles[peer]?.includes(role))
+      if (able.length === 0) throw new TaskError('invalid', `no member of swarm '${definition.name}' offers role '${role}' (offered: ${offered.join(', ')})`)
+    }
+    const maxAttempts = request.maxAttempts ?? this.#options.settings.maxAttempts
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new TaskError('invalid', 'maxAttempts must be an integer from 1 to 10')
+    const budget = TaskBudget.safeParse(request.budget ?? {})
+    if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
+    const submittedAt = Date.now()
+    const spec: TaskSpec = {
+      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt
+    }
+    try {
+      await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
+    } catch (err) {
+      if (err instanceof NamespaceLimitError || err instanceof InvalidEntryError) throw new TaskError('invalid', `the task cannot be stored: ${err.message}`)
+      throw err
+    }
+    return this.show(spec.id)
+  }
+
+  /** Derived from the records on this node right now. */
+  show (id: string): TaskReport {
+    return reportTask(this.#requireView(id))
+  }
+
+  list (filter: ListFilter = {}): TaskSummary[] {
+    if (filter.state !== undefined && !TASK_STATES.includes(filter.state)) {
+      throw new TaskError('invalid', `unknown state '${String(filter.state)}' (one of ${TASK_STATES.join(', ')})`)
+    }
+    return [...this.#deriveAll(this.#index()).values()]
+      .filter((view) => (filter.swarm === undefined || view.spec.swarm === filter.swarm) && (filter.state === undefined || view.state === filter.state))
+      .sort((a, b) => b.spec.submittedAt - a.spec.submittedAt || (a.id < b.id ? 1 : -1))
+      .map(summarizeTask)
+  }
+
+  async cancel (id: string): Promise<TaskReport> {
+    const view = this.#requireView(id)
+    if (view.state === 'cancelled') return reportTask(view)
+    if (isTerminal(view.state)) throw new TaskError('conflict', `task ${id} is already ${view.state}`)
+    const cancel: Cancel = { by: this.#options.self, at: Date.now() }
+    await this.#options.store.put(cancelKey(id), cancel, this.#options.settings.retentionMs)
+    return this.show(id)
+  }
+
+  /** Agents on this node: running, waiting for a slot, and the latest finished. */
+  agents (): AgentInfo[] {
+    return this.#agents.list()
+  }
+
+  /** For swarm status: agents this node runs for `swarm`; other members' from the tasks they hold. */
+  agentsOn (swarm: string, peer: string): number {
+    if (peer === this.#options.self) return this.#agents.activeIn(swarm)
+    let count = 0
+    for (const view of this.#views.values()) {
+      const current = view.current
+      if (view.spec.swarm === swarm && current?.assignment.worker === peer && current.result === undefined) count++
+    }
+    return count
+  }
+
+  #requireView (id: string): TaskView {
+    if (!isTaskId(id)) throw new TaskError('invalid', `'${id}' is not a task id`)
+    const records = this.#indexer.index(this.#options.store.list(taskKey(id))).tasks.get(id)
+    const view = records === undefined ? undefined : deriveTask(records)
+    if (view === undefined) throw new TaskError('not-found', `no task '${id}' on this node (it may not have replicated here yet)`)
+    return view
+  }
+
+  #index (): RecordIndex {
+    return this.#indexer.index(this.#options.store.list())
+  }
+
+  #deriveAll (index: RecordIndex): Map<string, TaskView> {
+    const views = new Map<string, TaskView>()
+    const derived = new Map<string, { sources: readonly object[], view: TaskView }>()
+    for (const records of index.tasks.values()) {
+      const previous = this.#derived.get(records.id)
+      const unchanged = previous !== undefined && previous.sources.length === records.sources.length &&
+        previous.sources.every((source, i) => source === records.sources[i])
+      const view = unchanged ? previous.view : deriveTask(records)
+      if (view === undefined) continue
+      views.set(view.id, view)
+      derived.set(view.id, { sources: records.sources, view })
+    }
+    this.#derived = derived
+    return views
+  }
+
+  #requestPass (): void {
+    if (this.#stopped) return
+    this.#dirty = true
+    this.#passing ??= this.#runPasses()
+  }
+
+  async #runPasses (): Promise<void> {
+    try {
+      // Let a burst of changes (one gossip message, one batch of writes) land before looking.
+      await new Promise((resolve) => setImmediate(resolve))
+      while (this.#dirty && !this.#stopped) {
+        this.#dirty = false
+        try {
+          await this.#pass()
+        } catch (err) {
+          this.#options.log.warn({ err: (err as Error).message }, 'task scheduling pass failed')
+        }
+      }
+    } finally {
+      // In the same step as the last check of #dirty: a change arriving now starts a new run.
+      this.#passing = undefined
+    }
+  }
+
+  async #pass (): Promise<void> {
+    const index = this.#index()
+    const views = this.#deriveAll(index)
+    this.#views = views
+    const now = this.#now()
+    this.#activity.observe(views.values(), now)
+    this.#superviseLocalAgents(views)
+    this.#acceptAssignments(views)
+    await Promise.all([...this.#claimMeshWork(views), ...this.#schedule(views, index, now)])
+  }
+
+  /** Stops local agents whose attempt is no longer the one in force, or whose task was cancelled. */
+  #superviseLocalAgents (views: Map<string, TaskView>): void {
+    this.#agents.forgetEnded((taskId, attemptId) => {
+      const current = views.get(taskId)?.current
+      return current?.id === attemptId && current.result === undefined
+    })
+    for (const agent of this.#agents.list()) {
+      if (agent.state !== 'waiting' && agent.state !== 'running') continue
+      const view = views.get(agent.task)
+      if (view === undefined) continue
+      if (view.cancel !== undefined) this.#agents.stop(agent.task, agent.attempt, 'cancelled')
+      else if (view.current?.id !== agent.attempt) this.#agents.stop(agent.task, agent.attempt, 'superseded')
+    }
+  }
+
+  /** Worker side: runs each attempt in force that is assigned here, unless a newer leader has spoken. */
+  #acceptAssignments (views: Map<string, TaskView>): void {
+    const self = this.#options.self
+    for (const view of views.values()) {
+      const current = view.current
+      if (current === undefined || current.assignment.worker !== self || current.result !== undefined || isTerminal(view.state)) continue
+      if (this.#agents.hasTaken(view.id, current.id)) continue
+      const seat = this.#options.swarms.seat(view.spec.swarm)
+      if (seat === undefined) continue
+      if (seat.isStale(current.assignment.term)) {
+        const key = `${view.id}/${current.id}`
+        if (!this.#staleLogged.has(key)) {
+          this.#staleLogged.add(key)
+          this.#options.log.info({ task: view.id, attempt: current.id, term: current.assignment.term, current: seat.term }, 'ignoring an assignment from a stale leader')
+        }
+        continue
+      }
+      let input: { role: string, text: string } | null = null
+      if (current.assignment.inputFrom !== null) {
+        const previous = view.attempts.find((attempt) => attempt.id === current.assignment.inputFrom)
+        // The previous stage's result may still be on its way here: wait for it.
+        if (previous?.result === undefined) continue
+        input = { role: previous.result.role, text: previous.result.text }
+      }
+      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input }, current.ref, current.id)
+    }
+  }
+
+  /** Mesh member side: claims queued tasks up to this node's free slots. */
+  #claimMeshWork (views: Map<string, TaskView>): Array<Promise<void>> {
+    const self = this.#options.self
+    const writes: Array<Promise<void>> = []
+    let free = this.#options.settings.maxConcurrent - this.#agents.activeCount
+    for (const definition of this.#options.swarms.definitions()) {
+      if (definition.topology !== 'mesh' || !definition.members.includes(self) || free <= 0) continue
+      const queued = [...views.values()]
+        .filter((view) => view.spec.swarm === definition.name && view.state === 'submitted')
+        .sort((a, b) => a.spec.submittedAt - b.spec.submittedAt || (a.id < b.id ? -1 : 1))
+      const chosen = tasksToClaim({ self, roles: definition.roles[self] ?? [], queued, freeSlots: free })
+      free -= chosen.length
+      for (const view of chosen) {
+        const claim: Claim = { after: view.next?.after ?? null, at: Date.now() }
+        writes.push(this.#options.store.put(claimKey(view.id, self), claim, this.#options.settings.retentionMs))
+      }
+    }
+    return writes
+  }
+
+  /** Leader side, for every swarm this node leads. */
+  #schedule (views: Map<string, TaskView>, index: RecordIndex, now: number): Array<Promise<void>> {
+    const { self, swarms, settings, store } = this.#options
+    const writes: Array<Promise<void>> = []
+    const all = [...views.values()]
+    const capacities = new Map([...index.workers].map(([peer, info]) => [peer, info.maxConcurrent]))
+    // Asked for every candidate of every task: look each peer up once per pass.
+    const connected = new Map<string, boolean>()
+    const alive = (peer: string): boolean => {
+      if (peer === self) return true
+      let known = connected.get(peer)
+      if (known === undefined) {
+        known = swarms.isConnected(peer)
+        connected.set(peer, known)
+      }
+      return known
+    }
+    for (const definition of swarms.definitions()) {
+      const seat = swarms.seat(definition.name)
+      if (seat?.role !== 'leader') continue
+      const decisions = planAssignments({
+        swarm: definition,
+        leader: self,
+        term: seat.term,
+        views: all,
+        capacities,
+        alive,
+        silentForMs: (task, attempt) => this.#activity.silentForMs(task, attempt, now),
+        claimSeenAt: (task, peer, claim) => this.#activity.claimSeenAt(task, peer, claim, now),
+        timing: { workerTimeoutMs: settings.workerTimeoutMs, graceMs: 2 * settings.heartbeatMs },
+        now: Date.now()
+      })
+      for (const { task, assignment } of decisions) {
+        if (assignment.reason === 'reassigned' || assignment.reason === 'abandoned') {
+          this.#options.log.info({ task, swarm: definition.name, worker: assignment.worker, reason: assignment.reason, error: assignment.error }, 'moving a task off a lost worker')
+        }
+        writes.push(store.put(assignmentKey(task, assignment), assignment, settings.retentionMs))
+      }
+    }
+    return writes
+  }
+}
