@@ -9,7 +9,7 @@
  *     SDK call loop with as many calls in flight as the swarm has slots, in the same run.
  * BENCH_QUICK=1 runs fewer samples.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Anthropic from '@anthropic-ai/sdk'
@@ -92,6 +92,19 @@ async function dispatchLatency (server: AnthropicServer, submitter: BenchNode, s
   return request.receivedAt - submittedAt
 }
 
+/** CPU time (user + system) a process has used so far, from /proc (Linux). */
+async function cpuMs (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second here).
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+async function swarmCpuMs (nodes: BenchNode[]): Promise<number> {
+  let total = 0
+  for (const node of nodes) total += await cpuMs(node.child.pid as number)
+  return total
+}
+
 /** Submits `count` tasks round-robin over the nodes, all at once; tasks/s until every one is done. */
 async function swarmThroughput (nodes: BenchNode[], swarm: string, count: number): Promise<{ perSecond: number, failed: number }> {
   const started = performance.now()
@@ -104,7 +117,7 @@ async function swarmThroughput (nodes: BenchNode[], swarm: string, count: number
     const { tasks } = await (nodes[0] as BenchNode).client.request<{ tasks: TaskSummary[] }>('GET', '/tasks', { query: { swarm } })
     finished = tasks.filter((task) => task.state === 'done' || task.state === 'failed')
     return finished.length === count
-  }, 120_000, 20)
+  }, 120_000, 50)
   const seconds = (performance.now() - started) / 1000
   return { perSecond: count / seconds, failed: finished.filter((task) => task.state === 'failed').length }
 }
@@ -157,7 +170,9 @@ try {
 
   await formSwarm(nodes, 'load', [[], [], []])
   log(`throughput: ${THROUGHPUT_TASKS} tasks through the swarm…`)
+  const cpuBefore = await swarmCpuMs(nodes)
   const swarm = await swarmThroughput(nodes, 'load', THROUGHPUT_TASKS)
+  const cpuPerTask = (await swarmCpuMs(nodes) - cpuBefore) / THROUGHPUT_TASKS
   log(`baseline: ${THROUGHPUT_TASKS} direct SDK calls, ${3 * SLOTS_PER_NODE} in flight…`)
   const direct = await directThroughput(server, THROUGHPUT_TASKS, 3 * SLOTS_PER_NODE)
   const directSequential = await directThroughput(server, DISPATCH_SAMPLES, 1)
@@ -172,6 +187,7 @@ try {
     { metric: `swarm throughput (3 nodes x ${SLOTS_PER_NODE} slots, ${THROUGHPUT_TASKS} tasks)`, value: swarm.perSecond, unit: 'tasks/s' },
     { metric: `direct SDK calls, ${3 * SLOTS_PER_NODE} in flight (baseline)`, value: direct.perSecond, unit: 'calls/s' },
     { metric: 'swarm / direct throughput', value: swarm.perSecond / direct.perSecond, unit: 'x' },
+    { metric: 'CPU per task, summed over the 3 node processes', value: cpuPerTask, unit: 'ms' },
     { metric: 'tasks failed during the throughput run', value: swarm.failed, unit: 'tasks' }
   ]
   printRows('bench:tasks (3 node processes on loopback, instant stand-in model, 2 shared cores)', rows)

@@ -150,6 +150,27 @@ describe('tasks across a 3-node swarm', () => {
     expect(report?.result).toMatch(/You are the reviewer agent/)
   })
 
+  it('a worker that shuts down hands its running task back at once, not after the silence timeout', async () => {
+    const server = await serve({ latencyMs: 1_500 })
+    const nodes = await startTaskSwarm(net, {
+      topology: 'hierarchical', baseUrl: server.url, roles: [['planner'], [], []], agents: { workerTimeoutMs: 60_000 }
+    })
+    const { id } = await (nodes[0] as PeerflowNode).tasks.submit({ swarm: 'work', prompt: 'migrate the schema', role: 'coder' })
+    await waitFor('the task running', () => (nodes[0] as PeerflowNode).tasks.show(id).state === 'running')
+    const worker = nodes.find((node) => node.peerId === (nodes[0] as PeerflowNode).tasks.show(id).assignee) as PeerflowNode
+    const stoppedAt = Date.now()
+    await worker.stop()
+    const survivors = nodes.filter((node) => node !== worker)
+    const [report] = await waitForFinished(survivors, [id], 20_000)
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+    expect(report?.state).toBe('done')
+    expect(report?.attemptLog.map((attempt) => [attempt.worker, attempt.status, attempt.reason])).toEqual([
+      [worker.peerId, 'failed', 'scheduled'],
+      [report?.assignee, 'done', 'retry']
+    ])
+    expect(report?.attemptLog[0]?.error).toBe('the worker node stopped during the attempt')
+  })
+
   it('adaptive: after a member fails, the leader stops giving it work it keeps failing', async () => {
     const good = await serve()
     // The first member's endpoint refuses its key: every attempt there fails (retryably, elsewhere).

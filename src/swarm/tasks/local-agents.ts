@@ -154,16 +154,20 @@ export class LocalAgents {
     }
   }
 
-  /** Aborts every agent; running ones record a retryable failure so the leader moves them at once. */
+  /** Aborts every agent; each records a retryable failure so the leader moves its task at once. */
   async close (): Promise<void> {
     this.#stopped = true
     clearInterval(this.#heartbeat)
+    const waiting = this.#waiting.splice(0)
     for (const run of this.#active.values()) {
       run.stopReason ??= 'node-stopping'
       run.controller.abort(new Error('node stopping'))
     }
-    for (const run of this.#waiting.splice(0)) this.#finish(run, 'failed', 'node stopped')
-    await Promise.allSettled(this.#running)
+    const writes = waiting.map(async (run) => {
+      this.#finish(run, 'failed', 'node stopped')
+      await this.#writeResult(run, this.#emptyResult(run, 'failed', 'the worker node stopped before the attempt started', true))
+    })
+    await Promise.allSettled([...this.#running, ...writes])
   }
 
   #pump (): void {
@@ -190,7 +194,7 @@ export class LocalAgents {
       this.#finish(run, 'failed', 'attempt superseded (the leader gave the task to another member)')
       return
     }
-    if (reason === 'node-stopping') {
+    if (reason === 'node-stopping' && result.status === 'cancelled') {
       this.#finish(run, 'failed', 'node stopped')
       await this.#writeResult(run, { ...result, status: 'failed', error: 'the worker node stopped during the attempt', retryable: true })
       return
