@@ -125,9 +125,12 @@ async function localPutRate (net: TestNetwork, count: number): Promise<number> {
 }
 
 async function replicatedRate (nodes: PeerflowNode[], count: number): Promise<{ rate: number, writeMs: number, totalMs: number }> {
-  const [writer] = nodes as [PeerflowNode]
+  const [writer, ...others] = nodes as [PeerflowNode, ...PeerflowNode[]]
+  // Steady state: the namespace exists everywhere and gossip for it flows before the clock starts.
+  await waitForMesh(writer, others.map((node) => node.peerId), THROUGHPUT_NS)
+  await withTimeout(Promise.all(others.map(async (node) => whenHolds(node, THROUGHPUT_NS, 1))), 30_000, 'the namespace reaches every node')
   const started = now()
-  const replicated = Promise.all(nodes.map(async (node) => whenHolds(node, THROUGHPUT_NS, count)))
+  const replicated = Promise.all(nodes.map(async (node) => whenHolds(node, THROUGHPUT_NS, count + 1)))
   await writeConcurrently(writer, THROUGHPUT_NS, count, 'w')
   const writeMs = now() - started
   const done = Math.max(...await withTimeout(replicated, 120_000, 'all replicas hold every written entry'))
@@ -272,17 +275,17 @@ async function processLatencies (samples: number): Promise<number[]> {
   }
 }
 
-/** Waits until the writer sees every replica subscribed to the latency topic (their seeded namespaces come first). */
-async function waitForMesh (writer: PeerflowNode, peers: string[]): Promise<void> {
-  // The latency namespace does not exist yet: one write creates it everywhere through catch-up.
-  await writer.memory.put(LATENCY_NS, 'mesh', true, { author: writer.peerId })
+/** Creates `namespace` with one write and waits until the writer sees every replica subscribed to its topic. */
+async function waitForMesh (writer: PeerflowNode, peers: string[], namespace = LATENCY_NS): Promise<void> {
+  // The namespace does not exist yet: one write creates it everywhere through catch-up.
+  await writer.memory.put(namespace, 'mesh', true, { author: writer.peerId })
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
-    const subscribers = new Set(writer.host.services.pubsub.getSubscribers(memoryTopic(LATENCY_NS)).map(String))
+    const subscribers = new Set(writer.host.services.pubsub.getSubscribers(memoryTopic(namespace)).map(String))
     if (peers.every((peer) => subscribers.has(peer))) return
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  throw new Error('replicas did not subscribe to the latency namespace within 30 s')
+  throw new Error(`replicas did not subscribe to ${namespace} within 30 s`)
 }
 
 async function inProcessLatencies (net: TestNetwork, samples: number): Promise<number[]> {

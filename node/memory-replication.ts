@@ -57,14 +57,9 @@ export class MemoryReplication implements Startable {
   #unsubscribeStore: (() => void) | undefined
   /** For `memory namespaces`: per namespace, the peers that completed a catch-up exchange with us. */
   readonly #inSync = new Map<string, Set<string>>()
-  /** Per peer, the exchange this node has asked for and not finished, and whether it has begun. */
-  readonly #syncing = new Map<string, { done: Promise<void>, begun: boolean }>()
-  /** Per peer, one more exchange to run after the one that had already begun when it was asked for. */
-  readonly #followUps = new Map<string, Promise<void>>()
+  readonly #syncing = new Map<string, Promise<void>>()
   /** The exchange this node started last; the next one waits for it (see syncWith). */
   #lastExchange: Promise<void> = Promise.resolve()
-  /** Peers whose identify listed the sync protocol. */
-  readonly #syncPeers = new Set<string>()
   readonly stats: ReplicationStats = { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0 }
   #stopped = false
 
@@ -103,7 +98,7 @@ export class MemoryReplication implements Startable {
     this.#host.services.pubsub.removeEventListener('message', this.#onGossip)
     this.#host.removeEventListener('peer:identify', this.#onIdentify)
     await this.#host.unhandle(SYNC_PROTOCOL).catch(() => {})
-    await Promise.allSettled([...this.#syncing.values()].map(({ done }) => done))
+    await Promise.allSettled(this.#syncing.values())
   }
 
   /** Connected peers that completed a catch-up exchange of `namespace` with us. */
@@ -121,49 +116,27 @@ export class MemoryReplication implements Startable {
   }
 
   /**
-   * A catch-up exchange with `peer` that covers everything this replica holds when called. Calls
-   * while one waits to begin share it; a call once it has begun (its hello already sent) gets one
-   * more exchange after it. Exchanges this node starts run one after another, so each begins from
-   * what the previous ones brought in: run at once, every peer sent a restarted node the same data.
+   * One catch-up exchange with `peer`; concurrent calls for the same peer share one exchange.
+   * Exchanges this node starts run one after another, so each begins from what the previous ones
+   * brought in: run at once, every peer sent a restarted node the same missing data.
    */
   async syncWith (peer: PeerId): Promise<void> {
     const key = peer.toString()
-    const current = this.#syncing.get(key)
-    if (current === undefined) return this.#scheduleSync(peer)
-    return current.done
-    let followUp = this.#followUps.get(key)
-    if (followUp === undefined) {
-      followUp = current.done.then(async () => {
-        this.#followUps.delete(key)
-        await this.syncWith(peer)
-      })
-      this.#followUps.set(key, followUp)
-    }
-    return followUp
-  }
-
-  async #scheduleSync (peer: PeerId): Promise<void> {
-    const key = peer.toString()
-    const state = { done: Promise.resolve(), begun: false }
-    state.done = (async () => {
+    const running = this.#syncing.get(key)
+    if (running !== undefined) return running
+    const exchange = (async () => {
       // Waiting for a peer's admission must not hold up exchanges with admitted peers.
       if (!await this.#gate.whenAdmitted(key, ADMISSION_WAIT_MS)) return
       // #initiateSync never rejects, so one failed exchange does not hold up the next.
-      const exchange = this.#lastExchange.then(async () => {
-        state.begun = true
-        await this.#initiateSync(peer)
-      })
-      this.#lastExchange = exchange
-      await exchange
+      const turn = this.#lastExchange.then(async () => { await this.#initiateSync(peer) })
+      this.#lastExchange = turn
+      await turn
     })().finally(() => { this.#syncing.delete(key) })
-    this.#syncing.set(key, state)
-    return state.done
+    this.#syncing.set(key, exchange)
+    return exchange
   }
 
   readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
-    const peer = event.detail.peerId.toString()
-    if (event.detail.protocols.includes(SYNC_PROTOCOL)) this.#syncPeers.add(peer)
-    else this.#syncPeers.delete(peer)
     // Only the dialler starts catch-up on a new connection (PROTOCOL.md): when both sides did, every
     // missing update crossed the link twice, in two concurrent exchanges.
     if (event.detail.connection.direction !== 'outbound') return
@@ -225,13 +198,8 @@ export class MemoryReplication implements Startable {
     queue.push(update)
     this.#pending.set(namespace, queue)
     this.#flushTimer ??= setTimeout(() => { this.#flush() }, MEMORY_GOSSIP_LIMITS.coalesceWindowMs)
-    // Peers learn a namespace they have never seen through catch-up, and gossip reaches them once
-    // we see them subscribed. Until then every write asks for an exchange with them (syncWith adds
-    // at most one after a running one), so no write falls between catch-up and gossip; a write
-    // missed there used to wait for the next anti-entropy round, and held up every later write
-    // from the same replica (Yjs applies a client's updates in order).
-    const subscribed = new Set(this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).map((peer) => peer.toString()))
-    if (isNew || subscribed.size === 0) this.syncWithAll()
+    // Peers learn a namespace they have never seen through catch-up; gossip reaches them after.
+    if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.syncWithAll()
   }
 
   #flush (): void {

@@ -99,7 +99,7 @@ describe('replicated memory across three in-process nodes', () => {
   it('delivers a burst of writes into a brand-new namespace without waiting for anti-entropy', async () => {
     const nodes = await startCluster(net, 3)
     const [a] = nodes as [PeerflowNode]
-    const count = 20_000
+    const count = 5_000
     // Writes keep coming while B and C learn the namespace by catch-up and subscribe to its topic:
     // none may fall between the two, or it (and every later write of A) waits for the 15 s round.
     let next = 0
