@@ -42,6 +42,8 @@ const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
  */
 const MAX_GOSSIP_UPDATE_BYTES = Math.min(SYNC_LIMITS.maxUpdateChunkBytes, MEMORY_GOSSIP_LIMITS.maxMessageBytes - 256)
 const ANTI_ENTROPY_INTERVAL_MS = 15_000
+/** About one gossipsub heartbeat: by then peers know of a new subscription. */
+const NEW_TOPIC_RESYNC_MS = 1_200
 
 /**
  * Keeps this node's replica in step with its peers: gossips local updates (coalesced) on one topic
@@ -193,6 +195,11 @@ export class MemoryReplication implements Startable {
   #onStoreUpdate (namespace: string, update: Uint8Array, origin: string): void {
     const isNew = !this.#host.services.pubsub.getTopics().includes(memoryTopic(namespace))
     this.#subscribe(namespace)
+    if (isNew && origin !== 'local') {
+      // Learned by catch-up: gossip published before peers saw our subscription missed us, so
+      // catch up once more when the subscription has spread, rather than at the next round.
+      setTimeout(() => { if (!this.#stopped) this.syncWithAll() }, NEW_TOPIC_RESYNC_MS).unref()
+    }
     if (origin !== 'local') return
     const queue = this.#pending.get(namespace) ?? []
     queue.push(update)

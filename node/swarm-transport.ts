@@ -103,22 +103,33 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
       return
     }
     if (outbound.queue.length < MAX_QUEUED_FRAMES) outbound.queue.push(bytes)
-    if (!outbound.opening && connection !== undefined) void this.#open(peer, connection, outbound)
+    if (!outbound.opening && this.#host.getPeers().some((p) => p.toString() === peer)) void this.#open(outbound, connection)
   }
 
-  /** The most recently opened live connection to `peer` (libp2p's own dials reuse the oldest one). */
+  /**
+   * The most recently opened live, unlimited connection to `peer` (libp2p's own dials reuse the
+   * oldest one). Undefined when there is none, e.g. only a relayed one: then libp2p chooses.
+   */
   #newestConnection (peer: PeerId): Connection | undefined {
     let newest: Connection | undefined
     for (const connection of this.#host.getConnections(peer)) {
-      if (connection.status === 'open' && (newest === undefined || connection.timeline.open > newest.timeline.open)) newest = connection
+      if (connection.status !== 'open' || connection.limits !== undefined) continue
+      if (newest === undefined || connection.timeline.open > newest.timeline.open) newest = connection
     }
     return newest
   }
 
-  async #open (peer: string, connection: Connection, outbound: Outbound): Promise<void> {
+  /** A new stream on `connection`, or wherever libp2p dials when there is none to choose. */
+  async #newStream (peer: PeerId, connection: Connection | undefined, protocol: string): Promise<Stream> {
+    const signal = AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs)
+    return connection === undefined ? this.#host.dialProtocol(peer, protocol, { signal }) : connection.newStream(protocol, { signal })
+  }
+
+  async #open (outbound: Outbound, connection: Connection | undefined): Promise<void> {
+    const peer = outbound.peerId.toString()
     outbound.opening = true
     try {
-      const stream = await connection.newStream(RAFT_PROTOCOL, { signal: AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs) })
+      const stream = await this.#newStream(outbound.peerId, connection, RAFT_PROTOCOL)
       if (outbound.connection !== connection) {
         stream.abort(new Error('superseded by a newer connection to the peer'))
         return
@@ -161,12 +172,8 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
   async request (peer: string, request: SwarmRequest): Promise<SwarmReply> {
     if (!await this.#gate.whenAdmitted(peer, ADMISSION_WAIT_MS)) throw new ProtocolError(`${peer} is not admitted to this network`)
     const peerId = peerIdFromString(peer)
-    const signal = AbortSignal.timeout(SWARM_LIMITS.readTimeoutMs)
     // As for election streams: the newest connection, not one a restarted peer left behind.
-    const connection = this.#newestConnection(peerId)
-    const stream = connection === undefined
-      ? await this.#host.dialProtocol(peerId, SWARM_PROTOCOL, { signal })
-      : await connection.newStream(SWARM_PROTOCOL, { signal })
+    const stream = await this.#newStream(peerId, this.#newestConnection(peerId), SWARM_PROTOCOL)
     try {
       const frames = new JsonFrames<SwarmReply, SwarmRequest>(stream, SwarmReply, SWARM_LIMITS)
       await frames.write(request)

@@ -43,7 +43,10 @@ export async function startNodeProcess (args: string[], env: NodeJS.ProcessEnv =
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   const banner = await new Promise<{ api: string, peerId: string, addresses: string[] }>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`node did not start within ${timeoutMs} ms:\n${output}`)) }, timeoutMs)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`node did not start within ${timeoutMs} ms:\n${output}`))
+    }, timeoutMs)
     const check = (): void => {
       const api = /control API: http:\/\/(\S+)/.exec(output)?.[1]
       const peerId = /peerflow node (\S+)/.exec(output)?.[1]

@@ -7,13 +7,17 @@ export default class SummaryReporter implements Reporter {
     let failed = 0
     let skipped = 0
     for (const module of testModules) {
+      // A file whose setup failed leaves its tests unrun: they count as failed, not skipped.
+      const moduleFailed = module.state() === 'failed'
+      let counted = 0
       for (const test of module.children.allTests()) {
+        counted++
         const state = test.result().state
         if (state === 'passed') passed++
-        else if (state === 'failed') failed++
+        else if (state === 'failed' || moduleFailed) failed++
         else skipped++
       }
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++
+      if (moduleFailed && counted === 0) failed++
     }
     process.stdout.write(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`)
   }

@@ -219,7 +219,8 @@ export class SwarmCluster {
 
   /** Starts `count` more members (in parallel) and connects each to every member started before it. */
   async grow (count: number): Promise<ClusterMember[]> {
-    const started = await Promise.all(Array.from({ length: count }, async () => {
+    const before = [...this.members]
+    const attempts = await Promise.allSettled(Array.from({ length: count }, async () => {
       const dir = await tempDir('peerflow-swarm-')
       await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ election: this.timing }))
       try {
@@ -229,8 +230,11 @@ export class SwarmCluster {
         throw err
       }
     }))
-    const before = [...this.members]
+    // Every process that did start is registered, so that cleanup() stops it even if another failed.
+    const started = attempts.flatMap((attempt) => attempt.status === 'fulfilled' ? [attempt.value] : [])
     this.members.push(...started)
+    const failed = attempts.find((attempt) => attempt.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
     for (const [index, member] of started.entries()) {
       await this.connect(member, [...before, ...started.slice(0, index)])
     }

@@ -67,5 +67,8 @@ export const swarmLeaveRoute: Route = {
 export const swarmEventsRoute: Route = {
   method: 'GET',
   path: '/swarms/:name/events',
-  handle: ({ node, params, query }) => ({ events: node.swarms.events.since(Number(query.get('after') ?? 0), params.name) })
+  handle: async ({ node, params, query }) => answer(() => {
+    node.swarms.status(params.name as string)
+    return { events: node.swarms.events.since(Number(query.get('after') ?? 0), params.name) }
+  })
 }
