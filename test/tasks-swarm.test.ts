@@ -164,11 +164,13 @@ describe('tasks across a 3-node swarm', () => {
     const [report] = await waitForFinished(survivors, [id], 20_000)
     expect(Date.now() - stoppedAt).toBeLessThan(5_000)
     expect(report?.state).toBe('done')
-    expect(report?.attemptLog.map((attempt) => [attempt.worker, attempt.status, attempt.reason])).toEqual([
-      [worker.peerId, 'failed', 'scheduled'],
-      [report?.assignee, 'done', 'retry']
-    ])
-    expect(report?.attemptLog[0]?.error).toBe('the worker node stopped during the attempt')
+    // Either the worker's hand-back ('retry') or the leader seeing it disconnect ('reassigned') wins the race.
+    const log = report?.attemptLog ?? []
+    expect(log).toHaveLength(2)
+    expect([log[0]?.worker, log[0]?.reason]).toEqual([worker.peerId, 'scheduled'])
+    expect(log[0]?.status).not.toBe('done')
+    expect([log[1]?.worker, log[1]?.status]).toEqual([report?.assignee, 'done'])
+    expect(['retry', 'reassigned']).toContain(log[1]?.reason)
   })
 
   it('adaptive: after a member fails, the leader stops giving it work it keeps failing', async () => {
