@@ -42,6 +42,8 @@ const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
  */
 const MAX_GOSSIP_UPDATE_BYTES = Math.min(SYNC_LIMITS.maxUpdateChunkBytes, MEMORY_GOSSIP_LIMITS.maxMessageBytes - 256)
 const ANTI_ENTROPY_INTERVAL_MS = 15_000
+/** How long an answer waits for this node's own exchange in flight (see #answerSync). */
+const ANSWER_WAIT_MS = SYNC_LIMITS.readTimeoutMs - 2_000
 /** About one gossipsub heartbeat: by then peers know of a new subscription. */
 const NEW_TOPIC_RESYNC_MS = 1_200
 
@@ -248,6 +250,10 @@ export class MemoryReplication implements Startable {
   async #answerSync (stream: Stream, connection: Connection): Promise<void> {
     try {
       if (!await this.#gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
+      // While this node is still pulling a catch-up of its own, a hello sent now would make the
+      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
+      // say what this node has by then; two nodes waiting on each other only lose the bound.
+      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, ANSWER_WAIT_MS).unref())])
       await this.#exchange(stream, connection.remotePeer.toString(), false)
     } catch (err) {
       this.#log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'catch-up request failed')

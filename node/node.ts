@@ -161,7 +161,7 @@ export class PeerflowNode {
     })
     this.#knownPeers = knownPeers
     this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
-    this.nat = new ReachabilityMonitor({ host, config, log })
+    this.nat = new ReachabilityMonitor({ host, config, log, gate })
     this.#peerExchange = new PeerExchange({
       host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log, gate
     })

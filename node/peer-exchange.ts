@@ -1,5 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { isPrivate } from '@libp2p/utils'
 import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
 import { JsonFrames, ProtocolError } from '../protocols/framing.ts'
 import { PEER_EXCHANGE_PROTOCOL } from '../protocols/ids.ts'
@@ -12,6 +13,8 @@ import type { Logger } from './logger.ts'
 import { ADMISSION_WAIT_MS, type PeerGate } from './peer-gate.ts'
 
 const REFRESH_INTERVAL_MS = 30_000
+/** After this node gains a relayed address, how long before it asks its peers once more. */
+const FOLLOW_UP_MS = 4_000
 
 export interface PeerExchangeOptions {
   host: Host
@@ -28,7 +31,8 @@ export interface PeerExchangeOptions {
  * behind a NAT are reached; the relay's own /p2p component inside them stays.
  */
 export function shareableAddrs (addrs: string[]): string[] {
-  const dialable = addrs.filter((addr) => !addr.includes('/0.0.0.0/') && !addr.includes('/::/'))
+  // Link-local addresses mean nothing off the link, and carry no interface to dial them by.
+  const dialable = addrs.filter((addr) => !addr.includes('/0.0.0.0/') && !addr.includes('/::/') && !/\/ip6\/fe80:/i.test(addr))
     .map((addr) => addr.replace(/\/p2p\/[^/]+$/, ''))
     .filter((addr) => !addr.endsWith('/p2p-circuit') || /\/p2p\/[^/]+\/p2p-circuit$/.test(addr))
   const isRelayed = (addr: string): boolean => addr.includes('/p2p-circuit')
@@ -45,6 +49,9 @@ export class PeerExchange implements Startable {
   readonly #options: PeerExchangeOptions
   #timer: NodeJS.Timeout | undefined
   #relayedAddrs = new Set<string>()
+  /** Latest addresses heard for peers being dialled, and which those are. */
+  readonly #learned = new Map<string, string[]>()
+  readonly #dialling = new Map<string, { addrs: Set<string>, restart: AbortController }>()
   /**
    * A new relay reservation makes this node reachable, and it usually comes right after the
    * exchange that followed our first connection: ask again now, rather than at the next refresh,
@@ -54,8 +61,15 @@ export class PeerExchange implements Startable {
     const relayed = this.#options.host.getMultiaddrs().map((addr) => addr.toString()).filter((addr) => addr.includes('/p2p-circuit'))
     const fresh = relayed.some((addr) => !this.#relayedAddrs.has(addr))
     this.#relayedAddrs = new Set(relayed)
-    if (fresh) for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer)
+    if (!fresh) return
+    for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer)
+    // Peers that reserved a slot at about the same time are only known with their relayed
+    // address once their identify push has reached the relay: ask once more a little later.
+    clearTimeout(this.#followUp)
+    this.#followUp = setTimeout(() => { for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer) }, FOLLOW_UP_MS)
+    this.#followUp.unref()
   }
+  #followUp: NodeJS.Timeout | undefined
   readonly #onIdentify = (event: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
     const { peerId, protocols } = event.detail
     if (protocols.includes(PEER_EXCHANGE_PROTOCOL)) void this.exchangeWith(peerId)
@@ -79,6 +93,7 @@ export class PeerExchange implements Startable {
 
   async stop (): Promise<void> {
     clearInterval(this.#timer)
+    clearTimeout(this.#followUp)
     this.#options.host.removeEventListener('peer:identify', this.#onIdentify)
     this.#options.host.removeEventListener('self:peer:update', this.#onSelfUpdate)
     await this.#options.host.unhandle(PEER_EXCHANGE_PROTOCOL)
@@ -136,7 +151,7 @@ export class PeerExchange implements Startable {
   }
 
   async #dialLearned (records: PeerRecord[]): Promise<void> {
-    const { host, knownPeers, maxConnections, dialTimeoutMs, log } = this.#options
+    const { host, maxConnections } = this.#options
     const self = host.peerId.toString()
     for (const record of records) {
       if (host.getPeers().length >= maxConnections) return
@@ -147,17 +162,67 @@ export class PeerExchange implements Startable {
       } catch {
         continue
       }
-      const addrs = record.addrs.flatMap((addr) => {
-        try { return [multiaddr(`${addr}/p2p/${record.peerId}`)] } catch { return [] }
-      })
-      if (addrs.length === 0) continue
-      try {
-        await host.dial(addrs, { signal: AbortSignal.timeout(dialTimeoutMs) })
-        knownPeers.remember(peerId.toString(), record.addrs)
-        log.info({ peer: record.peerId }, 'connected to a peer learned through peer exchange')
-      } catch (err) {
-        log.debug({ err, peer: record.peerId }, 'could not dial a peer learned through peer exchange')
+      this.#learned.set(record.peerId, record.addrs)
+      const running = this.#dialling.get(record.peerId)
+      if (running !== undefined) {
+        // Newer addresses (typically the relayed one of a peer that has just reserved a slot):
+        // restart the dial with them rather than let it run out its time on the old ones.
+        if (record.addrs.some((addr) => !running.addrs.has(addr))) running.restart.abort()
+        continue
       }
+      try {
+        await this.#dialPeer(peerId)
+      } finally {
+        this.#dialling.delete(record.peerId)
+        this.#learned.delete(record.peerId)
+      }
+    }
+  }
+
+  /**
+   * Dials what was learned of a peer, starting over (a few times at most) when newer answers bring
+   * addresses this attempt lacks: libp2p folds a second dial to the same peer into the running
+   * one, whose address order is already fixed, so the new addresses would otherwise wait for the
+   * next refresh behind a private address of the peer's LAN that times out.
+   */
+  async #dialPeer (peerId: PeerId): Promise<void> {
+    const { host, knownPeers, dialTimeoutMs, log } = this.#options
+    const peer = peerId.toString()
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const learned = this.#learned.get(peer) ?? []
+        const addrs = learned.flatMap((addr) => {
+          try { return [multiaddr(`${addr}/p2p/${peer}`)] } catch { return [] }
+        })
+        if (addrs.length === 0) return
+        const restart = new AbortController()
+        this.#dialling.set(peer, { addrs: new Set(learned), restart })
+        // Public and relayed addresses first, on their own: a private address of a peer on another
+        // LAN can hold a dial for seconds, and every other dial to the peer (DCUtR's included)
+        // waits on the one running. Private ones are tried only when those fail.
+        const wide = addrs.filter((addr) => addr.toString().includes('/p2p-circuit') || !isPrivate(addr))
+        const stages = [wide, addrs.filter((addr) => !wide.includes(addr))].filter((stage) => stage.length > 0)
+        let lastError: unknown
+        for (const stage of stages) {
+          try {
+            await host.dial(stage, { signal: AbortSignal.any([AbortSignal.timeout(dialTimeoutMs), restart.signal]) })
+            knownPeers.remember(peer, learned)
+            log.info({ peer }, 'connected to a peer learned through peer exchange')
+            return
+          } catch (err) {
+            lastError = err
+            if (restart.signal.aborted) break
+          }
+        }
+        if (!restart.signal.aborted) {
+          log.debug({ err: lastError, peer }, 'could not dial a peer learned through peer exchange')
+          return
+        }
+        // Let libp2p drop the aborted dial first, or the next one would join it.
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    } finally {
+      this.#dialling.delete(peer)
     }
   }
 

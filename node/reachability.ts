@@ -6,6 +6,7 @@ import { autoNAT, type AutoNATComponents } from '@libp2p/autonat'
 import type { NodeConfig } from './config.ts'
 import type { Host } from './host.ts'
 import type { Logger } from './logger.ts'
+import { ADMISSION_WAIT_MS, type PeerGate } from './peer-gate.ts'
 
 export type Reachability = 'public' | 'private' | 'unknown'
 
@@ -151,6 +152,19 @@ export interface ReachabilityOptions {
   host: Host
   config: NodeConfig
   log: Logger
+  /** Admission: a relayed connection is closed for a direct one only once the peer is admitted. */
+  gate: PeerGate
+}
+
+/** Direct-dial attempts to a peer reached only through a relay: first after DCUtR had its go, then backing off. */
+const DIRECT_FIRST_DELAY_MS = 3_000
+const DIRECT_RETRY_MS = 5_000
+const DIRECT_MAX_RETRY_MS = 5 * 60_000
+
+interface DirectAttempt {
+  nextAt: number
+  delayMs: number
+  running: boolean
 }
 
 /**
@@ -165,8 +179,13 @@ export interface ReachabilityOptions {
  *
  * A private node that is not itself a relay starts listening on `/p2p-circuit`: circuit-relay-v2
  * then reserves a slot on a connected relay and advertises the relayed address, and keeps
- * re-reserving when the relay comes back after a restart. DCUtR replaces relayed connections with
- * direct ones where it can; this module only reports those upgrades.
+ * re-reserving when the relay comes back after a restart.
+ *
+ * DCUtR replaces relayed connections with direct ones where it can, but in js-libp2p only its
+ * unilateral path works (see docs/NAT.md), it runs once, from the side that accepted the relayed
+ * connection, and it closes that connection even while the admission handshake still runs on it.
+ * So this module also dials, with backoff, the public addresses of any peer it reaches only
+ * through a relay, from either side, and closes the relayed connections once the peer is admitted.
  */
 export class ReachabilityMonitor implements Startable {
   readonly #host: Host
@@ -179,10 +198,14 @@ export class ReachabilityMonitor implements Startable {
   #heldRelays = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   #directUpgrades = 0
+  readonly #gate: PeerGate
+  readonly #direct = new Map<string, DirectAttempt>()
+  #stopped = false
 
-  constructor ({ host, config, log }: ReachabilityOptions) {
+  constructor ({ host, config, log, gate }: ReachabilityOptions) {
     this.#host = host
     this.#config = config
+    this.#gate = gate
     this.#log = log.child({ component: 'reachability' })
   }
 
@@ -199,6 +222,7 @@ export class ReachabilityMonitor implements Startable {
   }
 
   async stop (): Promise<void> {
+    this.#stopped = true
     clearInterval(this.#timer)
     this.#host.removeEventListener('peer:identify', this.#onIdentify)
     this.#host.removeEventListener('connection:open', this.#onConnectionOpen)
@@ -329,6 +353,59 @@ export class ReachabilityMonitor implements Startable {
     this.#reason = reason
     if (next === 'private') this.#listenOnRelays()
     this.#trackReservations()
+    this.#upgradeRelayed()
+  }
+
+  /** Peers reached only through relays, whose own public addresses we have not tried lately. */
+  #upgradeRelayed (): void {
+    if (this.#stopped) return
+    const now = Date.now()
+    const relayedOnly = new Map<string, PeerId>()
+    const direct = new Set<string>()
+    for (const connection of this.#host.getConnections()) {
+      if (connection.status !== 'open') continue
+      const peer = connection.remotePeer.toString()
+      if (routeOf(connection).route === 'direct') direct.add(peer)
+      else relayedOnly.set(peer, connection.remotePeer)
+    }
+    for (const peer of [...this.#direct.keys()]) if (!relayedOnly.has(peer) || direct.has(peer)) this.#direct.delete(peer)
+    for (const [peer, peerId] of relayedOnly) {
+      if (direct.has(peer)) continue
+      let attempt = this.#direct.get(peer)
+      if (attempt === undefined) {
+        attempt = { nextAt: now + DIRECT_FIRST_DELAY_MS, delayMs: DIRECT_RETRY_MS, running: false }
+        this.#direct.set(peer, attempt)
+      }
+      if (attempt.running || now < attempt.nextAt) continue
+      attempt.running = true
+      void this.#dialDirect(peerId, attempt)
+    }
+  }
+
+  async #dialDirect (peerId: PeerId, attempt: DirectAttempt): Promise<void> {
+    const peer = peerId.toString()
+    let succeeded = false
+    try {
+      const known = await this.#host.peerStore.get(peerId)
+      // Only public addresses: a private one of a peer behind another NAT is someone else's LAN.
+      const addrs = known.addresses.map((address) => address.multiaddr)
+        .filter((addr) => !isCircuit(addr) && hostOf(addr) !== undefined && !isPrivate(addr))
+        .map((addr) => addr.getComponents().some((component) => component.name === 'p2p') ? addr : addr.encapsulate(`/p2p/${peer}`))
+      if (addrs.length === 0) return
+      const connection = await this.#host.dial(addrs, { signal: AbortSignal.timeout(this.#config.dialTimeoutMs) })
+      if (routeOf(connection).route !== 'direct') return
+      succeeded = true
+      this.#log.info({ peer, addr: connection.remoteAddr.toString() }, 'reached a relayed peer directly')
+      if (!await this.#gate.whenAdmitted(peer, ADMISSION_WAIT_MS)) return
+      const relayed = this.#host.getConnections(peerId).filter((other) => other.status === 'open' && routeOf(other).route === 'relayed')
+      await Promise.all(relayed.map(async (other) => { await other.close().catch(() => {}) }))
+    } catch (err) {
+      this.#log.debug({ peer, err: (err as Error).message }, 'no direct connection to a relayed peer yet')
+    } finally {
+      attempt.running = false
+      attempt.nextAt = Date.now() + attempt.delayMs
+      attempt.delayMs = succeeded ? DIRECT_RETRY_MS : Math.min(attempt.delayMs * 2, DIRECT_MAX_RETRY_MS)
+    }
   }
 
   /** Once private, ask the circuit transport for a relay slot (it finds relays among connected peers). */

@@ -107,9 +107,10 @@ describe('replicated memory across partitions and restarts', () => {
     await waitFor('C catches up on all 10k writes', () => c.memory.list('bulk').length === count + 1, 30_000)
     await waitFor('C completes a catch-up round', () => c.replication.stats.syncRounds > 0)
     expect(contentOf(c, 'bulk')).toEqual(contentOf(a, 'bulk'))
-    // Catch-up carried it (C had no gossip while it was down), once: only the dialler starts an exchange.
+    // Catch-up carried it (C had no gossip while it was down; it already held one entry), once:
+    // only the dialler starts an exchange, and an answer waits for the node's own exchange.
     const fullState = a.memory.missingUpdates('bulk', Y.encodeStateVector(new Y.Doc())).reduce((sum, update) => sum + update.byteLength, 0)
-    expect(c.replication.stats.syncBytesReceived).toBeGreaterThan(fullState)
+    expect(c.replication.stats.syncBytesReceived).toBeGreaterThan(0.9 * fullState)
     expect(c.replication.stats.syncBytesReceived).toBeLessThan(1.5 * fullState)
 
     // What A sends a replica that has nothing, frame by frame, as a peer sees it on the wire.
