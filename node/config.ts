@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { defaultDataDir } from './data-dir.ts'
+
+export { defaultDataDir }
 
 /** A configuration value that cannot be used; the CLI prints it as one line and exits with 2. */
 export class ConfigError extends Error {
@@ -109,10 +111,6 @@ export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
 /** Any subset of the config, as one source (flags, env, file) provides it; `agents` merges field by field. */
 export type ConfigLayer = Omit<Partial<NodeConfig>, 'agents'> & { agents?: Partial<NodeConfig['agents']> }
-
-export function defaultDataDir (): string {
-  return join(homedir(), '.peerflow')
-}
 
 export function defaults (dataDir: string): NodeConfig {
   return {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { defaultDataDir } from './config.ts'
+import { defaultDataDir } from './data-dir.ts'
 import { createNetworkSecret } from './network-secret.ts'
 
 /** `peerflow network init`: a local file operation, so it needs no running node. */
