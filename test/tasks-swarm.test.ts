@@ -161,8 +161,10 @@ describe('tasks across a 3-node swarm', () => {
     const stoppedAt = Date.now()
     await worker.stop()
     const survivors = nodes.filter((node) => node !== worker)
-    const [report] = await waitForFinished(survivors, [id], 20_000)
-    expect(Date.now() - stoppedAt).toBeLessThan(5_000)
+    const [report] = await waitForFinished(survivors, [id], 30_000)
+    // Far below the 60 s silence timeout: the hand-back, not the timeout, moved it (the bound leaves
+    // room for a re-election when the stopped worker led, and for a loaded machine).
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000)
     expect(report?.state).toBe('done')
     // Either the worker's hand-back ('retry') or the leader seeing it disconnect ('reassigned') wins the race.
     const log = report?.attemptLog ?? []
