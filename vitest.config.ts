@@ -5,8 +5,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Multi-node suites open real sockets and spawn processes: keep file-level parallelism low on 2 cores.
-    maxWorkers: 2,
+    // Multi-node suites spawn node processes and time elections and failovers: one file at a time
+    // keeps a 2-core machine from starving their timers (the whole suite stays within minutes).
+    maxWorkers: 1,
+    fileParallelism: false,
     pool: 'forks',
     reporters: ['default', './test/helpers/summary-reporter.ts']
   }

@@ -222,7 +222,7 @@ export class PeerflowNode {
       store: patternStoreIn(this.memory, this.peerId),
       embedder: createEmbedder(this.config.embedder),
       indexDir: join(this.config.dataDir, 'patterns-index'),
-      onProgress: ({ done, total }) => { this.log.info({ done, total }, 'rebuilding the pattern index') }
+      onProgress: ({ done, total }) => { if (total > 0) this.log.info({ done, total }, 'rebuilding the pattern index') }
     })
     registerNodeMetrics(this.metrics, this)
     await this.tasks.start()

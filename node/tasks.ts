@@ -46,7 +46,19 @@ function swarmDirectory (wiring: TaskWiring): SwarmDirectory {
     definition: (name) => definitions.get(name),
     definitions: () => definitions.list(),
     seat: (name) => wiring.swarms.member(name),
-    isConnected: (peer) => wiring.host.getPeers().some((connected) => connected.toString() === peer),
+    isConnected: (peer) => {
+      if (!wiring.host.getPeers().some((connected) => connected.toString() === peer)) return false
+      // A killed node's QUIC connection lingers until its idle timeout; the heartbeat acks a leader
+      // collects notice within a few election timeouts, so a silent voter counts as gone.
+      const silenceLimitMs = 3 * wiring.config.election.timeoutMaxMs
+      for (const definition of definitions.list()) {
+        const seat = wiring.swarms.member(definition.name)
+        if (seat?.role !== 'leader' || !seat.voters.includes(peer)) continue
+        const silentFor = seat.silentForMs(peer)
+        if (silentFor === null || silentFor > silenceLimitMs) return false
+      }
+      return true
+    },
     onLeaderChange: (listener) => wiring.swarms.events.subscribe((event) => { if (event.type === 'leader-changed') listener() })
   }
 }

@@ -2,34 +2,9 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable } from '../output.ts'
+import type { BankStats, PatternInfo, QueryMatch } from '../../reasoningbank/index.ts'
 
-interface PatternInfo {
-  name: string
-  content: string
-  namespace: string
-  confidence: number
-  uses: number
-  successes: number
-  failures: number
-  lastUsedAt: number
-}
-interface QueryMatch {
-  pattern: PatternInfo
-  score: number
-  similarity: number
-  explain?: { similarity: number, confidence: number, recency: number, idleDays: number, weighted: { similarity: number, confidence: number, recency: number } }
-}
-interface BankStats {
-  patterns: number
-  indexed: number
-  unindexed: number
-  totals: { uses: number, successes: number, failures: number, retrievals: number }
-  namespaces: Array<{ namespace: string, patterns: number, meanConfidence: number }>
-  mostRetrieved: Array<{ name: string, retrievals: number }>
-  confidenceHistogram: number[]
-  embedder: { id: string, dimensions: number, semantic: boolean }
-}
-
+// Types only: erased at run time, so the CLI still loads no ReasoningBank code.
 function fraction (text: string, option: string): number {
   const value = Number(text)
   if (!(value >= 0 && value <= 1)) throw new CliError(`${option}: expected a number from 0 to 1, got '${text}'`, 2)

@@ -2,18 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
-
-interface MemberStatus { peerId: string, voter: boolean, roles: string[], state: string, lastHeartbeatMs: number | null, agents: number }
-interface SwarmStatus {
-  name: string
-  topology: string
-  maxAgents: number
-  term: number
-  leader: string | null
-  self: string
-  members: MemberStatus[]
-  healthy: number
-}
+import type { SwarmStatus } from '../../swarm/swarm-service.ts'
 
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
