@@ -51,6 +51,12 @@ export class NamespaceDoc {
   readonly #entries: Y.Map<Entry>
   #count = 0
   #bytes = 0
+  /**
+   * Changes made by this replica's writes in the open transaction: map events (and so #count and
+   * #bytes) arrive only when it ends, but limits must hold for each write of a batch.
+   */
+  #pendingCount = 0
+  #pendingBytes = 0
   #lastUpdate: number | undefined
 
   constructor (name: string, policy: NamespacePolicy) {
@@ -59,6 +65,10 @@ export class NamespaceDoc {
     this.policy = policy
     this.#entries = this.#doc.getMap<Entry>(ENTRIES_MAP)
     this.#entries.observe(event => this.#account(event))
+    this.#doc.on('afterTransaction', () => {
+      this.#pendingCount = 0
+      this.#pendingBytes = 0
+    })
   }
 
   #account (event: Y.YMapEvent<Entry>): void {
@@ -105,15 +115,21 @@ export class NamespaceDoc {
       ...(ttlMs === undefined ? {} : { expiresAt: options.now + ttlMs }),
       tags: [...tags]
     })
-    if (stored === undefined && this.#count >= this.policy.maxEntries) {
-      throw new NamespaceLimitError(this.name, 'maxEntries', this.policy.maxEntries, `entry ${this.#count + 1}`)
+    const count = this.#count + this.#pendingCount
+    if (stored === undefined && count >= this.policy.maxEntries) {
+      throw new NamespaceLimitError(this.name, 'maxEntries', this.policy.maxEntries, `entry ${count + 1}`)
     }
-    const bytesAfter = this.#bytes - (stored === undefined ? 0 : entryByteLength(stored)) + entryByteLength(entry)
+    const bytesDelta = entryByteLength(entry) - (stored === undefined ? 0 : entryByteLength(stored))
+    const bytesAfter = this.#bytes + this.#pendingBytes + bytesDelta
     if (bytesAfter > this.policy.maxBytes) {
       throw new NamespaceLimitError(this.name, 'maxBytes', this.policy.maxBytes, `a total of ${bytesAfter} bytes`)
     }
 
-    this.#doc.transact(() => this.#entries.set(key, entry), LOCAL_ORIGIN)
+    this.#doc.transact(() => {
+      this.#entries.set(key, entry)
+      this.#pendingCount += stored === undefined ? 1 : 0
+      this.#pendingBytes += bytesDelta
+    }, LOCAL_ORIGIN)
     return entry
   }
 
@@ -135,8 +151,13 @@ export class NamespaceDoc {
 
   /** Removes the stored entry (expired or not); false when there was none. */
   delete (key: string): boolean {
-    if (!this.#entries.has(key)) return false
-    this.#doc.transact(() => this.#entries.delete(key), LOCAL_ORIGIN)
+    const stored = this.#entries.get(key)
+    if (stored === undefined) return false
+    this.#doc.transact(() => {
+      this.#entries.delete(key)
+      this.#pendingCount--
+      this.#pendingBytes -= entryByteLength(stored)
+    }, LOCAL_ORIGIN)
     return true
   }
 
@@ -146,13 +167,17 @@ export class NamespaceDoc {
    * replicas sweeping the same item in any order converge.
    */
   sweep (now: number): number {
-    const expired: string[] = []
+    const expired: Array<[string, Entry]> = []
     for (const [key, entry] of this.#entries.entries()) {
-      if (isExpired(entry, now)) expired.push(key)
+      if (isExpired(entry, now)) expired.push([key, entry])
     }
     if (expired.length > 0) {
       this.#doc.transact(() => {
-        for (const key of expired) this.#entries.delete(key)
+        for (const [key, entry] of expired) {
+          this.#entries.delete(key)
+          this.#pendingCount--
+          this.#pendingBytes -= entryByteLength(entry)
+        }
       }, LOCAL_ORIGIN)
     }
     return expired.length
@@ -173,6 +198,14 @@ export class NamespaceDoc {
 
   applyUpdate (update: Uint8Array, origin: string): void {
     Y.applyUpdate(this.#doc, update, origin)
+  }
+
+  /**
+   * Runs `mutations` as one transaction of `origin`: the puts, deletes and updates they make come
+   * out as a single Yjs update, which is much cheaper to encode, store and gossip than one each.
+   */
+  batch (origin: string, mutations: () => void): void {
+    this.#doc.transact(mutations, origin)
   }
 
   /** Calls `listener` with every change to the doc, as a Yjs update, and the origin that made it. */

@@ -56,7 +56,13 @@ interface Settings {
 
 /** A write waiting for the next batch. */
 interface PendingWrite {
-  apply (): void
+  readonly namespace: string
+  readonly policy: NamespacePolicy
+  /** Whether the write creates its namespace when absent (a delete or sweep never does). */
+  readonly create: boolean
+  /** Transaction origin: consecutive writes to one namespace with the same origin share a transaction. */
+  readonly origin: string
+  apply (doc: NamespaceDoc | undefined): void
   succeed (): void
   fail (error: unknown): void
 }
@@ -159,12 +165,12 @@ export class MemoryStore {
   /** Writes an entry; resolves once its update is on disk. */
   async put (namespace: string, key: string, value: JsonValue, options: StorePutOptions): Promise<Entry> {
     const now = options.now ?? Date.now()
-    return this.#enqueue(namespace, true, doc => doc.put(key, value, { ...options, now }))
+    return this.#enqueue(namespace, LOCAL_ORIGIN, true, doc => doc.put(key, value, { ...options, now }))
   }
 
   /** Deletes an entry; resolves to false when there was none, else once the deletion is on disk. */
   async delete (namespace: string, key: string): Promise<boolean> {
-    return this.#enqueue(namespace, false, doc => doc?.delete(key) ?? false)
+    return this.#enqueue(namespace, LOCAL_ORIGIN, false, doc => doc?.delete(key) ?? false)
   }
 
   /**
@@ -178,13 +184,13 @@ export class MemoryStore {
       throw new InvalidUpdateError(`origin must be a string other than "${LOCAL_ORIGIN}"`)
     }
     assertValidRemoteUpdate(update, this.#settings.chunkBytes)
-    await this.#enqueue(namespace, true, doc => doc.applyUpdate(update, origin))
+    await this.#enqueue(namespace, origin, true, doc => doc.applyUpdate(update, origin))
   }
 
   /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
   async sweep (now: number = Date.now()): Promise<number> {
     const swept = await Promise.all(
-      [...this.#namespaces.keys()].map(name => this.#enqueue(name, false, doc => doc?.sweep(now) ?? 0))
+      [...this.#namespaces.keys()].map(name => this.#enqueue(name, LOCAL_ORIGIN, false, doc => doc?.sweep(now) ?? 0))
     )
     return swept.reduce((total, count) => total + count, 0)
   }
@@ -259,28 +265,36 @@ export class MemoryStore {
     })
   }
 
-  #enqueue<T> (namespace: string, create: true, mutate: (doc: NamespaceDoc) => T): Promise<T>
-  #enqueue<T> (namespace: string, create: false, mutate: (doc: NamespaceDoc | undefined) => T): Promise<T>
-  #enqueue<T> (namespace: string, create: boolean, mutate: (doc: NamespaceDoc) => T): Promise<T> {
+  #enqueue<T> (namespace: string, origin: string, create: true, mutate: (doc: NamespaceDoc) => T): Promise<T>
+  #enqueue<T> (namespace: string, origin: string, create: false, mutate: (doc: NamespaceDoc | undefined) => T): Promise<T>
+  #enqueue<T> (namespace: string, origin: string, create: boolean, mutate: (doc: NamespaceDoc) => T): Promise<T> {
     this.#assertAvailable()
     const policy = this.#policies.policyFor(namespace)
     return new Promise<T>((resolve, reject) => {
       let result!: T
       this.#queue.push({
-        apply: () => {
-          let persisted = this.#namespaces.get(namespace)
-          if (persisted === undefined && create) {
-            persisted = new PersistedNamespace(new NamespaceDoc(namespace, policy))
-            this.#adopt(persisted)
-          }
-          // Undefined only without `create`, whose overload accepts it.
-          result = mutate(persisted?.doc as NamespaceDoc)
-        },
+        namespace,
+        policy,
+        create,
+        origin,
+        // Undefined only without `create`, whose overload accepts it.
+        apply: (doc) => { result = mutate(doc as NamespaceDoc) },
         succeed: () => resolve(result),
         fail: reject
       })
       this.#draining ??= this.#drain()
     })
+  }
+
+  /** The namespace's doc, created first when a write of `run` may create it. */
+  #docFor (run: readonly PendingWrite[]): NamespaceDoc | undefined {
+    const first = run[0] as PendingWrite
+    let persisted = this.#namespaces.get(first.namespace)
+    if (persisted === undefined && run.some(write => write.create)) {
+      persisted = new PersistedNamespace(new NamespaceDoc(first.namespace, first.policy))
+      this.#adopt(persisted)
+    }
+    return persisted?.doc
   }
 
   async #drain (): Promise<void> {
@@ -302,15 +316,22 @@ export class MemoryStore {
     const captured: CapturedUpdate[] = []
     const applied: PendingWrite[] = []
     this.#captured = captured
-    try {
-      for (const write of group) {
+    const applyEach = (run: readonly PendingWrite[], doc: NamespaceDoc | undefined): void => {
+      for (const write of run) {
         try {
-          write.apply()
+          write.apply(doc)
           applied.push(write)
         } catch (err) {
           // A failed mutation may still have changed its doc (Yjs commits what it applied); that part is captured and stored below.
           write.fail(err)
         }
+      }
+    }
+    try {
+      for (const run of runsOfOneTransaction(group)) {
+        const doc = this.#docFor(run)
+        if (doc === undefined) applyEach(run, undefined)
+        else doc.batch((run[0] as PendingWrite).origin, () => { applyEach(run, doc) })
       }
     } finally {
       this.#captured = undefined
@@ -376,4 +397,20 @@ export class MemoryStore {
       // Nothing was written: the log still holds everything, and compaction is retried after the next write.
     }
   }
+}
+
+/** Splits a batch into runs of consecutive writes to one namespace with one origin. */
+function runsOfOneTransaction (group: readonly PendingWrite[]): PendingWrite[][] {
+  const runs: PendingWrite[][] = []
+  let run: PendingWrite[] = []
+  for (const write of group) {
+    const last = run[run.length - 1]
+    if (last !== undefined && (last.namespace !== write.namespace || last.origin !== write.origin)) {
+      runs.push(run)
+      run = []
+    }
+    run.push(write)
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
 }

@@ -242,6 +242,27 @@ describe('MemoryStore errors and bookkeeping', () => {
     expect(store.list('tiny', { now: 1 })).toHaveLength(1)
   })
 
+  it('holds limits for writes committed together, and stores them as one update', async () => {
+    const store = await fixture.open(undefined, { policies: { tiny: { maxEntries: 3 } } })
+    const updates: Uint8Array[] = []
+    store.onUpdate((namespace, update) => { if (namespace === 'tiny') updates.push(update) })
+    // Issued in one tick, so they join one batch and one transaction.
+    const results = await Promise.allSettled([
+      store.put('tiny', 'a', 1, { author, now: 1 }),
+      store.put('tiny', 'a', 2, { author, now: 1 }),
+      store.put('tiny', 'b', 3, { author, now: 1 }),
+      store.put('tiny', 'c', 4, { author, now: 1 }),
+      store.put('tiny', 'd', 5, { author, now: 1 }),
+      store.delete('tiny', 'b'),
+      store.put('tiny', 'e', 6, { author, now: 1 })
+    ])
+    expect(results.map(result => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
+    expect(store.list('tiny', { now: 1 }).map(entry => [entry.key, entry.value])).toEqual([['a', 2], ['c', 4], ['e', 6]])
+    expect(store.namespaces().find(info => info.name === 'tiny')?.entries).toBe(3)
+    expect(updates).toHaveLength(1)
+    await expect(store.put('tiny', 'f', 7, { author, now: 1 })).rejects.toThrow(/maxEntries/)
+  })
+
   it('lists seeded, configured and written namespaces with their policies', async () => {
     const store = await fixture.open(undefined, { policies: { configured: { maxEntries: 7 } } })
     await store.put('written', 'k', 'v', { author, now: 42 })
