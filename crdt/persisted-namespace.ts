@@ -59,6 +59,7 @@ function sortedNumbers (values: Iterable<number>): number[] {
 export class PersistedNamespace {
   readonly doc: NamespaceDoc
   #snapshotChunks = 0
+  #snapshotBytes = 0
   #firstLogSeq = 0
   #nextLogSeq = 0
   #logBytes = 0
@@ -95,6 +96,7 @@ export class PersistedNamespace {
     })
     if (slices.length > 0) this.doc.applyUpdate(Buffer.concat(slices), STORAGE_ORIGIN)
     this.#snapshotChunks = slices.length
+    this.#snapshotBytes = slices.reduce((total, slice) => total + slice.byteLength, 0)
 
     const seqs = sortedNumbers(records.log.keys())
     this.#firstLogSeq = seqs[0] ?? 0
@@ -115,6 +117,10 @@ export class PersistedNamespace {
 
   get logBytes (): number {
     return this.#logBytes
+  }
+
+  get snapshotBytes (): number {
+    return this.#snapshotBytes
   }
 
   /**
@@ -145,6 +151,7 @@ export class PersistedNamespace {
       operations,
       commit: () => {
         this.#snapshotChunks = chunks
+        this.#snapshotBytes = state.byteLength
         this.#firstLogSeq = this.#nextLogSeq
         this.#logBytes = 0
       }

@@ -45,6 +45,27 @@ export function assertValidRemoteUpdate (update: unknown, maxBytes: number): ass
   }
 }
 
+/**
+ * An update that passed assertValidRemoteUpdate. Only this module creates one, so the store can
+ * apply it without decoding it a second time (gossip validates each message before delivering it).
+ */
+export interface ValidatedUpdate {
+  readonly bytes: Uint8Array
+}
+
+const validatedUpdates = new WeakSet<ValidatedUpdate>()
+
+export function validateRemoteUpdate (update: unknown, maxBytes: number): ValidatedUpdate {
+  assertValidRemoteUpdate(update, maxBytes)
+  const validated: ValidatedUpdate = Object.freeze({ bytes: update })
+  validatedUpdates.add(validated)
+  return validated
+}
+
+export function isValidatedUpdate (update: unknown): update is ValidatedUpdate {
+  return typeof update === 'object' && update !== null && validatedUpdates.has(update as ValidatedUpdate)
+}
+
 /** Rejects bytes that are not an encoded Yjs state vector. */
 export function assertValidStateVector (stateVector: unknown): asserts stateVector is Uint8Array {
   if (!(stateVector instanceof Uint8Array)) throw new InvalidUpdateError('state vector must be a Uint8Array')

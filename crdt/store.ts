@@ -7,7 +7,8 @@ import { PersistedNamespace, readStoredRecords } from './persisted-namespace.ts'
 import type { Database } from './persisted-namespace.ts'
 import { PolicyTable } from './policy.ts'
 import type { NamespacePolicy, PolicyOverrides } from './policy.ts'
-import { assertValidRemoteUpdate, assertValidStateVector } from './remote-update.ts'
+import { assertValidStateVector, isValidatedUpdate, validateRemoteUpdate } from './remote-update.ts'
+import type { ValidatedUpdate } from './remote-update.ts'
 import { splitUpdate } from './update-chunks.ts'
 
 export interface MemoryStoreOptions {
@@ -20,7 +21,10 @@ export interface MemoryStoreOptions {
    * update accepted by applyRemote, and of stored snapshot slices. Default 256 KiB.
    */
   chunkBytes?: number
-  /** Compact a namespace once its log holds this many updates. Default 1000. */
+  /**
+   * Compact a namespace once its log holds this many updates. Default 1000. Both thresholds scale
+   * with the snapshot once it exceeds half of compactAfterBytes.
+   */
   compactAfterUpdates?: number
   /** ...or this many bytes of updates. Default 4 MiB. */
   compactAfterBytes?: number
@@ -174,17 +178,20 @@ export class MemoryStore {
   }
 
   /**
-   * Validates, applies and persists an update received from a peer. Duplicates and updates already
-   * known change nothing and write nothing. Parts that depend on updates not received yet wait in
-   * memory inside Yjs and are logged once they apply; the state vector excludes them meanwhile, so
-   * catch-up fetches them again if a restart loses them.
+   * Validates (unless validateRemoteUpdate already did), applies and persists an update received
+   * from a peer. Duplicates and updates already known change nothing and write nothing. Parts that
+   * depend on updates not received yet wait in memory inside Yjs and are logged once they apply;
+   * the state vector excludes them meanwhile, so catch-up fetches them again if a restart loses them.
    */
-  async applyRemote (namespace: string, update: Uint8Array, origin: string): Promise<void> {
+  async applyRemote (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string): Promise<void> {
     if (typeof origin !== 'string' || origin === LOCAL_ORIGIN) {
       throw new InvalidUpdateError(`origin must be a string other than "${LOCAL_ORIGIN}"`)
     }
-    assertValidRemoteUpdate(update, this.#settings.chunkBytes)
-    await this.#enqueue(namespace, origin, true, doc => doc.applyUpdate(update, origin))
+    const bytes = isValidatedUpdate(update) ? update.bytes : validateRemoteUpdate(update, this.#settings.chunkBytes).bytes
+    if (bytes.byteLength > this.#settings.chunkBytes) {
+      throw new InvalidUpdateError(`update of ${bytes.byteLength} bytes exceeds the ${this.#settings.chunkBytes}-byte cap`)
+    }
+    await this.#enqueue(namespace, origin, true, doc => doc.applyUpdate(bytes, origin))
   }
 
   /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
@@ -388,7 +395,10 @@ export class MemoryStore {
   async #compactIfDue (namespace: string): Promise<void> {
     const persisted = this.#persisted(namespace)
     const { compactAfterUpdates, compactAfterBytes, chunkBytes } = this.#settings
-    if (persisted.logLength < compactAfterUpdates && persisted.logBytes < compactAfterBytes) return
+    // Compaction re-encodes the whole namespace, so a large one lets its log grow to twice its
+    // snapshot: total compaction work stays linear in what is written, even during a catch-up.
+    const scale = Math.max(1, 2 * persisted.snapshotBytes / compactAfterBytes)
+    if (persisted.logLength < compactAfterUpdates * scale && persisted.logBytes < compactAfterBytes * scale) return
     try {
       const plan = persisted.planCompaction(chunkBytes)
       await this.#db.batch(plan.operations)

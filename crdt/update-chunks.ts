@@ -1,16 +1,13 @@
-import * as Y from 'yjs'
-
 /*
  * Splits a Yjs update (format v1) into updates of bounded size whose union is the original.
  *
- * Yjs has no public way to cut an update at a size, so this re-frames the decoded structs itself.
+ * Yjs has no public way to cut an update at a size, so this re-frames the structs itself, finding
+ * their boundaries by walking the encoding (decoding every value would cost as much as applying it).
  * The v1 layout is: var-uint client count, then per client (struct count, client id, first clock,
  * structs), then the delete set: var-uint client count, then per client (client id, range count,
- * (clock, length) pairs). Each struct is encoded by its own `write`, and structs are never cut, so
+ * (clock, length) pairs). Each struct's bytes are copied as they are, and structs are never cut, so
  * every chunk holds whole structs and consecutive clocks per client, as Yjs requires.
  */
-
-type Struct = Y.Item | Y.GC | Y.Skip
 
 /** Upper bound of a var-uint count whose value is not known until the chunk is complete. */
 const COUNT_BYTES = 5
@@ -121,10 +118,131 @@ class ChunkBuilder {
   }
 }
 
-function encodeStruct (struct: Struct): Uint8Array {
-  const encoder = new Y.UpdateEncoderV1()
-  struct.write(encoder, 0)
-  return encoder.toUint8Array()
+/**
+ * Walks the v1 encoding without building structs or decoding values: the splitter needs only
+ * where each struct ends and how many clock ticks it spans.
+ */
+class UpdateReader {
+  readonly #bytes: Uint8Array
+  #offset = 0
+
+  constructor (bytes: Uint8Array) {
+    this.#bytes = bytes
+  }
+
+  get offset (): number {
+    return this.#offset
+  }
+
+  uint8 (): number {
+    if (this.#offset >= this.#bytes.byteLength) throw new RangeError('truncated Yjs update')
+    return this.#bytes[this.#offset++] as number
+  }
+
+  varUint (): number {
+    let value = 0
+    let factor = 1
+    for (;;) {
+      const byte = this.uint8()
+      value += (byte & 0x7f) * factor
+      if (byte < 0x80) return value
+      factor *= 128
+      if (factor > Number.MAX_SAFE_INTEGER) throw new RangeError('var-uint out of range in a Yjs update')
+    }
+  }
+
+  /** Skips a var-uint or lib0 var-int: both continue while the high bit is set. */
+  skipVarNumber (): void {
+    while (this.uint8() >= 0x80);
+  }
+
+  skip (count: number): void {
+    if (this.#offset + count > this.#bytes.byteLength) throw new RangeError('truncated Yjs update')
+    this.#offset += count
+  }
+
+  /** Length-prefixed bytes (a var-string or a var-uint8-array). */
+  varBytes (): Uint8Array {
+    const length = this.varUint()
+    const start = this.#offset
+    this.skip(length)
+    return this.#bytes.subarray(start, this.#offset)
+  }
+
+  /** Skips one value in lib0's `writeAny` encoding. */
+  skipAny (): void {
+    const type = this.uint8()
+    switch (type) {
+      case 127: case 126: case 121: case 120: return // undefined, null, false, true
+      case 125: this.skipVarNumber(); return // integer
+      case 124: this.skip(4); return // float32
+      case 123: case 122: this.skip(8); return // float64, bigint
+      case 119: case 116: this.varBytes(); return // string, Uint8Array
+      case 118: { // object
+        const keys = this.varUint()
+        for (let i = 0; i < keys; i++) {
+          this.varBytes()
+          this.skipAny()
+        }
+        return
+      }
+      case 117: { // array
+        const items = this.varUint()
+        for (let i = 0; i < items; i++) this.skipAny()
+        return
+      }
+      default: throw new RangeError(`unknown value type ${type} in a Yjs update`)
+    }
+  }
+}
+
+const utf8 = new TextDecoder()
+
+/** Yjs content refs (the low five bits of a struct's info byte). */
+const ContentRef = { GC: 0, Deleted: 1, Json: 2, Binary: 3, String: 4, Embed: 5, Format: 6, Type: 7, Any: 8, Doc: 9, Skip: 10 } as const
+/** Type refs of ContentType that carry a node name. */
+const XML_ELEMENT_TYPE = 3
+const XML_HOOK_TYPE = 5
+
+/** Moves past one struct as Yjs's `Item.write`/`GC.write`/`Skip.write` lay it out; returns its clock length. */
+function skipStruct (reader: UpdateReader): number {
+  const info = reader.uint8()
+  const ref = info & 0x1f
+  if (ref === ContentRef.GC || ref === ContentRef.Skip) return reader.varUint()
+  const hasOrigin = (info & 0x80) !== 0
+  const hasRightOrigin = (info & 0x40) !== 0
+  if (hasOrigin) { reader.skipVarNumber(); reader.skipVarNumber() }
+  if (hasRightOrigin) { reader.skipVarNumber(); reader.skipVarNumber() }
+  if (!hasOrigin && !hasRightOrigin) {
+    // Parent: a root type's name, or the id of the item holding the parent type; then the map key if any.
+    if (reader.varUint() === 1) reader.varBytes()
+    else { reader.skipVarNumber(); reader.skipVarNumber() }
+    if ((info & 0x20) !== 0) reader.varBytes()
+  }
+  switch (ref) {
+    case ContentRef.Deleted: return reader.varUint()
+    case ContentRef.Json: {
+      const count = reader.varUint()
+      for (let i = 0; i < count; i++) reader.varBytes()
+      return count
+    }
+    case ContentRef.Binary: case ContentRef.Embed: reader.varBytes(); return 1
+    // Yjs counts a string's clock ticks in UTF-16 code units.
+    case ContentRef.String: return utf8.decode(reader.varBytes()).length
+    case ContentRef.Format: reader.varBytes(); reader.varBytes(); return 1
+    case ContentRef.Type: {
+      const typeRef = reader.varUint()
+      if (typeRef === XML_ELEMENT_TYPE || typeRef === XML_HOOK_TYPE) reader.varBytes()
+      return 1
+    }
+    case ContentRef.Any: {
+      const count = reader.varUint()
+      for (let i = 0; i < count; i++) reader.skipAny()
+      return count
+    }
+    case ContentRef.Doc: reader.varBytes(); reader.skipAny(); return 1
+    default: throw new RangeError(`unknown content type ${ref} in a Yjs update`)
+  }
 }
 
 /** An update with no structs and no deletions: applying it changes nothing. */
@@ -140,7 +258,7 @@ function isEmptyUpdate (update: Uint8Array): boolean {
 export function splitUpdate (update: Uint8Array, maxBytes: number): Uint8Array[] {
   if (isEmptyUpdate(update)) return []
   if (update.byteLength <= maxBytes) return [update]
-  const { structs, ds } = Y.decodeUpdate(update)
+  const reader = new UpdateReader(update)
   const chunks: Uint8Array[] = []
   let chunk = new ChunkBuilder()
   const makeRoom = (cost: number, describe: () => string): void => {
@@ -151,19 +269,31 @@ export function splitUpdate (update: Uint8Array, maxBytes: number): Uint8Array[]
     }
     if (chunk.size + cost > maxBytes) throw new RangeError(`${describe()} does not fit in a ${maxBytes}-byte update`)
   }
-  for (const struct of structs) {
-    const encoded = encodeStruct(struct)
-    const { client, clock } = struct.id
-    makeRoom(chunk.structCost(client, clock, encoded), () => `a ${encoded.byteLength}-byte Yjs struct`)
-    chunk.addStruct(client, clock, encoded)
+  const clients = reader.varUint()
+  for (let c = 0; c < clients; c++) {
+    const structs = reader.varUint()
+    const client = reader.varUint()
+    let clock = reader.varUint()
+    for (let i = 0; i < structs; i++) {
+      const start = reader.offset
+      const length = skipStruct(reader)
+      const encoded = update.subarray(start, reader.offset)
+      makeRoom(chunk.structCost(client, clock, encoded), () => `a ${encoded.byteLength}-byte Yjs struct`)
+      chunk.addStruct(client, clock, encoded)
+      clock += length
+    }
   }
-  for (const [client, items] of ds.clients) {
-    for (const item of items) {
-      const range = { clock: item.clock, length: item.len }
+  const deleteClients = reader.varUint()
+  for (let c = 0; c < deleteClients; c++) {
+    const client = reader.varUint()
+    const ranges = reader.varUint()
+    for (let i = 0; i < ranges; i++) {
+      const range = { clock: reader.varUint(), length: reader.varUint() }
       makeRoom(chunk.deleteCost(client, range), () => 'a deletion range')
       chunk.addDelete(client, range)
     }
   }
+  if (reader.offset !== update.byteLength) throw new RangeError('trailing bytes after a Yjs update')
   if (!chunk.isEmpty) chunks.push(chunk.encode())
   return chunks
 }

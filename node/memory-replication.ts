@@ -6,10 +6,11 @@ import type { Connection, IdentifyResult, PeerId, Startable, Stream } from '@lib
 import { ProtocolError } from '../protocols/framing.ts'
 import { SYNC_PROTOCOL } from '../protocols/ids.ts'
 import {
-  decodeMemoryGossip, encodeMemoryGossip, MEMORY_GOSSIP_LIMITS, memoryTopic, namespaceOfTopic
+  decodeMemoryGossip, encodeMemoryGossip, MEMORY_GOSSIP_LIMITS, memoryTopic
 } from '../protocols/memory-gossip.ts'
 import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../protocols/sync.ts'
 import { splitUpdate } from '../crdt/update-chunks.ts'
+import { validateRemoteUpdate, type ValidatedUpdate } from '../crdt/remote-update.ts'
 import type { Host } from './host.ts'
 import type { Sealer } from '../protocols/sealed.ts'
 import type { Logger } from './logger.ts'
@@ -21,7 +22,7 @@ export interface ReplicaStore {
   namespaceNames: () => string[]
   stateVector: (namespace: string) => Uint8Array
   missingUpdates: (namespace: string, remoteStateVector: Uint8Array) => Uint8Array[]
-  applyRemote: (namespace: string, update: Uint8Array, origin: string) => Promise<void>
+  applyRemote: (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string) => Promise<void>
   onUpdate: (listener: (namespace: string, update: Uint8Array, origin: string) => void) => () => void
 }
 
@@ -56,6 +57,8 @@ export class MemoryReplication implements Startable {
   readonly #store: ReplicaStore
   readonly #log: Logger
   readonly #pending = new Map<string, Uint8Array[]>()
+  /** What the topic validator decoded and checked, for delivery of the same message without doing it again. */
+  readonly #accepted = new WeakMap<Message, { namespace: string, update: ValidatedUpdate }>()
   #flushTimer: NodeJS.Timeout | undefined
   #antiEntropyTimer: NodeJS.Timeout | undefined
   #unsubscribeStore: (() => void) | undefined
@@ -168,8 +171,8 @@ export class MemoryReplication implements Startable {
       return TopicValidatorResult.Ignore
     }
     try {
-      const { update } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
-      Y.decodeUpdate(update)
+      const { namespace, update } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
+      this.#accepted.set(message, { namespace, update: validateRemoteUpdate(update, MAX_GOSSIP_UPDATE_BYTES) })
       return TopicValidatorResult.Accept
     } catch (err) {
       this.stats.gossipRejected++
@@ -180,13 +183,9 @@ export class MemoryReplication implements Startable {
 
   readonly #onGossip = (event: CustomEvent<Message>): void => {
     const message = event.detail
-    if (namespaceOfTopic(message.topic) === undefined || message.type !== 'signed') return
-    let decoded
-    try {
-      decoded = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
-    } catch {
-      return
-    }
+    // Only messages our validator accepted are applied (gossipsub delivers no others on our topics).
+    const decoded = this.#accepted.get(message)
+    if (decoded === undefined || message.type !== 'signed') return
     this.stats.gossipReceived++
     this.#store.applyRemote(decoded.namespace, decoded.update, message.from.toString()).catch((err: Error) => {
       this.stats.gossipRejected++

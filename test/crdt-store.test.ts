@@ -90,6 +90,22 @@ describe('MemoryStore durability', () => {
     expect(reopened.get('log-heavy', 'after', 100)?.value).toBe(1)
   })
 
+  it('lets the log of a large namespace grow with its snapshot, so compactions stay few', async () => {
+    const dir = await fixture.tempDir()
+    const options = { compactAfterUpdates: 10, compactAfterBytes: 4096, chunkBytes: minimumChunkBytes(1024), defaultPolicy: { maxValueBytes: 1024 } }
+    const store = await fixture.open(dir, options)
+    const batch = vi.spyOn(Level.prototype, 'batch')
+    for (let i = 0; i < 300; i++) await store.put('growing', `k${i}`, 'x'.repeat(500), { author, now: i })
+    const compactions = batch.mock.calls.filter((args: unknown[]) => (args[0] as Array<{ key: string }>).some(op => op.key.includes('/snapshot/'))).length
+    // Unscaled thresholds would compact every 10 writes (30 times); the snapshot roughly doubles between scaled ones.
+    expect(compactions).toBeGreaterThan(2)
+    expect(compactions).toBeLessThan(10)
+    const expected = contents(store, 'growing')
+    await store.close()
+    const reopened = await fixture.open(dir, options)
+    expect(contents(reopened, 'growing')).toEqual(expected)
+  })
+
   it('persists sweeps of expired entries', async () => {
     const dir = await fixture.tempDir()
     const store = await fixture.open(dir)

@@ -41,6 +41,43 @@ describe('splitUpdate', () => {
     expect(rebuilt.getMap('entries').toJSON()).toEqual(source.getMap('entries').toJSON())
   })
 
+  it('finds struct boundaries and clocks for every kind of Yjs content', () => {
+    const source = new Y.Doc()
+    const values = source.getArray<unknown>('values')
+    values.push([[undefined], null, true, false, 7, -300000, 1.5, 2 ** 40 + 0.25, 'text', { nested: [1, { deep: 'é', big: 10n }] }, new Uint8Array([1, 2, 3])])
+    const text = source.getText('text')
+    text.insert(0, 'plain ascii, then 😀 and ünïcode')
+    text.format(0, 5, { bold: true })
+    text.insertEmbed(3, { image: 'cat.png' })
+    values.push([new Y.Map(), new Y.Array()])
+    const fragment = source.getXmlFragment('xml')
+    const element = new Y.XmlElement('section')
+    fragment.push([element, new Y.XmlText('inside')])
+    values.push([new Y.XmlHook('hook')])
+    element.setAttribute('id', 'a')
+    values.push([new Y.Doc({ guid: 'sub-document' })])
+    text.delete(2, 4)
+    values.delete(1, 2)
+    const full = Y.encodeStateAsUpdate(source)
+
+    // A tiny cap spreads the structs over many chunks, so each chunk's first clock must be right.
+    const chunks = splitUpdate(full, 128)
+    expect(chunks.length).toBeGreaterThanOrEqual(Math.ceil(full.byteLength / 128))
+    const rebuilt = applyAll(chunks)
+    expect(Y.equalSnapshots(Y.snapshot(rebuilt), Y.snapshot(source))).toBe(true)
+    expect(Y.encodeStateVector(rebuilt)).toEqual(Y.encodeStateVector(source))
+    expect(rebuilt.getText('text').toDelta()).toEqual(text.toDelta())
+    const plainValues = (doc: Y.Doc): unknown[] => doc.getArray('values').toArray().filter(value => !(value instanceof Y.AbstractType) && !(value instanceof Y.Doc))
+    expect(plainValues(rebuilt)).toEqual(plainValues(source))
+    expect(plainValues(rebuilt)).toHaveLength(9)
+    expect(rebuilt.getXmlFragment('xml').toString()).toEqual(fragment.toString())
+  })
+
+  it('refuses a truncated update', () => {
+    const full = Y.encodeStateAsUpdate(busyDoc(3, 200))
+    expect(() => splitUpdate(full.subarray(0, full.byteLength - 7), 1024)).toThrow(RangeError)
+  })
+
   it('works for any delivery order of the chunks', () => {
     const source = busyDoc(2, 1000)
     const chunks = splitUpdate(Y.encodeStateAsUpdate(source), 2048).reverse()
