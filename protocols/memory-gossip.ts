@@ -11,7 +11,7 @@ export const MEMORY_GOSSIP_LIMITS = {
   /** Largest gossip message; a bigger merged update is split across messages. */
   maxMessageBytes: 512 * 1024,
   /** Local updates within this window go out as one message. */
-  coalesceWindowMs: 3
+  coalesceWindowMs: 1
 } as const
 
 const VERSION = 1
