@@ -143,7 +143,8 @@ printRows(`bench:election (${MEMBERS} processes on loopback, 2 shared cores; pol
 process.stdout.write(`detection: a survivor's timer fires a random ${timing.timeoutMinMs}–${timing.timeoutMaxMs} ms after the last heartbeat, which came ` +
   `0–${timing.heartbeatMs} ms before the kill, so it takes ${timing.timeoutMinMs - timing.heartbeatMs}–${timing.timeoutMaxMs} ms from the kill; the election ` +
   'that follows is a pre-vote round, a vote round (each vote fsynced before the reply) and the first heartbeat; a failover that needed more ' +
-  'than one term lost a round (split vote) and waited a fresh timeout.\n')
+  'than one term lost a round (split vote) and retried after a heartbeat interval plus a random share of the timeout spread ' +
+  `(${timing.heartbeatMs}–${timing.timeoutMaxMs - timing.timeoutMinMs} ms).\n`)
 process.stdout.write(`split-vote stall: failover > detection + 2 × electionTimeoutMax (${STALL_ELECTION_MS} ms), detection being the kill → first ` +
   `election timeout logged by a survivor (its leader-changed event), or ${timing.timeoutMaxMs} ms when none was logged: at least two lost election rounds.\n`)
 await writeResults('election', rows, {

@@ -1,8 +1,10 @@
 /**
- * npm run bench:vectors — the ReasoningBank's vector search: HNSW (M=16, efConstruction=200, ef=100) against
+ * npm run bench:vectors — the ReasoningBank's vector search: HNSW (M=16, efConstruction=100, ef=100) against
  * an exact scan over the same Float32 data in the same run, on 100k clustered 384-d vectors, with an ef
- * sweep for the recall/latency trade-off; then the end-to-end query latency of a ReasoningBank with the
- * Universal Sentence Encoder at 10k patterns. BENCH_QUICK=1 (or --quick) runs 10k vectors and 1k patterns.
+ * sweep for the recall/latency trade-off. Two spaces: loose clusters (cosine ≈ 0.2 within a cluster, the
+ * main figures) and tighter ones (≈ 0.5), because HNSW's cost depends on how structured the data is.
+ * Then the end-to-end query latency of a ReasoningBank with the Universal Sentence Encoder at 10k
+ * patterns. BENCH_QUICK=1 (or --quick) runs 10k vectors and 1k patterns.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,8 +22,11 @@ const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick'
 const VECTORS = quick ? 10_000 : 100_000
 const DIMENSIONS = 384
 const CLUSTERS = VECTORS / 100
-/** Noise norm per point: points of one cluster have cosine ≈ 1 / (1 + 2²) = 0.2, like loosely related sentences. */
-const SPREAD = 2
+/**
+ * Noise norm per point: points of one cluster have cosine ≈ 1 / (1 + spread²): 0.2 for spread 2, like
+ * loosely related sentences, 0.5 for spread 1.
+ */
+const SPREADS = [2, 1]
 const K = 10
 /** Exact scans are slow at full size, so recall and the exact latencies use fewer queries than HNSW latency. */
 const EXACT_QUERIES = quick ? 100 : 200
@@ -97,9 +102,9 @@ function hnswLatencies (index: HnswIndex, queries: Float32Array): number[] {
   return samples
 }
 
-async function vectorSearch (): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
-  log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters, spread ${SPREAD}), k=${K}`)
-  const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread: SPREAD, seed: 1 })
+async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
+  log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters, spread ${spread}), k=${K}`)
+  const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread, seed: 1 })
   const data = space.sample(VECTORS, 2)
   const queries = space.sample(Math.max(EXACT_QUERIES, 1000), 3)
   const { index, seconds } = buildIndex(data)
@@ -152,7 +157,7 @@ async function vectorSearch (): Promise<{ rows: BenchRow[], details: Record<stri
       { metric: `speedup vs exact (p50, ef=${ef})`, value: faster, unit: 'x', goal: `>= ${GOALS.speedup}`, met: faster >= GOALS.speedup }
     )
   }
-  return { rows, details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, spread: SPREAD, k: K, params: DEFAULT_HNSW_PARAMS, efSweep: sweep } }
+  return { rows, details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, spread, k: K, params: DEFAULT_HNSW_PARAMS, buildSeconds: seconds, efSweep: sweep } }
 }
 
 async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
@@ -222,8 +227,13 @@ async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, 
   }
 }
 
-const search = await vectorSearch()
-printRows(`vector search (${quick ? 'quick' : 'full'} run)`, search.rows)
+const searches = []
+for (const spread of SPREADS) {
+  const search = await vectorSearch(spread)
+  printRows(`vector search, spread ${spread} (${quick ? 'quick' : 'full'} run)`, search.rows)
+  searches.push({ ...search, spread })
+}
 const bank = await endToEnd()
 printRows('end to end', bank.rows)
-await writeResults('vectors', [...search.rows, ...bank.rows], { quick, search: search.details, endToEnd: bank.details })
+const rows = searches.flatMap(({ rows: spaceRows, spread }) => spaceRows.map((row) => ({ ...row, metric: `[spread ${spread}] ${row.metric}` })))
+await writeResults('vectors', [...rows, ...bank.rows], { quick, search: searches.map(({ details }) => details), endToEnd: bank.details })

@@ -207,6 +207,31 @@ describe('raft election: scenarios', () => {
     expect(a.leader).toBeNull()
   })
 
+  it('after a won pre-vote, a split vote is retried within 50–150 ms rather than a full election timeout', () => {
+    const members = ['a', 'b', 'c', 'd', 'e']
+    const a = new Election({ self: 'a', members }, { persisted: INITIAL_STATE, random: () => 0.5, now: 0 })
+    a.tick(225)
+    a.receive(226, 'b', { type: 'prevote-reply', term: 1, granted: true })
+    a.receive(226, 'c', { type: 'prevote-reply', term: 1, granted: true })
+    expect(a.role).toBe('candidate')
+    // Heartbeat interval (50) plus half of the remaining spread (300 − 150 − 50): 100 ms after the round started.
+    expect(a.nextDeadline).toBe(226 + 100)
+    // b and c voted for another candidate that timed out at the same moment; d and e for a: 3 of 5 for nobody.
+    a.receive(227, 'b', { type: 'vote-reply', term: 1, granted: false })
+    a.receive(227, 'c', { type: 'vote-reply', term: 1, granted: false })
+    a.receive(227, 'd', { type: 'vote-reply', term: 1, granted: true })
+    expect(a.role).toBe('candidate')
+    expect(a.tick(325).messages).toEqual([])
+    expect(a.tick(326).messages.map(({ message }) => message.type)).toEqual(['prevote', 'prevote', 'prevote', 'prevote'])
+    expect(a.role).toBe('pre-candidate')
+
+    // Without pre-vote nothing says the cluster is leaderless, so the candidate keeps the full timeout.
+    const plain = new Election({ self: 'a', members, preVote: false }, { persisted: INITIAL_STATE, random: () => 0.5, now: 0 })
+    plain.tick(225)
+    expect(plain.role).toBe('candidate')
+    expect(plain.nextDeadline).toBe(225 + 225)
+  })
+
   it('announces a leader re-elected in a newer term as a new leadership', () => {
     const c = node('c')
     c.receive(10, 'a', { type: 'heartbeat', term: 1, leader: 'a', seq: 1 })
