@@ -85,6 +85,12 @@ export class PeerBackoff {
     return entry !== undefined && this.#now() < entry.until
   }
 
+  /** Milliseconds until a backed-off peer may connect again; 0 when it may now. */
+  remainingMs (peerId: string): number {
+    const entry = this.#entries.get(peerId)
+    return entry === undefined ? 0 : Math.max(0, entry.until - this.#now())
+  }
+
   /** Forgets a peer's refusals (it just proved itself). */
   clear (peerId: string): void {
     this.#entries.delete(peerId)
@@ -255,6 +261,17 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   }
 
   /**
+   * For an explicit join: lifts the backoff of a peer that refused or failed us, since the operator
+   * asks to try now. A peer this node refused for abuse stays shut out; the result says for how long.
+   */
+  retryNow (peerId: string): { allowed: true } | { allowed: false, remainingMs: number } {
+    if (!this.#backoff.isBackedOff(peerId)) return { allowed: true }
+    if (this.#abusers.has(peerId)) return { allowed: false, remainingMs: this.#backoff.remainingMs(peerId) }
+    this.#backoff.clear(peerId)
+    return { allowed: true }
+  }
+
+  /**
    * Resolves true once the peer is admitted, false if it is refused or `timeoutMs` passes first:
    * for handlers that receive a stream while the peer's handshake is still running.
    */
@@ -334,6 +351,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
       const verdict = await frames.read()
       if (verdict.type !== 'auth-welcome') throw unexpected(verdict, 'auth-welcome')
     } catch (err) {
+      if (this.#connectionLost(connection, err)) return
       const failure = err instanceof HandshakeRefusal || !deadline.aborted ? err : timeoutRefusal(this.#handshakeTimeoutMs)
       await this.#fail(connection, stream, frames, failure)
       return
@@ -367,6 +385,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
         throw new HandshakeRefusal('wrong-secret', 'the peer\'s proof did not verify: the network secrets differ, or the proof was replayed')
       }
     } catch (err) {
+      if (this.#connectionLost(connection, err)) return
       await this.#fail(connection, stream, frames, err)
       return
     }
@@ -375,6 +394,17 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
     await frames.write(welcomeMessage()).then(async () => { await stream.close() }).catch((err: unknown) => {
       this.#log.debug({ err, peer: remote }, 'could not send the auth welcome')
     })
+  }
+
+  /**
+   * A handshake cut short because its connection went away (pruned, or the peer hung up) says
+   * nothing against the peer: it is not refused or backed off, and a later connection handshakes
+   * afresh. Explicit refusals and timeouts still count.
+   */
+  #connectionLost (connection: Connection, err: unknown): boolean {
+    if (err instanceof HandshakeRefusal || connection.status === 'open') return false
+    this.#log.debug({ peer: connection.remotePeer.toString(), err: err instanceof Error ? err.message : String(err) }, 'connection closed during the handshake')
+    return true
   }
 
   /** Records a failed handshake, tells the peer why unless it told us, and hangs up. */

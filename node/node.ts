@@ -325,6 +325,12 @@ export class PeerflowNode {
   async join (addr: Multiaddr, signal: AbortSignal): Promise<PeerInfo> {
     const target = addr.getComponents().find((component) => component.name === 'p2p')?.value
     if (target === this.peerId) throw new HttpError(400, 'that multiaddr is this node itself')
+    if (target !== undefined) {
+      const retry = this.admission.retryNow(target)
+      if (!retry.allowed) {
+        throw new HttpError(409, `${target} was disconnected for abusing this node; it may connect again in ${Math.ceil(retry.remainingMs / 1000)} s`)
+      }
+    }
     const timeout = AbortSignal.timeout(this.config.dialTimeoutMs)
     let connection
     try {

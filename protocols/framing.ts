@@ -62,6 +62,8 @@ export class JsonFrames<In, Out> {
       if (err instanceof Error && /length/i.test(err.name + err.message)) {
         throw new ProtocolError(`frame larger than ${this.#limits.maxFrameBytes} bytes`)
       }
+      // A stream closed under the reader rejects with its close event, not an Error.
+      if (err instanceof Event) throw new Error(`the stream closed (${err.type}) before a whole message arrived`)
       throw err
     }
     return decodeJson(bytes.subarray(), this.#schema)

@@ -100,6 +100,23 @@ describe('admission with a network secret', () => {
     expect(await b.admission.whenAdmitted(a.peerId, 2_000)).toBe(true)
     expect(b.admission.admitted()).toEqual([a.peerId])
   })
+
+  it('lets an explicit retry through its own backoff of a peer that refused it, but not through one for abuse', async () => {
+    const secret = newSecret()
+    const b = await hosts.admitting({ secret, allowlist: new Set() })
+    const c = await hosts.admitting({ secret })
+    await c.host.dial(quicAddr(b.host)).catch(() => {})
+    await waitFor('c was refused', () => c.admission.refused().length === 1, 3_000)
+    expect(c.admission.isBackedOff(b.peerId)).toBe(true)
+    expect(c.admission.retryNow(b.peerId)).toEqual({ allowed: true })
+    expect(c.admission.isBackedOff(b.peerId)).toBe(false)
+
+    b.admission.punish(c.peerId, 'flooding')
+    const retry = b.admission.retryNow(c.peerId)
+    expect(retry.allowed).toBe(false)
+    expect(retry.allowed ? 0 : retry.remainingMs).toBeGreaterThan(0)
+    expect(b.admission.isBackedOff(c.peerId)).toBe(true)
+  })
 })
 
 /** A hand-driven dialer side, to present chosen nonces and proofs on the wire. */
