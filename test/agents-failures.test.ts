@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { assertConfigured, resolveProvider, runAgent, type AgentProgressEvent, type ProviderOptions } from '../src/agents/index.ts'
-import { startAnthropicServer, type AnthropicServer, type AnthropicServerOptions } from './fixtures/anthropic-server.ts'
+import { startAnthropicServer, type AnthropicServer } from './fixtures/anthropic-server.ts'
+import { modelServersPerTest } from './helpers/model-servers.ts'
 
-const servers: AnthropicServer[] = []
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map(async (server) => { await server.close() }))
-})
-
-async function serve (options: AnthropicServerOptions = {}): Promise<AnthropicServer> {
-  const server = await startAnthropicServer(options)
-  servers.push(server)
-  return server
-}
+const serve = modelServersPerTest()
 
 /** Explicit options and an empty environment, so a developer's ANTHROPIC_* variables never leak in. */
 function providerAt (url: string, options: ProviderOptions = {}): ReturnType<typeof resolveProvider> {

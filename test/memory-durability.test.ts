@@ -1,28 +1,14 @@
-import { rm } from 'node:fs/promises'
-import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, startNodeProcess, type CliResult, type NodeProcess } from './helpers/cli.ts'
-import { tempDir, waitFor } from './helpers/nodes.ts'
+import { describe, expect, it } from 'vitest'
+import { runCli, type CliResult, type NodeProcess } from './helpers/cli.ts'
+import { nodeProcessesPerTest } from './helpers/node-processes.ts'
+import { waitFor } from './helpers/nodes.ts'
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0']
-const processes: NodeProcess[] = []
-const dirs: string[] = []
-
-afterEach(async () => {
-  await Promise.all(processes.splice(0).map(async (p) => { await p.stop('SIGKILL') }))
-  await Promise.all(dirs.splice(0).map(async (dir) => { await rm(dir, { recursive: true, force: true }) }))
-})
-
-async function dataDir (): Promise<string> {
-  const dir = await tempDir()
-  dirs.push(dir)
-  return dir
-}
+const nodes = nodeProcessesPerTest()
+const { dataDir } = nodes
 
 /** A `peerflow start` process on loopback with the lexical embedder (no model to load). */
 async function start (dir: string): Promise<NodeProcess> {
-  const node = await startNodeProcess(['--data', dir, '--api', '127.0.0.1:0', '--embedder', 'hash', ...LISTEN])
-  processes.push(node)
-  return node
+  return nodes.start(dir, ['--embedder', 'hash'])
 }
 
 async function cli (node: NodeProcess, ...args: string[]): Promise<CliResult> {

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
@@ -66,7 +68,7 @@ describe('relay policy', () => {
 
 describe('NAT config', () => {
   it('defaults to no relay service, no UPnP, and unlimited circuits for members', () => {
-    const config = defaults('/tmp/peerflow-nat-units')
+    const config = defaults(join(tmpdir(), 'peerflow-nat-units'))
     expect(config.relay).toBe(false)
     expect(config.upnp).toBe(false)
     expect(config.announce).toEqual([])
@@ -74,7 +76,7 @@ describe('NAT config', () => {
   })
 
   it('fills in relay limits a config file leaves out, and refuses malformed ones', () => {
-    const base = defaults('/tmp/peerflow-nat-units')
+    const base = defaults(join(tmpdir(), 'peerflow-nat-units'))
     expect(validateConfig({ ...base, relayLimits: { dataBytes: 1_048_576 } }).relayLimits).toEqual({ maxReservations: 64, durationMs: 0, dataBytes: 1_048_576 })
     expect(() => validateConfig({ ...base, relayLimits: { dataBytes: -1 } })).toThrow(/relayLimits\.dataBytes/)
     expect(() => validateConfig({ ...base, announce: ['not-a-multiaddr'] })).toThrow(/announce/)

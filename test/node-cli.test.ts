@@ -1,29 +1,11 @@
-import { rm, writeFile, chmod, stat } from 'node:fs/promises'
+import { writeFile, chmod, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { runCli, startNodeProcess, type NodeProcess } from './helpers/cli.ts'
-import { tempDir } from './helpers/nodes.ts'
+import { describe, expect, it } from 'vitest'
+import { runCli } from './helpers/cli.ts'
+import { LOOPBACK_LISTEN_ARGS, nodeProcessesPerTest } from './helpers/node-processes.ts'
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0']
-const processes: NodeProcess[] = []
-const dirs: string[] = []
-
-afterEach(async () => {
-  await Promise.all(processes.splice(0).map(async (p) => { await p.stop('SIGKILL') }))
-  await Promise.all(dirs.splice(0).map(async (dir) => { await rm(dir, { recursive: true, force: true }) }))
-})
-
-async function dataDir (): Promise<string> {
-  const dir = await tempDir()
-  dirs.push(dir)
-  return dir
-}
-
-async function start (dir: string, extra: string[] = []): Promise<NodeProcess> {
-  const node = await startNodeProcess(['--data', dir, '--api', '127.0.0.1:0', ...LISTEN, ...extra])
-  processes.push(node)
-  return node
-}
+const LISTEN = LOOPBACK_LISTEN_ARGS
+const { dataDir, start } = nodeProcessesPerTest()
 
 describe('the peerflow CLI against node processes', () => {
   it('joins a node started as a separate process and lists it, over QUIC', async () => {

@@ -1,27 +1,19 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { PeerflowNode } from '../node/node.ts'
-import { startAnthropicServer, type AnthropicServer, type AnthropicServerOptions } from './fixtures/anthropic-server.ts'
+import { startAnthropicServer, type AnthropicServer } from './fixtures/anthropic-server.ts'
+import { modelServersPerTest } from './helpers/model-servers.ts'
 import { TestNetwork, waitFor } from './helpers/nodes.ts'
 import { startTaskSwarm, waitForFinished, type NodeOverrides } from './helpers/task-swarm.ts'
 
+const serve = modelServersPerTest()
 const net = new TestNetwork()
-const servers: AnthropicServer[] = []
 
 beforeAll(() => {
   // Each node gets its endpoint from its config here; a developer's own settings must not leak in.
   for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN']) Reflect.deleteProperty(process.env, name)
 })
 
-afterEach(async () => {
-  await net.cleanup()
-  await Promise.all(servers.splice(0).map(async (server) => { await server.close() }))
-})
-
-async function serve (options: AnthropicServerOptions = {}): Promise<AnthropicServer> {
-  const server = await startAnthropicServer(options)
-  servers.push(server)
-  return server
-}
+afterEach(async () => { await net.cleanup() })
 
 /** A one-node swarm: the node leads and works, which is all these failure paths need. */
 async function soloNode (baseUrl: string | undefined, overrides: NodeOverrides = {}): Promise<PeerflowNode> {

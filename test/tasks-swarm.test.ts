@@ -1,28 +1,20 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { PeerflowNode } from '../node/node.ts'
 import type { TaskReport } from '../src/swarm/tasks/task-report.ts'
-import { startAnthropicServer, type AnthropicServer, type AnthropicServerOptions, type RecordedRequest } from './fixtures/anthropic-server.ts'
+import type { AnthropicServer, RecordedRequest } from './fixtures/anthropic-server.ts'
+import { modelServersPerTest } from './helpers/model-servers.ts'
 import { TestNetwork, waitFor } from './helpers/nodes.ts'
 import { leaderOf, startTaskSwarm, waitForFinished } from './helpers/task-swarm.ts'
 
+const serve = modelServersPerTest()
 const net = new TestNetwork()
-const servers: AnthropicServer[] = []
 
 beforeAll(() => {
   // Each node gets its endpoint from its config here; a developer's own settings must not leak in.
   for (const name of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_AUTH_TOKEN']) Reflect.deleteProperty(process.env, name)
 })
 
-afterEach(async () => {
-  await net.cleanup()
-  await Promise.all(servers.splice(0).map(async (server) => { await server.close() }))
-})
-
-async function serve (options: AnthropicServerOptions = {}): Promise<AnthropicServer> {
-  const server = await startAnthropicServer(options)
-  servers.push(server)
-  return server
-}
+afterEach(async () => { await net.cleanup() })
 
 async function submitMany (nodes: PeerflowNode[], count: number, fields: { role?: string, stages?: string[] } = { role: 'coder' }): Promise<string[]> {
   const ids: string[] = []
