@@ -16,7 +16,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNetworkSecret } from '../node/network-secret.ts'
+import { createNetworkSecret } from '../node/admission/network-secret.ts'
 import { api, createNatTopology, netnsSupport, startNodeInNamespace, waitFor, type NatTopology, type NsNode } from '../test/helpers/netns.ts'
 import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
 

@@ -4,6 +4,8 @@ export {
   CorruptNamespaceError, InvalidEntryError, InvalidNamespaceError, InvalidUpdateError, NamespaceLimitError,
   StoreUnavailableError
 } from './errors.ts'
+export type { ErrorKind } from './peerflow-error.ts'
+export { PeerflowError } from './peerflow-error.ts'
 export type { NamespacePolicy, PolicyOverrides } from './policy.ts'
 export { assertNamespaceName, DEFAULT_POLICY, isNamespaceName, PolicyTable, SEEDED_TTL_MS } from './policy.ts'
 export type { ListOptions, NamespaceStats, PutOptions } from './namespace.ts'

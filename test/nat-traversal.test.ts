@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createNetworkSecret } from '../node/network-secret.ts'
+import { createNetworkSecret } from '../node/admission/network-secret.ts'
 import {
   api, cliIn, createNatTopology, netnsSupport, startNodeInNamespace, waitFor, type NatTopology, type NsNode
 } from './helpers/netns.ts'

@@ -4,9 +4,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection } from '@libp2p/interface'
 import { describe, expect, it } from 'vitest'
-import { defaults, validateConfig } from '../node/config.ts'
-import { shareableAddrs } from '../node/peer-exchange.ts'
-import { relayGater, routeOf } from '../node/reachability.ts'
+import { defaults, validateConfig } from '../node/config/config.ts'
+import { shareableAddrs } from '../node/services/peer-exchange-service.ts'
+import { relayGater } from '../node/net/relay-gater.ts'
+import { routeOf } from '../node/net/connection-route.ts'
 
 /** The pieces of NAT traversal that need no network: addresses shared, routes shown, relay policy, config. */
 

@@ -1,8 +1,8 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ConfigError, resolveConfig } from '../node/config.ts'
-import { validateBootstrap } from '../node/bootstrap.ts'
+import { ConfigError, resolveConfig } from '../node/config/config.ts'
+import { validateBootstrap } from '../node/config/bootstrap-list.ts'
 import { tempDir } from './helpers/nodes.ts'
 
 const dirs: string[] = []

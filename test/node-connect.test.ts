@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import { HttpError } from '../node/api/route.ts'
+import { PeerflowError } from '../crdt/index.ts'
 import { isConnected, quicAddr, tcpAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 
 const net = new TestNetwork()
@@ -72,8 +72,9 @@ describe('connecting nodes', () => {
     await ghost.stop()
     const started = Date.now()
     const error = await a.join(multiaddr(ghostAddr), never).catch((err: unknown) => err)
-    expect(error).toBeInstanceOf(HttpError)
-    expect((error as HttpError).message).toMatch(/unreachable|cannot connect/)
+    expect(error).toBeInstanceOf(PeerflowError)
+    expect(['unreachable', 'timeout']).toContain((error as PeerflowError).kind)
+    expect((error as PeerflowError).message).toMatch(/unreachable|cannot connect/)
     expect(Date.now() - started).toBeLessThan(5_000)
   })
 

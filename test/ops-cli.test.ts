@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { PEERFLOW_BIN, runCli, startNodeProcess, type NodeProcess } from './helpers/cli.ts'
 import { tempDir, waitFor } from './helpers/nodes.ts'
 
-const DEMO = fileURLToPath(new URL('../node/demo.ts', import.meta.url))
+const DEMO = fileURLToPath(new URL('../examples/local-demo.ts', import.meta.url))
 const LISTEN = ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0']
 const processes: NodeProcess[] = []
 const children: ChildProcess[] = []

@@ -1,8 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
-import { defaults } from '../node/config.ts'
-import type { PeerflowNode } from '../node/node.ts'
-import { taskLayerOf } from '../node/dashboard/overview.ts'
+import { defaults } from '../node/config/config.ts'
+import type { PeerflowNode } from '../node/core/peerflow-node.ts'
+import { taskLayerOf } from '../node/api/dashboard/overview.ts'
 import { startAnthropicServer, type AnthropicServer } from './fixtures/anthropic-server.ts'
 import { quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 

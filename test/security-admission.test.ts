@@ -2,8 +2,8 @@ import { Writable } from 'node:stream'
 import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
-import type { Host } from '../node/host.ts'
-import type { Refusal } from '../node/admission.ts'
+import type { Host } from '../node/net/host.ts'
+import type { Refusal } from '../node/admission/admission.ts'
 import {
   AUTH_LIMITS, AUTH_PROTOCOL, computeProof, helloMessage, ListenerMessage, newNonce, proofMessage,
   type DialerWireMessage

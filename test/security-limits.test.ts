@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { PeerBackoff } from '../node/admission.ts'
-import { RateLimiter, type RateLimiterOptions } from '../node/rate-limiter.ts'
+import { PeerBackoff } from '../node/admission/admission.ts'
+import { RateLimiter, type RateLimiterOptions } from '../node/admission/rate-limiter.ts'
 
 /** A clock the test moves by hand. */
 function manualClock (): { now: () => number, advance: (ms: number) => void } {

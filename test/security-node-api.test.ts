@@ -2,7 +2,7 @@ import { readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { API_TOKEN_FILE, isLoopbackHost, tokenMatches } from '../node/api/api-token.ts'
-import type { PeerflowNode } from '../node/node.ts'
+import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { startNodeProcess, type NodeProcess } from './helpers/cli.ts'
 import { tempDir, TestNetwork } from './helpers/nodes.ts'
 

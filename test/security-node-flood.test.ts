@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerflowNode } from '../node/node.ts'
+import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { memoryTopic } from '../protocols/memory-gossip.ts'
 import { isConnected, quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 import { entryUpdate, gossipPayload, secretFileIn, startLoggedNode } from './helpers/security.ts'

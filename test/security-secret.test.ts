@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   createNetworkSecret, loadNetworkSecret, NETWORK_SECRET_BYTES, NetworkSecretError
-} from '../node/network-secret.ts'
+} from '../node/admission/network-secret.ts'
 import { tempDir } from './helpers/nodes.ts'
 
 let dir: string

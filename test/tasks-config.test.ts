@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { defaults, resolveConfig } from '../node/config.ts'
+import { defaults, resolveConfig } from '../node/config/config.ts'
 import { tempDir } from './helpers/nodes.ts'
 
 const dirs: string[] = []

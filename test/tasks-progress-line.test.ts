@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { progressLine, type ProgressView } from '../src/cli/commands/task-commands.ts'
+import { progressLine, type ProgressView } from '../node/cli/commands/task-commands.ts'
 
 describe('task progress line (peerflow task submit --wait)', () => {
   const base: ProgressView = {

@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { PeerflowNode } from '../node/node.ts'
+import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import type { TaskReport } from '../src/swarm/tasks/task-report.ts'
 import type { AnthropicServer, RecordedRequest } from './fixtures/anthropic-server.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'

@@ -1,4 +1,5 @@
-import type { PeerflowNode } from '../node.ts'
+import { PeerflowError } from '../../crdt/index.ts'
+import type { PeerflowNode } from '../core/peerflow-node.ts'
 
 /** An error with the HTTP status the control API answers it with. */
 export class HttpError extends Error {
@@ -48,6 +49,6 @@ export interface Route {
 
 export function requireString (body: unknown, field: string): string {
   const value = (body as Record<string, unknown> | null)?.[field]
-  if (typeof value !== 'string' || value === '') throw new HttpError(400, `missing field '${field}'`)
+  if (typeof value !== 'string' || value === '') throw new PeerflowError('invalid', `missing field '${field}'`)
   return value
 }

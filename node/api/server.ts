@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Logger } from '../logger.ts'
-import type { PeerflowNode } from '../node.ts'
+import type { Logger } from '../core/logger.ts'
+import type { PeerflowNode } from '../core/peerflow-node.ts'
 import { isLoopbackHost, loadOrCreateApiToken, tokenMatches } from './api-token.ts'
+import { statusOf } from './error-status.ts'
 import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
 const MAX_BODY_BYTES = 1024 * 1024
@@ -155,7 +156,7 @@ export class ApiServer {
         send(response, 200, result)
       }
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500
+      const status = statusOf(err)
       if (status === 500) this.#log.error({ err, path }, 'control API request failed')
       if (!response.headersSent) send(response, status, { error: err instanceof Error ? err.message : String(err) })
     }

@@ -6,4 +6,4 @@ if (!typeScript) {
     "Run it through npm ('npm start', 'npx peerflow') to use the project's pinned Node 24, or install Node 24.\n")
   process.exit(1)
 }
-await import('../cli.ts')
+await import('../cli/main.ts')

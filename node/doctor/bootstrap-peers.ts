@@ -4,7 +4,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import type { NodeConfig } from '../config.ts'
+import type { NodeConfig } from '../config/config.ts'
 import { failed, passed, type CheckResult, type RunningNode } from './check.ts'
 
 interface Reach { addr: string, ok: boolean, how: string }

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { API_TOKEN_FILE } from '../api/api-token.ts'
-import { IDENTITY_FILE } from '../identity.ts'
+import { IDENTITY_FILE } from '../config/identity.ts'
 import { failed, passed, type CheckResult } from './check.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { createClient, endpointOf, isConfigured, resolveProvider, type ProviderConfig } from '../../src/agents/index.ts'
 import { classifyFailure, type FailureKind } from '../../src/agents/model-errors.ts'
-import type { NodeConfig } from '../config.ts'
+import type { NodeConfig } from '../config/config.ts'
 import { failed, passed, type CheckResult } from './check.ts'
 
 /** The provider the node's agents would use: the environment first, then `agents.baseUrl` (as node/tasks.ts resolves it). */

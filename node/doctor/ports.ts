@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { createServer } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { NodeConfig } from '../config.ts'
+import type { NodeConfig } from '../config/config.ts'
 import { failed, passed, type CheckResult, type RunningNode } from './check.ts'
 
 export interface PortUse {

@@ -1,3 +1,5 @@
+import { PeerflowError, type ErrorKind } from '../../crdt/index.ts'
+
 export type ReasoningBankErrorCode =
   | 'EMPTY_QUERY'
   | 'UNKNOWN_NAMESPACE'
@@ -6,13 +8,22 @@ export type ReasoningBankErrorCode =
   | 'INVALID_INPUT'
   | 'CLOSED'
 
-/** A caller mistake the bank reports in words; `code` lets the CLI and API map it without parsing text. */
-export class ReasoningBankError extends Error {
+const KIND_OF_CODE: Record<ReasoningBankErrorCode, ErrorKind> = {
+  EMPTY_QUERY: 'invalid',
+  UNKNOWN_NAMESPACE: 'not-found',
+  UNKNOWN_PATTERN: 'not-found',
+  DIMENSION_MISMATCH: 'invalid',
+  INVALID_INPUT: 'invalid',
+  CLOSED: 'unavailable'
+}
+
+/** A caller mistake the bank reports in words; `code` says which, `kind` how callers treat it. */
+export class ReasoningBankError extends PeerflowError {
+  override name = 'ReasoningBankError'
   readonly code: ReasoningBankErrorCode
 
   constructor (code: ReasoningBankErrorCode, message: string) {
-    super(message)
-    this.name = 'ReasoningBankError'
+    super(KIND_OF_CODE[code], message)
     this.code = code
   }
 }

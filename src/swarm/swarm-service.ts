@@ -1,3 +1,4 @@
+import { PeerflowError } from '../../crdt/index.ts'
 import { decodeRaftMessage, type RaftMessage } from '../../protocols/raft/messages.ts'
 import type { ElectionEvent } from '../../protocols/raft/output.ts'
 import {
@@ -7,13 +8,11 @@ import type { ElectionStateStore, SwarmDefinitionStore, SwarmTransport } from '.
 import { SwarmEventLog } from './swarm-events.ts'
 import { SwarmMember, type ElectionTiming } from './swarm-member.ts'
 
-export class SwarmError extends Error {
+export class SwarmError extends PeerflowError {
   override name = 'SwarmError'
-  /** 'not-found' | 'conflict' | 'unavailable' | 'invalid' map to HTTP statuses in the API. */
-  readonly kind: 'not-found' | 'conflict' | 'unavailable' | 'invalid'
+  declare readonly kind: 'not-found' | 'conflict' | 'unavailable' | 'invalid'
   constructor (kind: SwarmError['kind'], message: string) {
-    super(message)
-    this.kind = kind
+    super(kind, message)
   }
 }
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { pino } from 'pino'
-import { Admission, PeerBackoff, type PeerBackoffOptions } from '../../node/admission.ts'
-import { createHost, type Host } from '../../node/host.ts'
-import type { Logger } from '../../node/logger.ts'
+import { Admission, PeerBackoff, type PeerBackoffOptions } from '../../node/admission/admission.ts'
+import { createHost, type Host } from '../../node/net/host.ts'
+import type { Logger } from '../../node/core/logger.ts'
 import { testConfig } from './nodes.ts'
 
 export interface AdmittingHost {

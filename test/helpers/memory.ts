@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { NodeConfig } from '../../node/config.ts'
-import type { PeerflowNode } from '../../node/node.ts'
+import type { NodeConfig } from '../../node/config/config.ts'
+import type { PeerflowNode } from '../../node/core/peerflow-node.ts'
 import { memoryTopic } from '../../protocols/memory-gossip.ts'
 import { isConnected, quicAddr, waitFor, type TestNetwork } from './nodes.ts'
 

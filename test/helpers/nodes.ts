@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { defaults, type NodeConfig } from '../../node/config.ts'
-import { createNode, type PeerflowNode } from '../../node/node.ts'
+import { defaults, type NodeConfig } from '../../node/config/config.ts'
+import { createNode } from '../../node/app.ts'
+import type { PeerflowNode } from '../../node/core/peerflow-node.ts'
 
 /** A temp dir removed by `cleanup()`. */
 export async function tempDir (prefix = 'peerflow-test-'): Promise<string> {

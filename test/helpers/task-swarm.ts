@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Topology } from '../../protocols/swarm.ts'
-import { defaults, type NodeConfig } from '../../node/config.ts'
-import type { PeerflowNode } from '../../node/node.ts'
+import { defaults, type NodeConfig } from '../../node/config/config.ts'
+import type { PeerflowNode } from '../../node/core/peerflow-node.ts'
 import type { TaskReport } from '../../src/swarm/tasks/task-report.ts'
 import { quicAddr, waitFor, type TestNetwork } from './nodes.ts'
 

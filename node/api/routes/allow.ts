@@ -1,12 +1,13 @@
+import { PeerflowError } from '../../../crdt/index.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { MEMBERSHIP_NAMESPACE } from '../../allowlist.ts'
-import { HttpError, requireString, type Route } from '../route.ts'
+import { MEMBERSHIP_NAMESPACE } from '../../stores/replicated-allowlist.ts'
+import { requireString, type Route } from '../route.ts'
 
 function validPeerId (text: string): string {
   try {
     return peerIdFromString(text).toString()
   } catch {
-    throw new HttpError(400, `not a PeerId: '${text}'`)
+    throw new PeerflowError('invalid', `not a PeerId: '${text}'`)
   }
 }
 

@@ -1,5 +1,5 @@
-import { dashboardAsset, type AssetName } from '../../dashboard/assets.ts'
-import { buildOverview } from '../../dashboard/overview.ts'
+import { dashboardAsset, type AssetName } from '../dashboard/assets.ts'
+import { buildOverview } from '../dashboard/overview.ts'
 import { RawResponse, type Route } from '../route.ts'
 
 function assetRoute (path: string, name: AssetName): Route {

@@ -1,4 +1,4 @@
-import { streamOverview } from '../../dashboard/live-feed.ts'
+import { streamOverview } from '../dashboard/live-feed.ts'
 import { StreamingResponse, type Route } from '../route.ts'
 
 /** Live overviews as server-sent events, for the dashboard. */

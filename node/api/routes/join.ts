@@ -1,5 +1,6 @@
+import { PeerflowError } from '../../../crdt/index.ts'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { HttpError, requireString, type Route } from '../route.ts'
+import { requireString, type Route } from '../route.ts'
 
 export const joinRoute: Route = {
   method: 'POST',
@@ -10,7 +11,7 @@ export const joinRoute: Route = {
     try {
       addr = multiaddr(text)
     } catch (err) {
-      throw new HttpError(400, `malformed multiaddr '${text}': ${(err as Error).message}`)
+      throw new PeerflowError('invalid', `malformed multiaddr '${text}': ${(err as Error).message}`)
     }
     return node.join(addr, signal)
   }

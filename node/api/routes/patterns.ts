@@ -1,33 +1,21 @@
-import { ReasoningBankError, type ListSort } from '../../../src/reasoningbank/index.ts'
-import { HttpError, requireString, type Route } from '../route.ts'
-
-const STATUS_OF_CODE: Record<ReasoningBankError['code'], number> = {
-  EMPTY_QUERY: 400, UNKNOWN_NAMESPACE: 404, UNKNOWN_PATTERN: 404, DIMENSION_MISMATCH: 400, INVALID_INPUT: 400, CLOSED: 503
-}
-
-async function answer<T> (work: () => T | Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (err) {
-    if (err instanceof ReasoningBankError) throw new HttpError(STATUS_OF_CODE[err.code], err.message)
-    throw err
-  }
-}
+import { PeerflowError } from '../../../crdt/index.ts'
+import { type ListSort } from '../../../src/reasoningbank/index.ts'
+import { requireString, type Route } from '../route.ts'
 
 function optionalNumber (value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined
   const parsed = Number(value)
-  if (!Number.isFinite(parsed)) throw new HttpError(400, `${field} must be a number`)
+  if (!Number.isFinite(parsed)) throw new PeerflowError('invalid', `${field} must be a number`)
   return parsed
 }
 
 export const patternStoreRoute: Route = {
   method: 'POST',
   path: '/patterns',
-  handle: async ({ node, body }) => answer(async () => {
+  handle: async ({ node, body }) => {
     const fields = body as { confidence?: unknown, metadata?: unknown }
     const metadata = fields.metadata ?? {}
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new HttpError(400, 'metadata must be an object')
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new PeerflowError('invalid', 'metadata must be an object')
     return {
       pattern: await node.patterns.storePattern({
         name: requireString(body, 'name'),
@@ -37,15 +25,15 @@ export const patternStoreRoute: Route = {
         metadata: metadata as Record<string, unknown>
       })
     }
-  })
+  }
 }
 
 export const patternQueryRoute: Route = {
   method: 'POST',
   path: '/patterns/query',
-  handle: async ({ node, body }) => answer(async () => {
+  handle: async ({ node, body }) => {
     const fields = (body ?? {}) as { text?: unknown, namespace?: unknown, minConfidence?: unknown, limit?: unknown, explain?: unknown }
-    if (typeof fields.text !== 'string') throw new HttpError(400, "missing field 'text'")
+    if (typeof fields.text !== 'string') throw new PeerflowError('invalid', "missing field 'text'")
     const started = performance.now()
     const matches = await node.patterns.query(fields.text, {
       namespace: typeof fields.namespace === 'string' ? fields.namespace : undefined,
@@ -54,19 +42,19 @@ export const patternQueryRoute: Route = {
       explain: fields.explain === true
     })
     return { matches, embedder: node.patterns.embedder.id, tookMs: performance.now() - started }
-  })
+  }
 }
 
 export const patternListRoute: Route = {
   method: 'GET',
   path: '/patterns',
-  handle: async ({ node, query }) => answer(() => ({
+  handle: async ({ node, query }) => ({
     patterns: node.patterns.list({
       namespace: query.get('namespace') ?? undefined,
       sort: (query.get('sort') ?? undefined) as ListSort | undefined,
       limit: optionalNumber(query.get('limit'), 'limit')
     })
-  }))
+  })
 }
 
 export const patternStatsRoute: Route = {
@@ -78,15 +66,15 @@ export const patternStatsRoute: Route = {
 export const patternForgetRoute: Route = {
   method: 'DELETE',
   path: '/patterns/:name',
-  handle: async ({ node, params }) => answer(async () => {
+  handle: async ({ node, params }) => {
     const forgotten = await node.patterns.forget(params.name as string)
-    if (!forgotten) throw new HttpError(404, `no pattern named '${params.name}'`)
+    if (!forgotten) throw new PeerflowError('not-found', `no pattern named '${params.name}'`)
     return { forgotten }
-  })
+  }
 }
 
 export const patternConsolidateRoute: Route = {
   method: 'POST',
   path: '/patterns/consolidate',
-  handle: async ({ node, body }) => answer(async () => node.patterns.consolidate({ dryRun: (body as { dryRun?: unknown } | null)?.dryRun === true }))
+  handle: async ({ node, body }) => node.patterns.consolidate({ dryRun: (body as { dryRun?: unknown } | null)?.dryRun === true })
 }

@@ -1,21 +1,11 @@
+import { PeerflowError } from '../../../crdt/index.ts'
 import { TOPOLOGIES, type Topology } from '../../../protocols/swarm.ts'
 import { SwarmError } from '../../../src/swarm/swarm-service.ts'
-import { HttpError, requireString, type Route } from '../route.ts'
-
-const STATUS_OF_KIND: Record<SwarmError['kind'], number> = { 'not-found': 404, conflict: 409, unavailable: 503, invalid: 400 }
-
-async function answer<T> (work: () => T | Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (err) {
-    if (err instanceof SwarmError) throw new HttpError(STATUS_OF_KIND[err.kind], err.message)
-    throw err
-  }
-}
+import { requireString, type Route } from '../route.ts'
 
 function rolesOf (body: unknown): string[] {
   const roles = (body as { roles?: unknown } | null)?.roles ?? []
-  if (!Array.isArray(roles) || roles.some((role) => typeof role !== 'string')) throw new HttpError(400, 'roles must be an array of strings')
+  if (!Array.isArray(roles) || roles.some((role) => typeof role !== 'string')) throw new PeerflowError('invalid', 'roles must be an array of strings')
   return roles as string[]
 }
 
@@ -28,47 +18,47 @@ export const swarmListRoute: Route = {
 export const swarmInitRoute: Route = {
   method: 'POST',
   path: '/swarms',
-  handle: async ({ node, body }) => answer(async () => {
+  handle: async ({ node, body }) => {
     const name = requireString(body, 'name')
     const fields = body as { topology?: unknown, maxAgents?: unknown }
     const topology = (fields.topology ?? 'hierarchical') as Topology
-    if (!TOPOLOGIES.includes(topology)) throw new HttpError(400, `unknown topology '${String(topology)}' (one of ${TOPOLOGIES.join(', ')})`)
+    if (!TOPOLOGIES.includes(topology)) throw new PeerflowError('invalid', `unknown topology '${String(topology)}' (one of ${TOPOLOGIES.join(', ')})`)
     const maxAgents = fields.maxAgents ?? 8
-    if (typeof maxAgents !== 'number' || !Number.isInteger(maxAgents) || maxAgents < 1 || maxAgents > 1000) throw new HttpError(400, 'maxAgents must be an integer from 1 to 1000')
+    if (typeof maxAgents !== 'number' || !Number.isInteger(maxAgents) || maxAgents < 1 || maxAgents > 1000) throw new PeerflowError('invalid', 'maxAgents must be an integer from 1 to 1000')
     await node.swarms.init(name, topology, maxAgents, rolesOf(body))
     return node.swarms.status(name)
-  })
+  }
 }
 
 export const swarmStatusRoute: Route = {
   method: 'GET',
   path: '/swarms/:name',
-  handle: async ({ node, params }) => answer(() => node.swarms.status(params.name as string))
+  handle: async ({ node, params }) => node.swarms.status(params.name as string)
 }
 
 export const swarmJoinRoute: Route = {
   method: 'POST',
   path: '/swarms/:name/join',
-  handle: async ({ node, params, body }) => answer(async () => {
+  handle: async ({ node, params, body }) => {
     await node.swarms.join(params.name as string, rolesOf(body))
     return node.swarms.status(params.name as string)
-  })
+  }
 }
 
 export const swarmLeaveRoute: Route = {
   method: 'POST',
   path: '/swarms/:name/leave',
-  handle: async ({ node, params }) => answer(async () => {
+  handle: async ({ node, params }) => {
     await node.swarms.leave(params.name as string)
     return node.swarms.status(params.name as string)
-  })
+  }
 }
 
 export const swarmEventsRoute: Route = {
   method: 'GET',
   path: '/swarms/:name/events',
-  handle: async ({ node, params, query }) => answer(() => {
+  handle: async ({ node, params, query }) => {
     node.swarms.status(params.name as string)
     return { events: node.swarms.events.since(Number(query.get('after') ?? 0), params.name) }
-  })
+  }
 }

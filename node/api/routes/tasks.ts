@@ -1,29 +1,19 @@
+import { PeerflowError } from '../../../crdt/index.ts'
 import { TaskBudget } from '../../../src/swarm/tasks/records.ts'
 import { TaskError } from '../../../src/swarm/tasks/task-error.ts'
 import type { SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
 import type { TaskState } from '../../../src/swarm/tasks/task-view.ts'
-import { HttpError, requireString, type Route } from '../route.ts'
-
-const STATUS_OF_KIND: Record<TaskError['kind'], number> = { 'not-found': 404, invalid: 400, conflict: 409 }
-
-async function answer<T> (work: () => T | Promise<T>): Promise<T> {
-  try {
-    return await work()
-  } catch (err) {
-    if (err instanceof TaskError) throw new HttpError(STATUS_OF_KIND[err.kind], err.message)
-    throw err
-  }
-}
+import { requireString, type Route } from '../route.ts'
 
 function submitRequestOf (body: unknown): SubmitRequest {
   const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown }
-  if (fields.role !== undefined && typeof fields.role !== 'string') throw new HttpError(400, 'role must be a string')
+  if (fields.role !== undefined && typeof fields.role !== 'string') throw new PeerflowError('invalid', 'role must be a string')
   if (fields.stages !== undefined && (!Array.isArray(fields.stages) || fields.stages.some((stage) => typeof stage !== 'string'))) {
-    throw new HttpError(400, 'stages must be an array of role names')
+    throw new PeerflowError('invalid', 'stages must be an array of role names')
   }
-  if (fields.maxAttempts !== undefined && typeof fields.maxAttempts !== 'number') throw new HttpError(400, 'maxAttempts must be a number')
+  if (fields.maxAttempts !== undefined && typeof fields.maxAttempts !== 'number') throw new PeerflowError('invalid', 'maxAttempts must be a number')
   const budget = TaskBudget.safeParse(fields.budget ?? {})
-  if (!budget.success) throw new HttpError(400, `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
+  if (!budget.success) throw new PeerflowError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
   return {
     swarm: requireString(body, 'swarm'),
     prompt: requireString(body, 'prompt'),
@@ -37,25 +27,25 @@ function submitRequestOf (body: unknown): SubmitRequest {
 export const taskSubmitRoute: Route = {
   method: 'POST',
   path: '/tasks',
-  handle: async ({ node, body }) => answer(async () => node.tasks.submit(submitRequestOf(body)))
+  handle: async ({ node, body }) => node.tasks.submit(submitRequestOf(body))
 }
 
 export const taskListRoute: Route = {
   method: 'GET',
   path: '/tasks',
-  handle: ({ node, query }) => answer(() => ({
+  handle: ({ node, query }) => ({
     tasks: node.tasks.list({ swarm: query.get('swarm') ?? undefined, state: (query.get('state') ?? undefined) as TaskState | undefined })
-  }))
+  })
 }
 
 export const taskShowRoute: Route = {
   method: 'GET',
   path: '/tasks/:id',
-  handle: ({ node, params }) => answer(() => node.tasks.show(params.id as string))
+  handle: ({ node, params }) => node.tasks.show(params.id as string)
 }
 
 export const taskCancelRoute: Route = {
   method: 'POST',
   path: '/tasks/:id/cancel',
-  handle: async ({ node, params }) => answer(async () => node.tasks.cancel(params.id as string))
+  handle: async ({ node, params }) => node.tasks.cancel(params.id as string)
 }

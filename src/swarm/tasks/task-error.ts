@@ -1,9 +1,10 @@
-/** A request the task layer refuses; `kind` maps to an HTTP status in the control API. */
-export class TaskError extends Error {
+import { PeerflowError } from '../../../crdt/index.ts'
+
+/** A request the task layer refuses. */
+export class TaskError extends PeerflowError {
   override name = 'TaskError'
-  readonly kind: 'not-found' | 'invalid' | 'conflict'
+  declare readonly kind: 'not-found' | 'invalid' | 'conflict'
   constructor (kind: TaskError['kind'], message: string) {
-    super(message)
-    this.kind = kind
+    super(kind, message)
   }
 }

@@ -1,0 +1,29 @@
+import type { Command } from 'commander'
+import type { AgentInfo } from '../../../src/swarm/tasks/local-agents.ts'
+import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
+import { formatDuration, printJson, printTable } from '../output.ts'
+import { formatTokens } from './task-commands.ts'
+
+/** `peerflow agent …`: the agents a node runs for swarm tasks. */
+export function registerAgentCommands (program: Command): void {
+  const agent = program.command('agent').description('agents this node runs for swarm tasks')
+
+  withApi(agent.command('list').description('running and waiting agents, then the latest finished: role, model, state, task, tokens'))
+    .action(async (options: ReadOptions) => {
+      const reply = await clientFor(options).request<{ maxConcurrent: number, agents: AgentInfo[] }>('GET', '/agents')
+      if (options.json === true) return printJson(reply)
+      const active = reply.agents.filter((row) => row.state === 'running' || row.state === 'waiting').length
+      process.stdout.write(`${active} active of ${reply.maxConcurrent} slots\n`)
+      printTable(reply.agents, [
+        { header: 'role', value: (row) => row.role },
+        { header: 'model', value: (row) => row.model ?? '-' },
+        { header: 'state', value: (row) => row.state },
+        { header: 'task', value: (row) => `${row.task} (${row.attempt})` },
+        { header: 'swarm', value: (row) => row.swarm },
+        { header: 'turn', value: (row) => row.maxTurns === 0 ? '-' : `${row.turn}/${row.maxTurns}` },
+        { header: 'tokens', value: (row) => formatTokens(row.tokens) },
+        { header: 'time', value: (row) => row.startedAt === null ? `waiting ${formatDuration(Date.now() - row.acceptedAt)}` : formatDuration((row.finishedAt ?? Date.now()) - row.startedAt) },
+        { header: 'error', value: (row) => row.error ?? '' }
+      ], 'no agents on this node yet')
+    })
+}

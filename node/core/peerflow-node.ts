@@ -1,0 +1,478 @@
+import { PeerflowError } from '../../crdt/index.ts'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { join } from 'node:path'
+import { Registry } from 'prom-client'
+import { MemoryStore } from '../../crdt/index.ts'
+import { createEmbedder, ReasoningBank } from '../../src/reasoningbank/index.ts'
+import { SwarmService } from '../../src/swarm/swarm-service.ts'
+import type { TaskService } from '../../src/swarm/tasks/task-service.ts'
+import type { NodeConfig } from '../config/config.ts'
+import { createHost, type Host } from '../net/host.ts'
+import { loadOrCreateIdentity } from '../config/identity.ts'
+import { KnownPeers } from '../net/known-peers.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { patternStoreIn } from '../stores/replicated-pattern-store.ts'
+import { MemoryReplication } from '../services/memory-replication.ts'
+import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
+import { createTaskService } from '../stores/task-wiring.ts'
+import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
+import { Admission, PeerBackoff } from '../admission/admission.ts'
+import { allowlistIn } from '../stores/replicated-allowlist.ts'
+import { mergeGaters } from '../net/merge-gaters.ts'
+import { loadNetworkSecret } from '../admission/network-secret.ts'
+import { PeerBlocklist } from '../admission/peer-blocklist.ts'
+import { ADMISSION_WAIT_MS } from '../admission/peer-gate.ts'
+import { RateLimiter } from '../admission/rate-limiter.ts'
+import { sealerFor } from '../../protocols/sealed.ts'
+import { PeerExchange, shareableAddrs } from '../services/peer-exchange-service.ts'
+import { routeOf, type ConnectionRoute } from '../net/connection-route.ts'
+import { ReachabilityMonitor, type Reachability, type ReachabilityStatus } from '../net/reachability-monitor.ts'
+import { relayGater } from '../net/relay-gater.ts'
+import { Reconnector } from '../net/reconnector.ts'
+import { transportOf, type TransportName } from '../net/transport-name.ts'
+import { VERSION } from './version.ts'
+
+export interface PeerInfo {
+  peerId: string
+  address: string
+  transport: TransportName
+  direction: 'inbound' | 'outbound'
+  /** Round-trip time measured by libp2p's connection monitor, when known. */
+  rttMs: number | null
+  connectedSince: number
+  connections: number
+  /** Passed the network's admission handshake (always true in open mode once identified). */
+  admitted: boolean
+  /** 'relayed' when spliced through a relay (whose PeerId is `relay`); `limited` when that relay caps it. */
+  route: ConnectionRoute['route']
+  relay: string | null
+  limited: boolean
+}
+
+export interface NodeStatus {
+  peerId: string
+  version: string
+  nodeVersion: string
+  startedAt: number
+  uptimeMs: number
+  listen: string[]
+  api: string
+  peerCount: number
+  dataDir: string
+  transports: { quic: boolean, tcp: boolean }
+  /** 'secret': only peers proving the network secret are served; 'open': anyone. */
+  admission: 'secret' | 'open'
+  /** public | private | unknown; details (relay reservations, UPnP mappings) in `nat`. */
+  reachability: Reachability
+  nat: ReachabilityStatus
+}
+
+interface NodeParts {
+  config: NodeConfig
+  host: Host
+  knownPeers: KnownPeers
+  memory: MemoryStore
+  blocklist: PeerBlocklist
+  metrics: Registry
+  admission: Admission
+  secret: Uint8Array | undefined
+  log: Logger
+}
+
+/** The node's control surface (the HTTP API), built by the composition root: the core never imports it. */
+export interface ControlEndpoint {
+  /** Starts serving; resolves to the bound address. */
+  listen: (address: string, dataDir: string) => Promise<string>
+  close: () => Promise<void>
+}
+
+export interface CreateNodeOptions {
+  log?: Logger
+  /** Served once everything else has started, closed first on stop. */
+  control?: (node: PeerflowNode) => ControlEndpoint
+}
+
+/** One part of the node with a lifecycle: started in list order, stopped in reverse. */
+interface NodeComponent {
+  name: string
+  start: () => Promise<void> | void
+  stop: () => Promise<void> | void
+}
+
+/**
+ * One peerflow node: the libp2p host, its own protocols and the control API, started and stopped
+ * as a unit.
+ */
+export class PeerflowNode {
+  readonly config: NodeConfig
+  readonly host: Host
+  readonly log: Logger
+  readonly startedAt = Date.now()
+  readonly blocklist: PeerBlocklist
+  readonly admission: Admission
+  readonly #gossipLimiter: RateLimiter
+  readonly metrics: Registry
+  readonly memory: MemoryStore
+  readonly replication: MemoryReplication
+  readonly swarms: SwarmService
+  /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
+  readonly tasks: TaskService
+  #patterns: ReasoningBank | undefined
+  readonly #swarmTransport: Libp2pSwarmTransport
+  #sweepTimer: NodeJS.Timeout | undefined
+  readonly #knownPeers: KnownPeers
+  readonly #peerExchange: PeerExchange
+  readonly #reconnector: Reconnector
+  /** Reachability (AutoNAT), relay reservations and the relay service: docs/NAT.md. */
+  readonly nat: ReachabilityMonitor
+  readonly #control: ControlEndpoint | undefined
+  #apiAddress = ''
+  /** Components that started, in order: stop walks it backwards. */
+  readonly #started: NodeComponent[] = []
+  #stopping: Promise<void> | undefined
+
+  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts, control?: CreateNodeOptions['control']) {
+    this.config = config
+    this.metrics = metrics
+    this.blocklist = blocklist
+    this.admission = admission
+    this.host = host
+    this.log = log
+    this.memory = memory
+    const gate = admission
+    this.#gossipLimiter = new RateLimiter({
+      ratePerSecond: config.limits.gossipPerSecond,
+      burst: config.limits.gossipBurst,
+      maxViolations: config.limits.maxViolations,
+      violationWindowMs: 10_000,
+      onAbuse: (peerId) => { void this.#punish(peerId, 'memory update rate limit exceeded') }
+    })
+    this.replication = new MemoryReplication(host, {
+      namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
+      stateVector: (namespace) => memory.stateVector(namespace),
+      missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
+      applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
+      onUpdate: (listener) => memory.onUpdate(listener)
+    }, log, { gate, sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'), limiter: this.#gossipLimiter })
+    this.#swarmTransport = new Libp2pSwarmTransport(host, log, gate)
+    const self = host.peerId.toString()
+    this.swarms = new SwarmService({
+      self,
+      definitions: swarmDefinitionsIn(memory, self),
+      stateStore: electionStateFiles(config.dataDir),
+      transport: this.#swarmTransport,
+      timing: {
+        electionTimeoutMinMs: config.election.timeoutMinMs,
+        electionTimeoutMaxMs: config.election.timeoutMaxMs,
+        heartbeatIntervalMs: config.election.heartbeatMs
+      },
+      isConnected: (peer) => host.getPeers().some((connected) => connected.toString() === peer),
+      agentsOn: (swarm, peer) => this.tasks.agentsOn(swarm, peer),
+      log: log.child({ component: 'swarm' })
+    })
+    this.tasks = createTaskService({ self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log })
+    this.#swarmTransport.bind({
+      onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },
+      onRequest: async (from, request) => this.swarms.onRequest(from, request)
+    })
+    this.#knownPeers = knownPeers
+    this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
+    this.nat = new ReachabilityMonitor({ host, config, log, gate })
+    this.#peerExchange = new PeerExchange({
+      host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log, gate
+    })
+    this.#control = control?.(this)
+  }
+
+  /** Builds and starts a node: listening on the network and serving the control API. */
+  static async start (config: NodeConfig, options: CreateNodeOptions = {}): Promise<PeerflowNode> {
+    const log = options.log ?? createLogger(config.logLevel)
+    const privateKey = await loadOrCreateIdentity(config.dataDir)
+    const knownPeers = await KnownPeers.open(config.dataDir)
+    const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
+    const blocklist = new PeerBlocklist()
+    const backoff = new PeerBackoff()
+    const metrics = new Registry()
+    let host: Host
+    let secret: Uint8Array | undefined
+    // The relay serves admitted members only; admission exists once the host does, hence the late binding.
+    let members: Admission | undefined
+    const isMember = async (peerId: string): Promise<boolean> => await members?.whenAdmitted(peerId, ADMISSION_WAIT_MS) ?? false
+    try {
+      secret = config.networkSecretFile === undefined ? undefined : await loadNetworkSecret(config.networkSecretFile)
+      host = await createHost({
+        config,
+        privateKey,
+        connectionGater: mergeGaters(blocklist.gater(), backoff.gater(), relayGater(isMember)),
+        metricsRegistry: metrics,
+        peerScore: (peerId) => backoff.isBackedOff(peerId) || blocklist.has(peerId) ? -1_000 : 0
+      })
+    } catch (err) {
+      await memory.close()
+      throw err
+    }
+    const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log, backoff })
+    members = admission
+    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }, options.control)
+    try {
+      await node.#start()
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+    return node
+  }
+
+  /** Everything the node runs, in start order. Admission first: no protocol may serve a peer before its handshake. */
+  #components (): NodeComponent[] {
+    const control = this.#control
+    return [
+      { name: 'admission', start: async () => { await this.admission.start() }, stop: async () => { await this.admission.stop() } },
+      { name: 'reachability', start: async () => { await this.nat.start() }, stop: async () => { await this.nat.stop() } },
+      {
+        name: 'peer events',
+        start: () => {
+          this.host.addEventListener('peer:identify', this.#onIdentify)
+          this.host.addEventListener('peer:disconnect', this.#onDisconnect)
+        },
+        stop: () => {
+          this.host.removeEventListener('peer:identify', this.#onIdentify)
+          this.host.removeEventListener('peer:disconnect', this.#onDisconnect)
+        }
+      },
+      { name: 'peer exchange', start: async () => { await this.#peerExchange.start() }, stop: async () => { await this.#peerExchange.stop().catch(() => {}) } },
+      { name: 'memory replication', start: async () => { await this.replication.start() }, stop: async () => { await this.replication.stop() } },
+      { name: 'swarm transport', start: async () => { await this.#swarmTransport.start() }, stop: async () => { await this.#swarmTransport.stop() } },
+      { name: 'swarms', start: async () => { await this.swarms.start() }, stop: async () => { await this.swarms.stop() } },
+      {
+        name: 'reasoningbank',
+        start: async () => {
+          this.#patterns = await ReasoningBank.open({
+            store: patternStoreIn(this.memory, this.peerId),
+            embedder: createEmbedder(this.config.embedder),
+            indexDir: join(this.config.dataDir, 'patterns-index'),
+            onProgress: ({ done, total }) => { if (total > 0) this.log.info({ done, total }, 'rebuilding the pattern index') }
+          })
+        },
+        stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
+      },
+      { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() } },
+      {
+        name: 'ttl sweep',
+        start: () => {
+          this.#sweepTimer = setInterval(() => {
+            this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
+          }, this.config.sweepIntervalMs)
+          this.#sweepTimer.unref()
+        },
+        stop: () => { clearInterval(this.#sweepTimer) }
+      },
+      {
+        name: 'reconnector',
+        start: async () => {
+          for (const addr of this.config.bootstrap) {
+            const peerId = addr.slice(addr.lastIndexOf('/p2p/') + 5)
+            this.#reconnector.keep(peerId, [addr], true)
+          }
+          for (const peer of this.#knownPeers.list()) {
+            this.#reconnector.keep(peer.peerId, peer.addrs.map((addr) => `${addr}/p2p/${peer.peerId}`), false)
+          }
+          await this.#reconnector.start()
+        },
+        stop: async () => { await this.#reconnector.stop() }
+      },
+      ...(control === undefined
+        ? []
+        : [{
+            name: 'control API',
+            start: async () => { this.#apiAddress = await control.listen(this.config.api, this.config.dataDir) },
+            stop: async () => { await control.close() }
+          }])
+    ]
+  }
+
+  async #start (): Promise<void> {
+    for (const component of this.#components()) {
+      await component.start()
+      this.#started.push(component)
+    }
+    this.log.info({ peerId: this.peerId, listen: this.addresses(), api: this.#apiAddress }, 'node started')
+  }
+
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    const { peerId, listenAddrs, connection } = event.detail
+    // The address we dialled worked; a peer's own list may lack it (a public address AutoNAT has
+    // not confirmed yet is not advertised), so it goes first rather than being replaced.
+    const dialled = connection.direction === 'outbound' && routeOf(connection).route === 'direct' ? [connection.remoteAddr.toString()] : []
+    const addrs = shareableAddrs([...new Set([...dialled, ...listenAddrs.map((addr) => addr.toString())].map((addr) => addr.replace(/\/p2p\/[^/]+$/, '')))])
+    // Remembered (and redialled) only once admitted: a refused outsider must not be called back.
+    void this.admission.whenAdmitted(peerId.toString(), ADMISSION_WAIT_MS).then((admitted) => {
+      if (!admitted) return
+      this.#knownPeers.remember(peerId.toString(), addrs)
+      this.#reconnector.keep(peerId.toString(), addrs.map((addr) => `${addr}/p2p/${peerId.toString()}`), false)
+    })
+    this.log.debug({ peer: peerId.toString() }, 'peer identified')
+  }
+
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    this.log.info({ peer: event.detail.toString() }, 'peer disconnected')
+  }
+
+  get peerId (): string {
+    return this.host.peerId.toString()
+  }
+
+  /** The ReasoningBank; present once the node has started. */
+  get patterns (): ReasoningBank {
+    if (this.#patterns === undefined) throw new Error('the ReasoningBank is not open yet')
+    return this.#patterns
+  }
+
+  get apiAddress (): string {
+    return this.#apiAddress
+  }
+
+  /** Dialable addresses, each ending in /p2p/<PeerId>. */
+  addresses (): string[] {
+    return this.host.getMultiaddrs().map((addr) => addr.toString())
+  }
+
+  status (): NodeStatus {
+    return {
+      peerId: this.peerId,
+      version: VERSION,
+      nodeVersion: process.version,
+      startedAt: this.startedAt,
+      uptimeMs: Date.now() - this.startedAt,
+      listen: this.addresses(),
+      api: this.#apiAddress,
+      peerCount: this.host.getPeers().length,
+      dataDir: this.config.dataDir,
+      transports: { quic: this.config.quic, tcp: this.config.tcp },
+      admission: this.admission.mode,
+      reachability: this.nat.reachability,
+      nat: this.nat.status()
+    }
+  }
+
+  /** One row per connected peer, preferring a direct connection, then QUIC, when it has several. */
+  peers (): PeerInfo[] {
+    const byPeer = new Map<string, PeerInfo>()
+    for (const connection of this.host.getConnections()) {
+      if (connection.status !== 'open') continue
+      const peerId = connection.remotePeer.toString()
+      const info: PeerInfo = {
+        peerId,
+        address: connection.remoteAddr.toString(),
+        transport: transportOf(connection.remoteAddr),
+        direction: connection.direction,
+        rttMs: connection.rtt ?? null,
+        connectedSince: connection.timeline.open,
+        connections: 1,
+        admitted: this.admission.isAdmitted(peerId),
+        ...routeFields(routeOf(connection))
+      }
+      const existing = byPeer.get(peerId)
+      if (existing === undefined) byPeer.set(peerId, info)
+      else byPeer.set(peerId, { ...preferred(existing, info), connections: existing.connections + 1 })
+    }
+    return [...byPeer.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+  }
+
+  /** Dials a peer and keeps it connected (redialled on loss and after a restart). */
+  async join (addr: Multiaddr, signal: AbortSignal): Promise<PeerInfo> {
+    const target = addr.getComponents().find((component) => component.name === 'p2p')?.value
+    if (target === this.peerId) throw new PeerflowError('invalid', 'that multiaddr is this node itself')
+    if (target !== undefined) {
+      const retry = this.admission.retryNow(target)
+      if (!retry.allowed) {
+        throw new PeerflowError('conflict', `${target} was disconnected for abusing this node; it may connect again in ${Math.ceil(retry.remainingMs / 1000)} s`)
+      }
+    }
+    const timeout = AbortSignal.timeout(this.config.dialTimeoutMs)
+    let connection
+    try {
+      connection = await this.host.dial(addr, { signal: AbortSignal.any([signal, timeout]) })
+    } catch (err) {
+      if (timeout.aborted) throw new PeerflowError('timeout', `peer unreachable at ${addr.toString()}: no answer within ${this.config.dialTimeoutMs} ms`)
+      throw new PeerflowError('unreachable', `cannot connect to ${addr.toString()}: ${(err as Error).message}`)
+    }
+    const peerId = connection.remotePeer.toString()
+    if (!await this.admission.whenAdmitted(peerId, ADMISSION_WAIT_MS)) {
+      const refusal = this.admission.refused().filter((r) => r.peerId === peerId).at(-1)
+      throw new PeerflowError('forbidden', `${peerId} is not admitted to this network: ${refusal?.detail ?? 'no handshake'}${refusal === undefined ? '' : ` (${refusal.reason})`}`)
+    }
+    const withId = target === undefined ? `${addr.toString()}/p2p/${peerId}` : addr.toString()
+    this.#reconnector.keep(peerId, [withId], false)
+    this.#knownPeers.remember(peerId, [withId.replace(/\/p2p\/[^/]+$/, '')])
+    this.log.info({ peer: peerId, addr: addr.toString() }, 'joined peer')
+    const info = this.peers().find((peer) => peer.peerId === peerId)
+    if (info === undefined) throw new PeerflowError('unreachable', `connection to ${peerId} closed right after it opened`)
+    return info
+  }
+
+  /** Disconnects from a peer and stops redialling it. */
+  async leave (peerId: string): Promise<{ peerId: string, disconnected: boolean }> {
+    const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
+    this.#reconnector.release(peerId)
+    this.#knownPeers.forget(peerId)
+    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    return { peerId, disconnected: connections.length > 0 }
+  }
+
+  /** A peer that broke a limit: disconnected and backed off like a failed handshake. */
+  async #punish (peerId: string, reason: string): Promise<void> {
+    this.log.warn({ peer: peerId, reason }, 'disconnecting an abusive peer')
+    this.admission.punish(peerId, reason)
+    // A fresh violation count: if it comes back and floods again, it is punished again at once.
+    this.#gossipLimiter.forget(peerId)
+  }
+
+  /** Refuses every connection with `peerId` until unblocked, closing the open ones now. */
+  async block (peerId: string): Promise<{ peerId: string, blocked: true }> {
+    this.blocklist.block(peerId)
+    this.#reconnector.release(peerId)
+    const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
+    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    this.log.info({ peer: peerId }, 'peer blocked')
+    return { peerId, blocked: true }
+  }
+
+  unblock (peerId: string): { peerId: string, unblocked: boolean } {
+    const unblocked = this.blocklist.unblock(peerId)
+    const known = this.#knownPeers.list().find((peer) => peer.peerId === peerId)
+    if (known !== undefined) this.#reconnector.keep(peerId, known.addrs.map((addr) => `${addr}/p2p/${peerId}`), false)
+    return { peerId, unblocked }
+  }
+
+  /** Stops everything; safe to call more than once. */
+  async stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    await this.#stopping
+  }
+
+  async #stop (): Promise<void> {
+    for (const component of this.#started.splice(0).reverse()) {
+      try {
+        await component.stop()
+      } catch (err) {
+        this.log.warn({ component: component.name, err: (err as Error).message }, 'component failed to stop cleanly')
+      }
+    }
+    await this.host.stop()
+    await this.memory.close()
+    await this.#knownPeers.flush()
+    this.log.info('node stopped')
+  }
+}
+
+function routeFields ({ route, relay, limited }: ConnectionRoute): Pick<PeerInfo, 'route' | 'relay' | 'limited'> {
+  return { route, relay, limited }
+}
+
+/** Which of a peer's connections `peers` shows: direct beats relayed (DCUtR closes the relayed one soon), then QUIC. */
+function preferred (a: PeerInfo, b: PeerInfo): PeerInfo {
+  if (a.route !== b.route) return a.route === 'direct' ? a : b
+  return b.transport === 'quic' && a.transport !== 'quic' ? b : a
+}

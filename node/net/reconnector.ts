@@ -1,0 +1,89 @@
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Startable } from '@libp2p/interface'
+import type { Host } from './host.ts'
+import type { Logger } from '../core/logger.ts'
+
+const CHECK_INTERVAL_MS = 500
+const FIRST_RETRY_MS = 500
+const MAX_RETRY_MS = 30_000
+
+interface Target {
+  addrs: Multiaddr[]
+  /** Bootstrap peers are kept forever; remembered peers only while they are wanted. */
+  permanent: boolean
+  nextAttemptAt: number
+  retryMs: number
+  dialling: boolean
+}
+
+/**
+ * Keeps this node connected to the peers it should be connected to (bootstrap peers, peers it
+ * joined, peers remembered from before a restart), redialling with capped exponential backoff.
+ */
+export class Reconnector implements Startable {
+  readonly #host: Host
+  readonly #log: Logger
+  readonly #dialTimeoutMs: number
+  readonly #targets = new Map<string, Target>()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (host: Host, log: Logger, dialTimeoutMs: number) {
+    this.#host = host
+    this.#log = log
+    this.#dialTimeoutMs = dialTimeoutMs
+  }
+
+  /** `addrs` must end in /p2p/<peerId>. */
+  keep (peerId: string, addrs: string[], permanent: boolean): void {
+    const parsed = addrs.flatMap((addr) => { try { return [multiaddr(addr)] } catch { return [] } })
+    if (parsed.length === 0 || peerId === this.#host.peerId.toString()) return
+    const existing = this.#targets.get(peerId)
+    this.#targets.set(peerId, {
+      addrs: parsed,
+      permanent: permanent || (existing?.permanent ?? false),
+      nextAttemptAt: existing?.nextAttemptAt ?? 0,
+      retryMs: existing?.retryMs ?? FIRST_RETRY_MS,
+      dialling: existing?.dialling ?? false
+    })
+  }
+
+  release (peerId: string): void {
+    this.#targets.delete(peerId)
+  }
+
+  async start (): Promise<void> {
+    this.#timer = setInterval(() => { this.#check() }, CHECK_INTERVAL_MS)
+    this.#timer.unref()
+    this.#check()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    this.#targets.clear()
+  }
+
+  #check (): void {
+    const now = Date.now()
+    const connected = new Set(this.#host.getPeers().map((peer) => peer.toString()))
+    for (const [peerId, target] of this.#targets) {
+      if (connected.has(peerId)) {
+        target.retryMs = FIRST_RETRY_MS
+        target.nextAttemptAt = 0
+        continue
+      }
+      if (target.dialling || now < target.nextAttemptAt) continue
+      target.dialling = true
+      this.#host.dial(target.addrs, { signal: AbortSignal.timeout(this.#dialTimeoutMs) })
+        .then(() => {
+          this.#log.info({ peer: peerId }, 'reconnected')
+          target.retryMs = FIRST_RETRY_MS
+        })
+        .catch((err: Error) => {
+          this.#log.debug({ peer: peerId, err: err.message }, 'redial failed')
+          target.nextAttemptAt = Date.now() + target.retryMs
+          target.retryMs = Math.min(target.retryMs * 2, MAX_RETRY_MS)
+        })
+        .finally(() => { target.dialling = false })
+    }
+  }
+}

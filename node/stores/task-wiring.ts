@@ -1,0 +1,89 @@
+import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
+import { resolveProvider } from '../../src/agents/index.ts'
+import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
+import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
+import type { PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
+import { TaskService } from '../../src/swarm/tasks/task-service.ts'
+import type { SwarmService } from '../../src/swarm/swarm-service.ts'
+import type { NodeConfig } from '../config/config.ts'
+import type { Host } from '../net/host.ts'
+import type { Logger } from '../core/logger.ts'
+import { PATTERNS_NAMESPACE } from './replicated-pattern-store.ts'
+import { SWARMS_NAMESPACE, swarmDefinitionsIn } from './swarm-stores.ts'
+
+export interface TaskWiring {
+  self: string
+  config: NodeConfig
+  memory: MemoryStore
+  swarms: SwarmService
+  host: Host
+  /** The ReasoningBank once it is open. */
+  patterns: () => PatternBank | undefined
+  log: Logger
+  env?: NodeJS.ProcessEnv
+}
+
+function taskStoreIn (memory: MemoryStore, self: string): TaskStore {
+  return {
+    // Entries go out as the store holds them: the task layer caches its decoding per entry object.
+    list: (prefix) => memory.list(TASKS_NAMESPACE, { prefix }),
+    put: async (key, value, ttlMs) => { await memory.put(TASKS_NAMESPACE, key, value, { author: self, ttlMs }) },
+    onChange: (listener) => memory.onUpdate((namespace) => { if (namespace === TASKS_NAMESPACE) listener() })
+  }
+}
+
+function sharedMemoryIn (memory: MemoryStore, self: string): SharedMemory {
+  return {
+    get: (namespace, key) => memory.get(namespace, key),
+    list: (namespace, prefix) => memory.list(namespace, { prefix }),
+    put: async (namespace, key, value: JsonValue) => { await memory.put(namespace, key, value, { author: self }) }
+  }
+}
+
+function swarmDirectory (wiring: TaskWiring): SwarmDirectory {
+  const definitions = swarmDefinitionsIn(wiring.memory, wiring.self)
+  return {
+    definition: (name) => definitions.get(name),
+    definitions: () => definitions.list(),
+    seat: (name) => wiring.swarms.member(name),
+    isConnected: (peer) => {
+      if (!wiring.host.getPeers().some((connected) => connected.toString() === peer)) return false
+      // A killed node's QUIC connection lingers until its idle timeout; the heartbeat acks a leader
+      // collects notice within a few election timeouts, so a silent voter counts as gone.
+      const silenceLimitMs = 3 * wiring.config.election.timeoutMaxMs
+      for (const definition of definitions.list()) {
+        const seat = wiring.swarms.member(definition.name)
+        if (seat?.role !== 'leader' || !seat.voters.includes(peer)) continue
+        const silentFor = seat.silentForMs(peer)
+        if (silentFor === null || silentFor > silenceLimitMs) return false
+      }
+      return true
+    },
+    onLeaderChange: (listener) => wiring.swarms.events.subscribe((event) => { if (event.type === 'leader-changed') listener() })
+  }
+}
+
+/**
+ * The node's task layer, wired to its replicated memory, swarms, ReasoningBank and model provider.
+ * The provider is resolved for every attempt, from ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL, with
+ * the config's `agents.baseUrl` used when the environment names no endpoint.
+ */
+export function createTaskService (wiring: TaskWiring): TaskService {
+  const { self, config, memory, log } = wiring
+  const env = wiring.env ?? process.env
+  const { baseUrl, ...settings } = config.agents
+  return new TaskService({
+    self,
+    store: taskStoreIn(memory, self),
+    swarms: swarmDirectory(wiring),
+    patterns: wiring.patterns,
+    provider: () => resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: baseUrl } : {}, env),
+    tools: agentTools({
+      memory: sharedMemoryIn(memory, self),
+      patterns: wiring.patterns,
+      readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
+    }),
+    settings,
+    log: log.child({ component: 'tasks' })
+  })
+}
