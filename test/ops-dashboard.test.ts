@@ -27,7 +27,7 @@ async function openBrowser (): Promise<BrowserContext> {
   try {
     await access(CHROMIUM, constants.X_OK)
   } catch {
-    throw new Error(`the dashboard test needs headless Chromium at ${CHROMIUM}: install it with 'apt-get install chromium' (.ci/run does)`)
+    throw new Error(`the dashboard test needs headless Chromium at ${CHROMIUM}: install it with 'apt-get install chromium' (npm test does, as root)`)
   }
   profile = await tempDir('peerflow-chromium-')
   browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS })

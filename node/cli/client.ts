@@ -15,6 +15,11 @@ export class CliError extends Error {
   }
 }
 
+/** Nothing listens at the API address: no node there, or one still starting. */
+export class NodeNotAnsweringError extends CliError {
+  override name = 'NodeNotAnsweringError'
+}
+
 export interface RequestOptions {
   body?: unknown
   timeoutMs?: number
@@ -49,7 +54,7 @@ export class ApiClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ETIMEDOUT') throw new CliError(`the node at ${this.address} did not answer within ${timeoutMs} ms`)
-      if (code === 'ECONNREFUSED') throw new CliError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
+      if (code === 'ECONNREFUSED') throw new NodeNotAnsweringError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
       throw new CliError(`cannot reach the node at ${this.address}: ${(err as Error).message}`)
     }
     let payload: unknown

@@ -1,8 +1,23 @@
 import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
-import { CliError } from '../client.ts'
+import { CliError, NodeNotAnsweringError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 import { watchStatus } from './watch.ts'
+
+const READY_WAIT_MS = 30_000
+
+/** Retries while no node answers yet (a node started a moment ago); any other error ends at once. */
+async function untilAnswered<T> (request: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + READY_WAIT_MS
+  for (;;) {
+    try {
+      return await request()
+    } catch (err) {
+      if (!(err instanceof NodeNotAnsweringError) || Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  }
+}
 
 interface IdReply { peerId: string, addresses: string[] }
 interface Refusal { peerId: string, address: string, at: number, reason: string, detail: string }
@@ -64,12 +79,16 @@ export function registerNodeCommands (program: Command): void {
 
   withApi(program.command('status').description('uptime, listen addresses, peer count, data dir, version'))
     .option('--watch', 'redraw peers, swarms, memory and tasks every second until Ctrl-C')
-    .action(async (options: ReadOptions & { watch?: boolean }) => {
+    .option('--wait', `wait up to ${READY_WAIT_MS / 1000} s for a node that is still starting to answer`)
+    .action(async (options: ReadOptions & { watch?: boolean, wait?: boolean }) => {
       if (options.watch === true) {
         if (options.json === true) throw new CliError('--watch draws a live view; for machine output poll `peerflow status --json` or read GET /events', 2)
         return watchStatus(clientFor(options))
       }
-      const reply = await clientFor(options).request<StatusReply & Record<string, unknown>>('GET', '/status')
+      const client = clientFor(options)
+      const reply = options.wait === true
+        ? await untilAnswered(async () => client.request<StatusReply & Record<string, unknown>>('GET', '/status'))
+        : await client.request<StatusReply & Record<string, unknown>>('GET', '/status')
       if (options.json === true) return printJson(reply)
       const lines = [
         `peerflow ${reply.version} (Node ${reply.nodeVersion})`,
