@@ -3,7 +3,7 @@ import { CorruptNamespaceError } from './errors.ts'
 import { logKey, namespaceRange, parseKey, snapshotKey } from './keys.ts'
 import { NamespaceDoc } from './namespace.ts'
 import type { NamespacePolicy } from './policy.ts'
-import { isNamespaceName } from './policy.ts'
+import { isNamespaceName } from './namespace-names.ts'
 import { decodeRecord, encodeRecord } from './record.ts'
 
 export type Database = Level<string, Uint8Array>

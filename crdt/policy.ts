@@ -1,4 +1,5 @@
 import { InvalidNamespaceError } from './errors.ts'
+import { isNamespaceName, NAMESPACES } from './namespace-names.ts'
 
 /** Limits and default lifetime of the entries of one namespace. Limits are enforced on local writes. */
 export interface NamespacePolicy {
@@ -21,16 +22,11 @@ export const DEFAULT_POLICY: NamespacePolicy = Object.freeze({
 
 /** Namespaces every node has from the start, with the lifetime their contents are meant to have. */
 export const SEEDED_TTL_MS: Readonly<Record<string, number>> = Object.freeze({
-  'swarm-state': HOUR_MS,
-  'task-queue': 2 * HOUR_MS,
-  'shared-knowledge': 24 * HOUR_MS
+  [NAMESPACES.swarmState]: HOUR_MS,
+  [NAMESPACES.taskQueue]: 2 * HOUR_MS,
+  [NAMESPACES.sharedKnowledge]: 24 * HOUR_MS
 })
 
-const NAMESPACE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
-
-export function isNamespaceName (name: unknown): name is string {
-  return typeof name === 'string' && NAMESPACE_NAME.test(name)
-}
 
 export function assertNamespaceName (name: unknown): asserts name is string {
   if (!isNamespaceName(name)) {

@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ProtocolError } from './framing.ts'
-import { isValidNamespaceName } from './namespace-name.ts'
+import { isNamespaceName } from '../crdt/index.ts'
 
 /**
  * Memory gossip: one gossipsub topic per namespace; a message carries one Yjs update (local
@@ -25,7 +25,7 @@ export function memoryTopic (namespace: string): string {
 export function namespaceOfTopic (topic: string): string | undefined {
   if (!topic.startsWith(TOPIC_PREFIX)) return undefined
   const namespace = topic.slice(TOPIC_PREFIX.length)
-  return isValidNamespaceName(namespace) ? namespace : undefined
+  return isNamespaceName(namespace) ? namespace : undefined
 }
 
 export interface MemoryGossip {

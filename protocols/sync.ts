@@ -1,7 +1,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ProtocolError } from './framing.ts'
-import { isValidNamespaceName } from './namespace-name.ts'
+import { isNamespaceName } from '../crdt/index.ts'
 
 /**
  * State-vector catch-up (`/peerflow/sync/1.0.0`): pure message functions, independent of the
@@ -71,8 +71,8 @@ export function encodeSyncMessage (message: SyncMessage): Uint8Array {
 }
 
 function readNamespace (decoder: decoding.Decoder): string {
-  const name = decoding.readVarString(decoder)
-  if (!isValidNamespaceName(name)) throw new ProtocolError(`invalid namespace name '${name.slice(0, 80)}'`)
+  const name: string = decoding.readVarString(decoder)
+  if (!isNamespaceName(name)) throw new ProtocolError(`invalid namespace name '${String(name).slice(0, 80)}'`)
   return name
 }
 

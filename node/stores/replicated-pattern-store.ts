@@ -1,8 +1,9 @@
 import type { MemoryStore } from '../../crdt/index.ts'
+import { NAMESPACES } from '../../crdt/index.ts'
 import type { Pattern, PatternStore } from '../../src/reasoningbank/index.ts'
 
 /** Patterns live in this replicated namespace, one entry per pattern name, with no TTL. */
-export const PATTERNS_NAMESPACE = 'patterns'
+export const PATTERNS_NAMESPACE = NAMESPACES.patterns
 
 function isPattern (value: unknown): value is Pattern {
   const candidate = value as Partial<Pattern> | null

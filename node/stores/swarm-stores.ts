@@ -1,12 +1,13 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { MemoryStore } from '../../crdt/index.ts'
+import { NAMESPACES } from '../../crdt/index.ts'
 import { INITIAL_STATE, validatePersistentState, type PersistentState } from '../../protocols/raft/state.ts'
 import { SwarmDefinition } from '../../protocols/swarm.ts'
 import type { ElectionStateStore, SwarmDefinitionStore } from '../../src/swarm/ports.ts'
 
 /** Swarm definitions live in this replicated namespace (no TTL: a swarm outlives its members' restarts). */
-export const SWARMS_NAMESPACE = 'swarms'
+export const SWARMS_NAMESPACE = NAMESPACES.swarms
 
 export function swarmDefinitionsIn (memory: MemoryStore, self: string): SwarmDefinitionStore {
   const parse = (value: unknown): SwarmDefinition | undefined => {

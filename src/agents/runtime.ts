@@ -49,6 +49,8 @@ export interface AgentRunResult {
   /** The configured model that was asked for it (differs from the first choice after a fallback). */
   requestedModel: string | undefined
   error?: string
+  /** Why a failed run stopped: a budget it ran out of is final, anything else may go better on a retry. */
+  failure?: 'budget' | 'other'
   /** Every message in order, texts truncated. */
   transcript: TranscriptEntry[]
   /** See pricing.ts: a rough estimate, 0 for models without a listed price. */
@@ -124,8 +126,9 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       // A faulty listener must not fail the agent it is watching.
     }
   }
-  const finish = (status: AgentStatus, error?: string): AgentRunResult => ({
+  const finish = (status: AgentStatus, error?: string, failure?: AgentRunResult['failure']): AgentRunResult => ({
     status, role: role.name, text, turns, usage: { ...usage }, model, requestedModel, ...(error === undefined ? {} : { error }),
+    ...(status === 'failed' ? { failure: failure ?? 'other' } : {}),
     transcript, costUsd, durationMs: Date.now() - startedAt
   })
 
@@ -202,8 +205,9 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     }
   } catch (err) {
     if (cancelled()) return finish('cancelled', 'cancelled by caller')
-    if (wallClock.signal.aborted) return finish('failed', (wallClock.signal.reason as Error).message)
-    if (err instanceof BudgetExceeded || err instanceof ModelCallError || err instanceof ModelStopped) return finish('failed', err.message)
+    if (wallClock.signal.aborted) return finish('failed', (wallClock.signal.reason as Error).message, 'budget')
+    if (err instanceof BudgetExceeded) return finish('failed', err.message, 'budget')
+    if (err instanceof ModelCallError || err instanceof ModelStopped) return finish('failed', err.message)
     return finish('failed', `agent run failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`)
   } finally {
     clearTimeout(wallTimer)

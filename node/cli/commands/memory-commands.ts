@@ -1,10 +1,11 @@
+import { NAMESPACES } from '../../../crdt/index.ts'
 import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { parseDuration } from '../duration.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
-const DEFAULT_NAMESPACE = 'shared-knowledge'
+const DEFAULT_NAMESPACE = NAMESPACES.sharedKnowledge
 
 interface Entry {
   key: string

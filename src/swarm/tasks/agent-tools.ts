@@ -1,9 +1,9 @@
 import { z } from 'zod'
-import { isNamespaceName } from '../../../crdt/index.ts'
+import { isNamespaceName, NAMESPACES } from '../../../crdt/index.ts'
 import { defineTool, type AgentTool } from '../../agents/index.ts'
 import type { PatternBank, SharedMemory } from './ports.ts'
 
-const DEFAULT_AGENT_NAMESPACE = 'shared-knowledge'
+const DEFAULT_AGENT_NAMESPACE = NAMESPACES.sharedKnowledge
 const MAX_LISTED = 50
 const MAX_VALUE_CHARS = 16_000
 

@@ -33,8 +33,6 @@ export interface AttemptStatus {
 }
 
 const MAX_TRANSCRIPT_LINES = 24
-/** A budget overrun would recur on any worker: retrying it only spends more. */
-const BUDGET_EXCEEDED = /^budget exceeded/
 
 function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`
@@ -132,7 +130,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     status: run.status,
     text: clip(run.text, MAX_RESULT_TEXT_CHARS),
     error: run.error === undefined ? null : clip(run.error, 2_000),
-    retryable: run.status === 'failed' && !BUDGET_EXCEEDED.test(run.error ?? ''),
+    // A budget overrun would recur on any worker: retrying it only spends more.
+    retryable: run.status === 'failed' && run.failure !== 'budget',
     role,
     model: run.model ?? null,
     turns: run.turns,

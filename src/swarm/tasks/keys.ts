@@ -1,3 +1,4 @@
+import { NAMESPACES } from '../../../crdt/index.ts'
 import { randomBytes } from 'node:crypto'
 
 /**
@@ -12,7 +13,7 @@ import { randomBytes } from 'node:crypto'
  *   worker/<peer>               capacity      <peer>
  */
 
-export const TASKS_NAMESPACE = 'tasks'
+export const TASKS_NAMESPACE = NAMESPACES.tasks
 
 const TASK_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
 const ATTEMPT_ID = /^(\d{1,15})\.(\d{1,9})$/
