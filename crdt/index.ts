@@ -15,3 +15,6 @@ export type { MemoryStoreOptions, NamespaceInfo, StoreListOptions, StorePutOptio
 export { MemoryStore, minimumChunkBytes } from './store.ts'
 export type { ValidatedUpdate } from './remote-update.ts'
 export { validateRemoteUpdate } from './remote-update.ts'
+export type { KeyRange, KeyValueOperation, KeyValueStore } from './key-value-store.ts'
+export { LevelKeyValueStore } from './level-key-value-store.ts'
+export { InMemoryKeyValueStore } from './in-memory-key-value-store.ts'

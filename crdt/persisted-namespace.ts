@@ -1,16 +1,11 @@
-import type { Level } from 'level'
 import { CorruptNamespaceError } from './errors.ts'
+import type { KeyValueOperation, KeyValueStore } from './key-value-store.ts'
 import { logKey, namespaceRange, parseKey, snapshotKey } from './keys.ts'
 import { NamespaceDoc } from './namespace.ts'
 import type { NamespacePolicy } from './policy.ts'
 import { isNamespaceName } from './namespace-names.ts'
 import { decodeRecord, encodeRecord } from './record.ts'
 
-export type Database = Level<string, Uint8Array>
-
-export type BatchOperation =
-  | { type: 'put', key: string, value: Uint8Array }
-  | { type: 'del', key: string }
 
 /** The raw values of one namespace, by snapshot index and by log sequence number. */
 export interface StoredRecords {
@@ -19,7 +14,7 @@ export interface StoredRecords {
 }
 
 export interface CompactionPlan {
-  readonly operations: BatchOperation[]
+  readonly operations: KeyValueOperation[]
   /** Call once the operations are written. */
   commit (): void
 }
@@ -28,9 +23,9 @@ export interface CompactionPlan {
 const STORAGE_ORIGIN = 'storage'
 
 /** Reads every namespace's records, or one namespace's. Keys outside the layout are corruption. */
-export async function readStoredRecords (db: Database, namespace?: string): Promise<Map<string, StoredRecords>> {
+export async function readStoredRecords (db: KeyValueStore, namespace?: string): Promise<Map<string, StoredRecords>> {
   const found = new Map<string, StoredRecords>()
-  for await (const [key, value] of db.iterator(namespace === undefined ? {} : namespaceRange(namespace))) {
+  for await (const [key, value] of db.entries(namespace === undefined ? {} : namespaceRange(namespace))) {
     const parsed = parseKey(key)
     if (parsed.kind === 'unknown' || !isNamespaceName(parsed.namespace)) {
       throw new CorruptNamespaceError(parsed.namespace, `unexpected key ${JSON.stringify(key)}`)
@@ -127,7 +122,7 @@ export class PersistedNamespace {
    * The operation that logs `update`. Counters advance now: if the batch carrying it fails, the
    * store replaces this object by one restored from disk.
    */
-  append (update: Uint8Array): BatchOperation {
+  append (update: Uint8Array): KeyValueOperation {
     this.#logBytes += update.byteLength
     return { type: 'put', key: logKey(this.doc.name, this.#nextLogSeq++), value: encodeRecord(update) }
   }
@@ -140,7 +135,7 @@ export class PersistedNamespace {
   planCompaction (chunkBytes: number): CompactionPlan {
     const name = this.doc.name
     const state = this.doc.encodeStateAsUpdate()
-    const operations: BatchOperation[] = []
+    const operations: KeyValueOperation[] = []
     let chunks = 0
     for (let offset = 0; offset < state.byteLength; offset += chunkBytes) {
       operations.push({ type: 'put', key: snapshotKey(name, chunks++), value: encodeRecord(state.subarray(offset, offset + chunkBytes)) })

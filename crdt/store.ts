@@ -1,10 +1,10 @@
-import { Level } from 'level'
 import type { Entry, JsonValue } from './entry.ts'
 import { InvalidNamespaceError, InvalidUpdateError, StoreUnavailableError } from './errors.ts'
 import { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
 import type { PutOptions } from './namespace.ts'
 import { PersistedNamespace, readStoredRecords } from './persisted-namespace.ts'
-import type { Database } from './persisted-namespace.ts'
+import type { KeyValueStore } from './key-value-store.ts'
+import { LevelKeyValueStore } from './level-key-value-store.ts'
 import { PolicyTable } from './policy.ts'
 import type { NamespacePolicy, PolicyOverrides } from './policy.ts'
 import { assertValidStateVector, isValidatedUpdate, validateRemoteUpdate } from './remote-update.ts'
@@ -127,7 +127,7 @@ function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): S
  * it is durable, but missingUpdates may hand it to a peer in that window.
  */
 export class MemoryStore {
-  readonly #db: Database
+  readonly #db: KeyValueStore
   readonly #policies: PolicyTable
   readonly #settings: Settings
   readonly #namespaces = new Map<string, PersistedNamespace>()
@@ -139,18 +139,21 @@ export class MemoryStore {
   #unavailable: StoreUnavailableError | undefined
   #closing: Promise<void> | undefined
 
-  private constructor (db: Database, policies: PolicyTable, settings: Settings) {
+  private constructor (db: KeyValueStore, policies: PolicyTable, settings: Settings) {
     this.#db = db
     this.#policies = policies
     this.#settings = settings
   }
 
-  /** Opens (creating if needed) the store in `dir` and loads every namespace. */
+  /** Opens (creating if needed) the store in `dir`, on LevelDB, and loads every namespace. */
   static async open (dir: string, options: MemoryStoreOptions = {}): Promise<MemoryStore> {
+    return MemoryStore.openOn(await LevelKeyValueStore.open(dir), options)
+  }
+
+  /** Loads every namespace from `db`; the store owns it from now on and closes it on close. */
+  static async openOn (db: KeyValueStore, options: MemoryStoreOptions = {}): Promise<MemoryStore> {
     const policies = new PolicyTable(options.policies, options.defaultPolicy)
     const settings = resolveSettings(options, policies)
-    const db: Database = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
-    await db.open()
     const store = new MemoryStore(db, policies, settings)
     try {
       for (const [name, records] of await readStoredRecords(db)) {

@@ -57,12 +57,11 @@ describe('MemoryStore durability', () => {
   })
 
   it('writes each burst of concurrent writes as one batch and resolves every caller', async () => {
-    const store = await fixture.open()
-    const batch = vi.spyOn(Level.prototype, 'batch')
+    const { store, batches } = await fixture.openRecording()
     const writes = Array.from({ length: 50 }, (_, i) => store.put('burst', `k${i}`, i, { author, now: i }))
     const entries = await Promise.all(writes)
     expect(entries.map(entry => entry.value)).toEqual(Array.from({ length: 50 }, (_, i) => i))
-    expect(batch).toHaveBeenCalledTimes(1)
+    expect(batches).toHaveLength(1)
   })
 
   it('compacts the log into a snapshot without losing anything, and the state survives reopen', async () => {
@@ -93,10 +92,9 @@ describe('MemoryStore durability', () => {
   it('lets the log of a large namespace grow with its snapshot, so compactions stay few', async () => {
     const dir = await fixture.tempDir()
     const options = { compactAfterUpdates: 10, compactAfterBytes: 4096, chunkBytes: minimumChunkBytes(1024), defaultPolicy: { maxValueBytes: 1024 } }
-    const store = await fixture.open(dir, options)
-    const batch = vi.spyOn(Level.prototype, 'batch')
+    const { store, batches } = await fixture.openRecording(dir, options)
     for (let i = 0; i < 300; i++) await store.put('growing', `k${i}`, 'x'.repeat(500), { author, now: i })
-    const compactions = batch.mock.calls.filter((args: unknown[]) => (args[0] as Array<{ key: string }>).some(op => op.key.includes('/snapshot/'))).length
+    const compactions = batches.filter(operations => operations.some(op => op.key.includes('/snapshot/'))).length
     // Unscaled thresholds would compact every 10 writes (30 times); the snapshot roughly doubles between scaled ones.
     expect(compactions).toBeGreaterThan(2)
     expect(compactions).toBeLessThan(10)
@@ -228,12 +226,12 @@ describe('MemoryStore remote updates', () => {
 describe('MemoryStore errors and bookkeeping', () => {
   it('rolls back a write whose batch fails and surfaces the disk error', async () => {
     const dir = await fixture.tempDir()
-    const store = await fixture.open(dir)
+    const { store, failNextBatch } = await fixture.openRecording(dir)
     await store.put('notes', 'kept', 1, { author, now: 1 })
     const listener = vi.fn()
     store.onUpdate(listener)
     const diskFull = Object.assign(new Error('IO error: No space left on device'), { code: 'ENOSPC' })
-    vi.spyOn(Level.prototype, 'batch').mockRejectedValueOnce(diskFull)
+    failNextBatch(diskFull)
 
     const failed = store.put('notes', 'lost', 2, { author, now: 2 })
     const failedDelete = store.delete('notes', 'kept')
