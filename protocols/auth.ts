@@ -8,12 +8,12 @@ import { z } from 'zod'
  * peer, or reflected back at its author. See PROTOCOL.md (network admission).
  */
 
-export const AUTH_PROTOCOL = '/peerflow/auth/1.0.0'
-
 export const AUTH_LIMITS = {
   maxFrameBytes: 4 * 1024,
   readTimeoutMs: 5_000,
-  nonceBytes: 32
+  nonceBytes: 32,
+  /** One handshake each way per connection, plus one in flight on a replaced connection. */
+  maxStreams: 2
 } as const
 
 /** Separates these MACs from any other use of the same secret. */

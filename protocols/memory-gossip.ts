@@ -11,7 +11,9 @@ export const MEMORY_GOSSIP_LIMITS = {
   /** Largest gossip message; a bigger merged update is split across messages. */
   maxMessageBytes: 512 * 1024,
   /** Local updates within this window go out as one message. */
-  coalesceWindowMs: 1
+  coalesceWindowMs: 1,
+  /** About one gossipsub heartbeat: by then peers know of a node's new subscription. */
+  newTopicResyncMs: 1_200
 } as const
 
 const VERSION = 1

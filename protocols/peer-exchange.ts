@@ -8,7 +8,12 @@ export const PEER_EXCHANGE_LIMITS = {
   maxFrameBytes: 64 * 1024,
   readTimeoutMs: 5_000,
   maxPeersPerReply: 50,
-  maxAddrsPerPeer: 8
+  maxAddrsPerPeer: 8,
+  maxStreams: 4,
+  /** Every connected peer is asked again this often. */
+  refreshIntervalMs: 30_000,
+  /** After this node gains a relayed address, how long before it asks its peers once more. */
+  followUpMs: 4_000
 } as const
 
 export const PeerExchangeRequest = z.object({

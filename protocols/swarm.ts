@@ -9,7 +9,9 @@ export const SWARM_LIMITS = {
   readTimeoutMs: 5_000,
   /** Raft-style quorums get slow and fragile past this many voters. */
   maxVoters: 7,
-  maxMembers: 64
+  maxMembers: 64,
+  /** Concurrent membership requests per connection. */
+  maxStreams: 8
 } as const
 
 export const SWARM_NAME = /^[a-z0-9][a-z0-9_-]{0,47}$/

@@ -24,7 +24,11 @@ export const SYNC_LIMITS = {
    */
   maxBacklogBytes: 64 * 1024 * 1024,
   /** Concurrent catch-up streams a peer may open on one connection. */
-  maxInboundStreams: 8
+  maxInboundStreams: 8,
+  /** Every connected peer is caught up with this often, whatever gossip did. */
+  antiEntropyIntervalMs: 15_000,
+  /** How long an answer may wait for the answerer's own exchange in flight: below the asker's read timeout. */
+  answerWaitMs: 8_000
 } as const
 
 const HELLO = 0

@@ -239,7 +239,7 @@ describe('replicated memory across three in-process nodes', () => {
     expect(contentOf(a, NS)).toEqual(before)
     await stillReplicates(a, b, 'after-sync-garbage')
     const rounds = a.replication.stats.syncRounds
-    await a.replication.syncWith(b.host.peerId)
+    await a.replication.catchUp.syncWith(b.host.peerId)
     expect(a.replication.stats.syncRounds).toBe(rounds + 1)
   })
 })

@@ -1,3 +1,4 @@
+import { AUTH_PROTOCOL } from '../protocols/ids.ts'
 import { Writable } from 'node:stream'
 import { lpStream } from '@libp2p/utils'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -5,7 +6,7 @@ import { pino } from 'pino'
 import type { Host } from '../node/net/host.ts'
 import type { Refusal } from '../node/admission/admission.ts'
 import {
-  AUTH_LIMITS, AUTH_PROTOCOL, computeProof, helloMessage, ListenerMessage, newNonce, proofMessage,
+  AUTH_LIMITS, computeProof, helloMessage, ListenerMessage, newNonce, proofMessage,
   type DialerWireMessage
 } from '../protocols/auth.ts'
 import { JsonFrames } from '../protocols/framing.ts'

@@ -154,12 +154,12 @@ describe('a peerflow node with another secret', () => {
     const e = await net.start({ embedder: 'hash', networkSecretFile: other.path })
 
     const joining = await e.join(multiaddr(quicAddr(a)), never).catch((err: unknown) => err)
-    expect(joining).toMatchObject({ status: 403 })
+    expect(joining).toMatchObject({ kind: 'forbidden' })
     expect((joining as Error).message).toMatch(/not admitted/)
     await waitFor('A refused E', () => a.admission.refused().some((r) => r.peerId === e.peerId), 3_000)
     expect(a.admission.refused().find((r) => r.peerId === e.peerId)).toMatchObject({ reason: 'wrong-secret' })
     expect(e.admission.refused().find((r) => r.peerId === a.peerId)).toMatchObject({ reason: 'wrong-secret' })
-    await expect(e.join(multiaddr(quicAddr(b)), never)).rejects.toMatchObject({ status: 403 })
+    await expect(e.join(multiaddr(quicAddr(b)), never)).rejects.toMatchObject({ kind: 'forbidden' })
     await waitFor('E disconnected from both', () => !isConnected(e, a) && !isConnected(e, b), 3_000)
 
     await a.memory.put(NAMESPACE, 'secret1', 'classified', { author: a.peerId })

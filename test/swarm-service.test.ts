@@ -68,7 +68,7 @@ describe('SwarmService on in-process nodes', () => {
     // miss the next updates until the 15 s anti-entropy round: ask for a catch-up instead of waiting.
     await waitFor('the definition with three members to reach the outsider', () => {
       if (outsider.swarms.list().some((status) => status.name === 'crew' && status.version === 3)) return true
-      outsider.replication.syncWithAll()
+      outsider.replication.catchUp.syncWithAll()
       return false
     }, 10_000, 250)
   }, 60_000)

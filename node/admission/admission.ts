@@ -1,7 +1,8 @@
+import { AUTH_PROTOCOL } from '../../protocols/ids.ts'
 import { EventEmitter } from 'node:events'
 import type { Connection, ConnectionGater, PeerId, Startable, Stream } from '@libp2p/interface'
 import {
-  AUTH_LIMITS, AUTH_PROTOCOL, challengeMessage, computeProof, DialerMessage, helloMessage, ListenerMessage,
+  AUTH_LIMITS, challengeMessage, computeProof, DialerMessage, helloMessage, ListenerMessage,
   newNonce, proofMessage, refusedMessage, verifyProof, welcomeMessage,
   type AuthRefusalReason, type DialerWireMessage, type ListenerWireMessage
 } from '../../protocols/auth.ts'
@@ -218,8 +219,8 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
 
   async start (): Promise<void> {
     await this.#host.handle(AUTH_PROTOCOL, (stream, connection) => this.#answer(stream, connection), {
-      maxInboundStreams: 2,
-      maxOutboundStreams: 2,
+      maxInboundStreams: AUTH_LIMITS.maxStreams,
+      maxOutboundStreams: AUTH_LIMITS.maxStreams,
       // A relay that limits its circuits (bytes or time) marks them limited; the 4 KiB handshake
       // fits, and without it such a connection would count as a refusal (docs/NAT.md).
       runOnLimitedConnection: true

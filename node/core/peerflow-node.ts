@@ -13,10 +13,12 @@ import { loadOrCreateIdentity } from '../config/identity.ts'
 import { KnownPeers } from '../net/known-peers.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { patternStoreIn } from '../stores/replicated-pattern-store.ts'
-import { MemoryReplication } from '../services/memory-replication.ts'
+import { createCatchUp, type CatchUp } from '../services/catch-up.ts'
+import { createMemoryGossip, type MemoryGossip } from '../services/memory-gossip.ts'
+import { emptyReplicationStats, type ReplicaStore, type ReplicationStats } from '../services/replica.ts'
 import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
 import { createTaskService } from '../stores/task-wiring.ts'
-import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
+import { createSwarmTransport, type Libp2pSwarmTransport } from '../services/swarm-transport.ts'
 import { Admission, PeerBackoff } from '../admission/admission.ts'
 import { allowlistIn } from '../stores/replicated-allowlist.ts'
 import { mergeGaters } from '../net/merge-gaters.ts'
@@ -25,7 +27,7 @@ import { PeerBlocklist } from '../admission/peer-blocklist.ts'
 import { ADMISSION_WAIT_MS } from '../admission/peer-gate.ts'
 import { RateLimiter } from '../admission/rate-limiter.ts'
 import { sealerFor } from '../../protocols/sealed.ts'
-import { PeerExchange, shareableAddrs } from '../services/peer-exchange-service.ts'
+import { createPeerExchange, shareableAddrs, type PeerExchange } from '../services/peer-exchange-service.ts'
 import { routeOf, type ConnectionRoute } from '../net/connection-route.ts'
 import { ReachabilityMonitor, type Reachability, type ReachabilityStatus } from '../net/reachability-monitor.ts'
 import { relayGater } from '../net/relay-gater.ts'
@@ -95,7 +97,6 @@ export interface CreateNodeOptions {
 
 /** One part of the node with a lifecycle: started in list order, stopped in reverse. */
 interface NodeComponent {
-  name: string
   start: () => Promise<void> | void
   stop: () => Promise<void> | void
 }
@@ -114,7 +115,8 @@ export class PeerflowNode {
   readonly #gossipLimiter: RateLimiter
   readonly metrics: Registry
   readonly memory: MemoryStore
-  readonly replication: MemoryReplication
+  /** Replicated memory on the network: gossip of local updates, catch-up by state vectors, their counters. */
+  readonly replication: { gossip: MemoryGossip, catchUp: CatchUp, stats: ReplicationStats }
   readonly swarms: SwarmService
   /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
   readonly tasks: TaskService
@@ -148,14 +150,25 @@ export class PeerflowNode {
       violationWindowMs: 10_000,
       onAbuse: (peerId) => { void this.#punish(peerId, 'memory update rate limit exceeded') }
     })
-    this.replication = new MemoryReplication(host, {
+    const replica: ReplicaStore = {
       namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
       stateVector: (namespace) => memory.stateVector(namespace),
       missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
       applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
       onUpdate: (listener) => memory.onUpdate(listener)
-    }, log, { gate, sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'), limiter: this.#gossipLimiter })
-    this.#swarmTransport = new Libp2pSwarmTransport(host, log, gate)
+    }
+    const stats = emptyReplicationStats()
+    const components = { host, gate, logger: log }
+    const catchUp = createCatchUp(components, { store: replica, stats })
+    const gossip = createMemoryGossip(components, {
+      store: replica,
+      stats,
+      sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'),
+      limiter: this.#gossipLimiter,
+      catchUpAll: () => { catchUp.syncWithAll() }
+    })
+    this.replication = { gossip, catchUp, stats }
+    this.#swarmTransport = createSwarmTransport(components)
     const self = host.peerId.toString()
     this.swarms = new SwarmService({
       self,
@@ -177,10 +190,10 @@ export class PeerflowNode {
       onRequest: async (from, request) => this.swarms.onRequest(from, request)
     })
     this.#knownPeers = knownPeers
-    this.#reconnector = new Reconnector(host, log, config.dialTimeoutMs)
-    this.nat = new ReachabilityMonitor({ host, config, log, gate })
-    this.#peerExchange = new PeerExchange({
-      host, knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs, log, gate
+    this.#reconnector = new Reconnector(host, log.child({ component: 'reconnector' }), config.dialTimeoutMs)
+    this.nat = new ReachabilityMonitor({ host, config, log: log.child({ component: 'reachability' }), gate })
+    this.#peerExchange = createPeerExchange(components, {
+      knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs
     })
     this.#control = control?.(this)
   }
@@ -228,10 +241,9 @@ export class PeerflowNode {
   #components (): NodeComponent[] {
     const control = this.#control
     return [
-      { name: 'admission', start: async () => { await this.admission.start() }, stop: async () => { await this.admission.stop() } },
-      { name: 'reachability', start: async () => { await this.nat.start() }, stop: async () => { await this.nat.stop() } },
+      this.admission,
+      this.nat,
       {
-        name: 'peer events',
         start: () => {
           this.host.addEventListener('peer:identify', this.#onIdentify)
           this.host.addEventListener('peer:disconnect', this.#onDisconnect)
@@ -241,12 +253,12 @@ export class PeerflowNode {
           this.host.removeEventListener('peer:disconnect', this.#onDisconnect)
         }
       },
-      { name: 'peer exchange', start: async () => { await this.#peerExchange.start() }, stop: async () => { await this.#peerExchange.stop().catch(() => {}) } },
-      { name: 'memory replication', start: async () => { await this.replication.start() }, stop: async () => { await this.replication.stop() } },
-      { name: 'swarm transport', start: async () => { await this.#swarmTransport.start() }, stop: async () => { await this.#swarmTransport.stop() } },
-      { name: 'swarms', start: async () => { await this.swarms.start() }, stop: async () => { await this.swarms.stop() } },
+      this.#peerExchange,
+      this.replication.catchUp,
+      this.replication.gossip,
+      this.#swarmTransport,
+      this.swarms,
       {
-        name: 'reasoningbank',
         start: async () => {
           this.#patterns = await ReasoningBank.open({
             store: patternStoreIn(this.memory, this.peerId),
@@ -257,9 +269,8 @@ export class PeerflowNode {
         },
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },
-      { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() } },
+      this.tasks,
       {
-        name: 'ttl sweep',
         start: () => {
           this.#sweepTimer = setInterval(() => {
             this.memory.sweep().catch((err: Error) => { this.log.warn({ err: err.message }, 'TTL sweep failed') })
@@ -269,7 +280,6 @@ export class PeerflowNode {
         stop: () => { clearInterval(this.#sweepTimer) }
       },
       {
-        name: 'reconnector',
         start: async () => {
           for (const addr of this.config.bootstrap) {
             const peerId = addr.slice(addr.lastIndexOf('/p2p/') + 5)
@@ -285,7 +295,6 @@ export class PeerflowNode {
       ...(control === undefined
         ? []
         : [{
-            name: 'control API',
             start: async () => { this.#apiAddress = await control.listen(this.config.api, this.config.dataDir) },
             stop: async () => { await control.close() }
           }])
@@ -457,7 +466,7 @@ export class PeerflowNode {
       try {
         await component.stop()
       } catch (err) {
-        this.log.warn({ component: component.name, err: (err as Error).message }, 'component failed to stop cleanly')
+        this.log.warn({ component: component.constructor.name, err: (err as Error).message }, 'a component failed to stop cleanly')
       }
     }
     await this.host.stop()

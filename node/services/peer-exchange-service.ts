@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isPrivate } from '@libp2p/utils'
-import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { JsonFrames, ProtocolError } from '../../protocols/framing.ts'
 import { PEER_EXCHANGE_PROTOCOL } from '../../protocols/ids.ts'
 import {
@@ -11,18 +11,24 @@ import type { Host } from '../net/host.ts'
 import type { KnownPeers } from '../net/known-peers.ts'
 import type { Logger } from '../core/logger.ts'
 import { ADMISSION_WAIT_MS, type PeerGate } from '../admission/peer-gate.ts'
+import type { NodeService, ServiceComponents } from './service-components.ts'
 
-const REFRESH_INTERVAL_MS = 30_000
-/** After this node gains a relayed address, how long before it asks its peers once more. */
-const FOLLOW_UP_MS = 4_000
-
-export interface PeerExchangeOptions {
-  host: Host
+export interface PeerExchangeInit {
   knownPeers: KnownPeers
   maxConnections: number
   dialTimeoutMs: number
+}
+
+type PeerExchangeHost = Pick<Host, 'handle' | 'unhandle' | 'dialProtocol' | 'dial' | 'getPeers' | 'getConnections' | 'getMultiaddrs' | 'addEventListener' | 'removeEventListener' | 'peerId'>
+
+interface PeerExchangeOptions extends PeerExchangeInit {
+  host: PeerExchangeHost
   log: Logger
   gate: PeerGate
+}
+
+export function createPeerExchange (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: PeerExchangeHost }, init: PeerExchangeInit): PeerExchange {
+  return new PeerExchange({ ...init, host: components.host, gate: components.gate, log: components.logger.child({ component: 'peer-exchange' }) })
 }
 
 /**
@@ -45,7 +51,7 @@ export function shareableAddrs (addrs: string[]): string[] {
  * Peer exchange: answers "whom are you connected to?" and asks it of every newly identified peer,
  * dialling the answers until `maxConnections`, so nobody depends on the peer they joined through.
  */
-export class PeerExchange implements Startable {
+export class PeerExchange implements NodeService {
   readonly #options: PeerExchangeOptions
   #timer: NodeJS.Timeout | undefined
   #relayedAddrs = new Set<string>()
@@ -66,7 +72,7 @@ export class PeerExchange implements Startable {
     // Peers that reserved a slot at about the same time are only known with their relayed
     // address once their identify push has reached the relay: ask once more a little later.
     clearTimeout(this.#followUp)
-    this.#followUp = setTimeout(() => { for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer) }, FOLLOW_UP_MS)
+    this.#followUp = setTimeout(() => { for (const peer of this.#options.host.getPeers()) void this.exchangeWith(peer) }, PEER_EXCHANGE_LIMITS.followUpMs)
     this.#followUp.unref()
   }
   #followUp: NodeJS.Timeout | undefined
@@ -75,23 +81,31 @@ export class PeerExchange implements Startable {
     if (protocols.includes(PEER_EXCHANGE_PROTOCOL)) void this.exchangeWith(peerId)
   }
 
+  #started = false
+
   constructor (options: PeerExchangeOptions) {
     this.#options = options
+  }
+
+  isStarted (): boolean {
+    return this.#started
   }
 
   async start (): Promise<void> {
     const { host } = this.#options
     await host.handle(PEER_EXCHANGE_PROTOCOL, (stream, connection) => this.#answer(stream, connection), {
-      maxInboundStreams: 4,
-      maxOutboundStreams: 4
+      maxInboundStreams: PEER_EXCHANGE_LIMITS.maxStreams,
+      maxOutboundStreams: PEER_EXCHANGE_LIMITS.maxStreams
     })
     host.addEventListener('peer:identify', this.#onIdentify)
     host.addEventListener('self:peer:update', this.#onSelfUpdate)
-    this.#timer = setInterval(() => { void this.#refresh() }, REFRESH_INTERVAL_MS)
+    this.#timer = setInterval(() => { void this.#refresh() }, PEER_EXCHANGE_LIMITS.refreshIntervalMs)
     this.#timer.unref()
+    this.#started = true
   }
 
   async stop (): Promise<void> {
+    this.#started = false
     clearInterval(this.#timer)
     clearTimeout(this.#followUp)
     this.#options.host.removeEventListener('peer:identify', this.#onIdentify)

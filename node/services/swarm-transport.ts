@@ -1,20 +1,15 @@
 import * as encoding from 'lib0/encoding'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import type { Connection, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { JsonFrames, ProtocolError } from '../../protocols/framing.ts'
 import { RAFT_PROTOCOL, SWARM_PROTOCOL } from '../../protocols/ids.ts'
 import { RAFT_LIMITS, toWire, type RaftMessage } from '../../protocols/raft/messages.ts'
 import { SWARM_LIMITS, SwarmReply, SwarmRequest } from '../../protocols/swarm.ts'
 import type { SwarmTransport } from '../../src/swarm/ports.ts'
-import type { Host } from '../net/host.ts'
 import type { Logger } from '../core/logger.ts'
 import { ADMISSION_WAIT_MS, type PeerGate } from '../admission/peer-gate.ts'
-
-/** An election stream idle this long is closed; a leader's heartbeats keep a live one busy. */
-const RAFT_IDLE_TIMEOUT_MS = 60_000
-/** Frames queued while a stream opens, or while it is congested, beyond which messages drop. */
-const MAX_QUEUED_FRAMES = 64
+import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
 
 export interface SwarmHandlers {
   onRaftMessage: (from: string, swarm: string, message: unknown) => void
@@ -42,19 +37,28 @@ function frame (swarm: string, message: RaftMessage): Uint8Array {
  * (`/peerflow/raft/1.0.0`, fire-and-forget, dropped under congestion) and membership requests as
  * request/response streams (`/peerflow/swarm/1.0.0`).
  */
-export class Libp2pSwarmTransport implements SwarmTransport, Startable {
-  readonly #host: Host
+export function createSwarmTransport (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }): Libp2pSwarmTransport {
+  return new Libp2pSwarmTransport(components)
+}
+
+export class Libp2pSwarmTransport implements SwarmTransport, NodeService {
+  readonly #host: ProtocolHost
   readonly #log: Logger
   #handlers: SwarmHandlers | undefined
   readonly #outbound = new Map<string, Outbound>()
   readonly #inbound = new Set<Stream>()
 
   readonly #gate: PeerGate
+  #started = false
 
-  constructor (host: Host, log: Logger, gate: PeerGate) {
+  constructor ({ host, gate, logger }: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }) {
     this.#host = host
-    this.#log = log
+    this.#log = logger.child({ component: 'swarm-transport' })
     this.#gate = gate
+  }
+
+  isStarted (): boolean {
+    return this.#started
   }
 
   bind (handlers: SwarmHandlers): void {
@@ -63,14 +67,16 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
 
   async start (): Promise<void> {
     await this.#host.handle(RAFT_PROTOCOL, (stream, connection) => { void this.#readRaft(stream, connection) }, {
-      maxInboundStreams: 4, maxOutboundStreams: 4
+      maxInboundStreams: RAFT_LIMITS.maxStreams, maxOutboundStreams: RAFT_LIMITS.maxStreams
     })
     await this.#host.handle(SWARM_PROTOCOL, (stream, connection) => this.#answerRequest(stream, connection), {
-      maxInboundStreams: 8, maxOutboundStreams: 8
+      maxInboundStreams: SWARM_LIMITS.maxStreams, maxOutboundStreams: SWARM_LIMITS.maxStreams
     })
+    this.#started = true
   }
 
   async stop (): Promise<void> {
+    this.#started = false
     await this.#host.unhandle([RAFT_PROTOCOL, SWARM_PROTOCOL]).catch(() => {})
     for (const outbound of this.#outbound.values()) outbound.stream?.abort(new Error('node stopping'))
     for (const stream of this.#inbound) stream.abort(new Error('node stopping'))
@@ -102,7 +108,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
       stream.send(bytes)
       return
     }
-    if (outbound.queue.length < MAX_QUEUED_FRAMES) outbound.queue.push(bytes)
+    if (outbound.queue.length < RAFT_LIMITS.maxQueuedFrames) outbound.queue.push(bytes)
     if (!outbound.opening && this.#host.getPeers().some((p) => p.toString() === peer)) void this.#open(outbound, connection)
   }
 
@@ -152,7 +158,7 @@ export class Libp2pSwarmTransport implements SwarmTransport, Startable {
     try {
       if (!await this.#gate.whenAdmitted(from, ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
       for (;;) {
-        const bytes = await lp.read({ signal: AbortSignal.timeout(RAFT_IDLE_TIMEOUT_MS) })
+        const bytes = await lp.read({ signal: AbortSignal.timeout(RAFT_LIMITS.idleTimeoutMs) })
         let parsed: { swarm?: unknown, message?: unknown }
         try {
           parsed = JSON.parse(new TextDecoder().decode(bytes.subarray())) as { swarm?: unknown, message?: unknown }

@@ -11,7 +11,13 @@ export const RAFT_LIMITS = {
   maxFrameBytes: 64 * 1024,
   maxMemberIdChars: 128,
   /** A heartbeat lists at most this many members; 64 ids of 128 chars stay far below the frame cap. */
-  maxMembers: 64
+  maxMembers: 64,
+  /** Election streams per connection: one each way is the norm, a restart briefly adds another. */
+  maxStreams: 4,
+  /** An election stream idle this long is closed; a leader's heartbeats keep a live one busy. */
+  idleTimeoutMs: 60_000,
+  /** Frames queued while a stream opens, or while it is congested, beyond which messages drop. */
+  maxQueuedFrames: 64
 } as const
 
 const counter = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)

@@ -26,7 +26,7 @@ export const memoryNamespacesRoute: Route = {
         maxEntries: info.policy.maxEntries,
         maxBytes: info.policy.maxBytes,
         lastUpdate: info.lastUpdate ?? null,
-        replicasInSync: node.replication.peersInSync(info.name).length,
+        replicasInSync: node.replication.catchUp.peersInSync(info.name).length,
         peers
       }))
     }

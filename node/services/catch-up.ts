@@ -1,0 +1,249 @@
+import * as Y from 'yjs'
+import { lpStream } from '@libp2p/utils'
+import type { Connection, IdentifyResult, PeerId, Stream } from '@libp2p/interface'
+import { ProtocolError } from '../../protocols/framing.ts'
+import { SYNC_PROTOCOL } from '../../protocols/ids.ts'
+import { SyncSession, type SyncSessionAction, type SyncSessionEvent } from '../../protocols/sync-session.ts'
+import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../../protocols/sync.ts'
+import { ADMISSION_WAIT_MS } from '../admission/peer-gate.ts'
+import type { Logger } from '../core/logger.ts'
+import type { ReplicaStore, ReplicationStats } from './replica.ts'
+import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
+
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+
+export interface CatchUpInit {
+  store: ReplicaStore
+  stats: ReplicationStats
+}
+
+export interface CatchUp extends NodeService {
+  /** Runs catch-up with every directly connected peer (anti-entropy). */
+  syncWithAll (): void
+  /** One exchange with `peer`; concurrent calls for the same peer share it. */
+  syncWith (peer: PeerId): Promise<void>
+  /** Connected peers that completed an exchange of `namespace` with this node. */
+  peersInSync (namespace: string): string[]
+}
+
+export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }, init: CatchUpInit): CatchUp {
+  return new StateVectorCatchUp(components, init)
+}
+
+/**
+ * State-vector catch-up (`/peerflow/sync/1.0.0`): the I/O around the pure SyncSession. Runs on every
+ * new connection this node dialled, periodically, and on demand.
+ */
+class StateVectorCatchUp implements CatchUp {
+  readonly #host: ProtocolHost
+  readonly #gate: ServiceComponents['gate']
+  readonly #log: Logger
+  readonly #store: ReplicaStore
+  readonly #stats: ReplicationStats
+  readonly #inSync = new Map<string, Set<string>>()
+  readonly #syncing = new Map<string, Promise<void>>()
+  /** The exchange this node started last; the next one waits for it (see syncWith). */
+  #lastExchange: Promise<void> = Promise.resolve()
+  #antiEntropyTimer: NodeJS.Timeout | undefined
+  #started = false
+
+  constructor (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }, init: CatchUpInit) {
+    this.#host = components.host
+    this.#gate = components.gate
+    this.#log = components.logger.child({ component: 'catch-up' })
+    this.#store = init.store
+    this.#stats = init.stats
+  }
+
+  isStarted (): boolean {
+    return this.#started
+  }
+
+  async start (): Promise<void> {
+    await this.#host.handle(SYNC_PROTOCOL, (stream, connection) => this.#answer(stream, connection), {
+      maxInboundStreams: SYNC_LIMITS.maxInboundStreams,
+      maxOutboundStreams: SYNC_LIMITS.maxInboundStreams
+    })
+    this.#host.addEventListener('peer:identify', this.#onIdentify)
+    this.#antiEntropyTimer = setInterval(() => { this.syncWithAll() }, SYNC_LIMITS.antiEntropyIntervalMs)
+    this.#antiEntropyTimer.unref()
+    this.#started = true
+  }
+
+  async stop (): Promise<void> {
+    this.#started = false
+    clearInterval(this.#antiEntropyTimer)
+    this.#host.removeEventListener('peer:identify', this.#onIdentify)
+    await this.#host.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await Promise.allSettled(this.#syncing.values())
+  }
+
+  peersInSync (namespace: string): string[] {
+    const connected = new Set(this.#host.getPeers().map((peer) => peer.toString()))
+    return [...(this.#inSync.get(namespace) ?? [])].filter((peer) => connected.has(peer))
+  }
+
+  syncWithAll (): void {
+    for (const peer of this.#host.getPeers()) {
+      // Peers reached only through a relay-limited circuit are skipped (see #onIdentify).
+      if (this.#host.getConnections(peer).some((connection) => connection.limits === undefined)) void this.syncWith(peer)
+    }
+  }
+
+  /**
+   * Exchanges this node starts run one after another, so each begins from what the previous ones
+   * brought in: run at once, every peer sent a restarted node the same missing data.
+   */
+  async syncWith (peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    const running = this.#syncing.get(key)
+    if (running !== undefined) return running
+    const exchange = (async () => {
+      // Waiting for a peer's admission must not hold up exchanges with admitted peers.
+      if (!await this.#gate.whenAdmitted(key, ADMISSION_WAIT_MS)) return
+      // #initiate never rejects, so one failed exchange does not hold up the next.
+      const turn = this.#lastExchange.then(async () => { await this.#initiate(peer) })
+      this.#lastExchange = turn
+      await turn
+    })().finally(() => { this.#syncing.delete(key) })
+    this.#syncing.set(key, exchange)
+    return exchange
+  }
+
+  readonly #onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    // Only the dialler starts catch-up on a new connection (PROTOCOL.md): when both sides did, every
+    // missing update crossed the link twice, in two concurrent exchanges.
+    if (event.detail.connection.direction !== 'outbound') return
+    // A relay-limited connection cannot carry catch-up (libp2p refuses the stream, and dialling for
+    // one opens yet another limited circuit): gossip through members and a later direct connection do.
+    if (event.detail.connection.limits !== undefined) return
+    if (event.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(event.detail.peerId)
+  }
+
+  async #initiate (peer: PeerId): Promise<void> {
+    if (!this.#started) return
+    let stream: Stream | undefined
+    try {
+      stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+      await this.#exchange(stream, peer.toString(), true)
+    } catch (err) {
+      stream?.abort(err as Error)
+      this.#log.debug({ peer: peer.toString(), err: (err as Error).message }, 'catch-up with peer failed')
+    }
+  }
+
+  async #answer (stream: Stream, connection: Connection): Promise<void> {
+    try {
+      if (!await this.#gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
+      // While this node is still pulling a catch-up of its own, a hello sent now would make the
+      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
+      // say what this node has by then; two nodes waiting on each other only lose the bound.
+      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
+      await this.#exchange(stream, connection.remotePeer.toString(), false)
+    } catch (err) {
+      this.#log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'catch-up request failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Drives one SyncSession over `stream`: frames in become events, actions become frames and applies. */
+  async #exchange (stream: Stream, peer: string, initiator: boolean): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
+    const send = async (message: SyncMessage): Promise<void> => {
+      const bytes = encodeSyncMessage(message)
+      this.#stats.syncBytesSent += bytes.byteLength
+      await lp.write(bytes, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+    }
+    const receive = async (): Promise<SyncMessage> => {
+      const signal = AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs)
+      const bytes = await lp.read({ signal }).catch((err: Error) => {
+        throw signal.aborted ? new ProtocolError(`no sync frame within ${SYNC_LIMITS.readTimeoutMs} ms`) : err
+      })
+      this.#stats.syncBytesReceived += bytes.byteLength
+      return decodeSyncMessage(bytes.subarray())
+    }
+    const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
+    const session = new SyncSession({ initiator, ours })
+    let sending: Promise<void> = Promise.resolve()
+    // Frames are read as they arrive and applied in order behind the reader: a QUIC stream does not
+    // slow its sender while we apply, so a reader that waited for each apply overflowed libp2p's
+    // stream buffer on large catch-ups. The session bounds what may wait (maxBacklogBytes).
+    let applying: Promise<void> = Promise.resolve()
+    let failure: Error | undefined
+    let completed: string[] | undefined
+    const fail = (err: Error): void => {
+      failure ??= err
+      stream.abort(err)
+    }
+    const feed = (event: SyncSessionEvent): void => {
+      try {
+        perform(session.handle(event))
+      } catch (err) {
+        fail(err as Error)
+      }
+    }
+    const perform = (actions: SyncSessionAction[]): void => {
+      for (const action of actions) {
+        // Every step catches its own failure: a rejected promise nobody awaits would end the process.
+        if (action.type === 'send') {
+          sending = sending.then(async () => { if (failure === undefined) await send(action.message) }).catch((err: Error) => { fail(err) })
+        } else if (action.type === 'send-missing') {
+          sending = sending.then(async () => {
+            if (failure !== undefined) return
+            await this.#sendMissing(ours, action.theirStateVectors, send)
+            feed({ type: 'sent-all' })
+          }).catch((err: Error) => { fail(err) })
+        } else if (action.type === 'apply') {
+          applying = applying.then(async () => {
+            if (failure !== undefined) return
+            try {
+              await this.#store.applyRemote(action.namespace, action.update, peer)
+            } catch (err) {
+              // A rejected update ends the exchange now, not at the peer's next frame.
+              fail(err as Error)
+              return
+            }
+            feed({ type: 'applied', bytes: action.update.byteLength })
+          })
+        } else {
+          completed = action.namespaces
+        }
+      }
+    }
+    feed({ type: 'open' })
+    for (;;) {
+      let message: SyncMessage
+      try {
+        message = await receive()
+      } catch (err) {
+        throw failure ?? err
+      }
+      try {
+        perform(session.handle({ type: 'received', message }))
+      } catch (err) {
+        fail(err as Error)
+      }
+      if (failure !== undefined || message.type === 'done') break
+    }
+    await Promise.all([sending, applying])
+    if (failure !== undefined) throw failure
+    if (completed === undefined) throw new ProtocolError(`exchange ended in phase ${session.phase}`)
+    await stream.close()
+    this.#stats.syncRounds++
+    // Both sides now hold the union of what they had when the exchange began.
+    for (const namespace of completed) {
+      const peers = this.#inSync.get(namespace) ?? new Set<string>()
+      peers.add(peer)
+      this.#inSync.set(namespace, peers)
+    }
+  }
+
+  async #sendMissing (ours: Map<string, Uint8Array>, theirs: Map<string, Uint8Array>, send: (message: SyncMessage) => Promise<void>): Promise<void> {
+    for (const namespace of ours.keys()) {
+      for (const update of this.#store.missingUpdates(namespace, theirs.get(namespace) ?? EMPTY_STATE_VECTOR)) {
+        await send({ type: 'update', namespace, update })
+      }
+    }
+    await send({ type: 'done' })
+  }
+}
