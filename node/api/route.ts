@@ -1,4 +1,4 @@
-import { PeerflowError } from '../../crdt/index.ts'
+import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 
 /** An error with the HTTP status the control API answers it with. */

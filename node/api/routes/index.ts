@@ -9,7 +9,7 @@ import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
 import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreRoute } from './memory.ts'
 import {
-  patternConsolidateRoute, patternForgetRoute, patternListRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
+  patternConsolidateRoute, patternForgetRoute, patternListRoute, patternOutcomeRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
 } from './patterns.ts'
 import { metricsRoute } from './metrics.ts'
 import { peersRoute } from './peers.ts'
@@ -54,6 +54,7 @@ export const routes: Route[] = [
   patternStatsRoute,
   patternListRoute,
   patternForgetRoute,
+  patternOutcomeRoute,
   patternConsolidateRoute,
   taskSubmitRoute,
   taskListRoute,

@@ -1,6 +1,7 @@
 import { PeerflowError } from '../../../crdt/index.ts'
 import { type ListSort } from '../../../src/reasoningbank/index.ts'
 import { requireString, type Route } from '../route.ts'
+import type { PatternOutcomeReply } from '../types.ts'
 
 function optionalNumber (value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined
@@ -42,6 +43,19 @@ export const patternQueryRoute: Route = {
       explain: fields.explain === true
     })
     return { matches, embedder: node.patterns.embedder.id, tookMs: performance.now() - started }
+  }
+}
+
+export const patternOutcomeRoute: Route = {
+  method: 'POST',
+  path: '/patterns/outcome',
+  handle: async ({ node, body }): Promise<PatternOutcomeReply> => {
+    const fields = (body ?? {}) as { names?: unknown, success?: unknown }
+    if (!Array.isArray(fields.names) || fields.names.length === 0 || fields.names.some((name) => typeof name !== 'string')) {
+      throw new PeerflowError('invalid', 'names must be a non-empty array of pattern names')
+    }
+    if (typeof fields.success !== 'boolean') throw new PeerflowError('invalid', 'success must be true or false')
+    return { patterns: await node.patterns.recordOutcome(fields.names as string[], fields.success) }
   }
 }
 
