@@ -1,4 +1,5 @@
 import type { Route } from '../route.ts'
+import { a2aRoute, agentCardRoute } from './a2a.ts'
 import { agentListRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
@@ -60,5 +61,7 @@ export const routes: Route[] = [
   taskListRoute,
   taskShowRoute,
   taskCancelRoute,
-  agentListRoute
+  agentListRoute,
+  agentCardRoute,
+  a2aRoute
 ]
