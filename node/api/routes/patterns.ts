@@ -1,7 +1,7 @@
 import { PeerflowError } from '../../../crdt/index.ts'
 import { type ListSort } from '../../../src/reasoningbank/index.ts'
 import { requireString, type Route } from '../route.ts'
-import type { PatternOutcomeReply } from '../types.ts'
+import type { PatternConsolidateReply, PatternForgetReply, PatternOutcomeReply, PatternListReply, PatternQueryReply, PatternReply, PatternStatsReply } from '../types.ts'
 
 function optionalNumber (value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined
@@ -13,7 +13,7 @@ function optionalNumber (value: unknown, field: string): number | undefined {
 export const patternStoreRoute: Route = {
   method: 'POST',
   path: '/patterns',
-  handle: async ({ node, body }) => {
+  handle: async ({ node, body }): Promise<PatternReply> => {
     const fields = body as { confidence?: unknown, metadata?: unknown }
     const metadata = fields.metadata ?? {}
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new PeerflowError('invalid', 'metadata must be an object')
@@ -32,7 +32,7 @@ export const patternStoreRoute: Route = {
 export const patternQueryRoute: Route = {
   method: 'POST',
   path: '/patterns/query',
-  handle: async ({ node, body }) => {
+  handle: async ({ node, body }): Promise<PatternQueryReply> => {
     const fields = (body ?? {}) as { text?: unknown, namespace?: unknown, minConfidence?: unknown, limit?: unknown, explain?: unknown }
     if (typeof fields.text !== 'string') throw new PeerflowError('invalid', "missing field 'text'")
     const started = performance.now()
@@ -62,7 +62,7 @@ export const patternOutcomeRoute: Route = {
 export const patternListRoute: Route = {
   method: 'GET',
   path: '/patterns',
-  handle: async ({ node, query }) => ({
+  handle: async ({ node, query }): Promise<PatternListReply> => ({
     patterns: node.patterns.list({
       namespace: query.get('namespace') ?? undefined,
       sort: (query.get('sort') ?? undefined) as ListSort | undefined,
@@ -74,13 +74,13 @@ export const patternListRoute: Route = {
 export const patternStatsRoute: Route = {
   method: 'GET',
   path: '/patterns/stats',
-  handle: ({ node }) => node.patterns.stats()
+  handle: ({ node }): PatternStatsReply => node.patterns.stats()
 }
 
 export const patternForgetRoute: Route = {
   method: 'DELETE',
   path: '/patterns/:name',
-  handle: async ({ node, params }) => {
+  handle: async ({ node, params }): Promise<PatternForgetReply> => {
     const forgotten = await node.patterns.forget(params.name as string)
     if (!forgotten) throw new PeerflowError('not-found', `no pattern named '${params.name}'`)
     return { forgotten }
@@ -90,5 +90,5 @@ export const patternForgetRoute: Route = {
 export const patternConsolidateRoute: Route = {
   method: 'POST',
   path: '/patterns/consolidate',
-  handle: async ({ node, body }) => node.patterns.consolidate({ dryRun: (body as { dryRun?: unknown } | null)?.dryRun === true })
+  handle: async ({ node, body }): Promise<PatternConsolidateReply> => node.patterns.consolidate({ dryRun: (body as { dryRun?: unknown } | null)?.dryRun === true })
 }
