@@ -1,15 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { PeerflowClient } from '../node/cli/peerflow-client.ts'
 import { PEERFLOW_BIN, type NodeProcess } from './helpers/cli.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'
 import { nodeProcessesPerTest } from './helpers/node-processes.ts'
-import { waitFor } from './helpers/nodes.ts'
+import { startAgentNode, startReviewSwarm } from './helpers/process-swarm.ts'
 
 const serve = modelServersPerTest()
 const processes = nodeProcessesPerTest()
@@ -27,12 +24,6 @@ interface ToolText { isError?: boolean, content: Array<{ type: string, text?: st
 
 function textOf (result: unknown): string {
   return (result as ToolText).content.map((part) => part.text ?? '').join('')
-}
-
-async function startNode (baseUrl?: string): Promise<NodeProcess> {
-  const dir = await processes.dataDir()
-  await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ embedder: 'hash', agents: { ...(baseUrl === undefined ? {} : { baseUrl }), heartbeatMs: 100, workerTimeoutMs: 1_500 } }))
-  return processes.start(dir)
 }
 
 async function stdioClient (api: string): Promise<Client> {
@@ -63,32 +54,10 @@ async function startHttpMcp (api: string, token: string): Promise<string> {
   })
 }
 
-/** Two node processes in swarm `review`: the first offers 'planner', the second 'reviewer'. */
-async function reviewSwarm (baseUrl: string): Promise<[NodeProcess, NodeProcess]> {
-  const [front, worker] = await Promise.all([startNode(baseUrl), startNode(baseUrl)])
-  const frontApi = new PeerflowClient(front.api)
-  const workerApi = new PeerflowClient(worker.api)
-  await workerApi.peers.join(front.addresses.find((addr) => addr.includes('/quic-v1/')) as string)
-  await frontApi.swarms.init({ name: 'review', roles: ['planner'] })
-  await waitFor('the worker joined swarm review', async () => {
-    try {
-      await workerApi.swarms.join('review', ['reviewer'])
-      return true
-    } catch {
-      return false
-    }
-  }, 15_000, 100)
-  await waitFor('one leader agreed by both members', async () => {
-    const [a, b] = await Promise.all([frontApi.swarms.status('review'), workerApi.swarms.status('review')])
-    return a.leader !== null && a.leader === b.leader && a.members.length === 2 && b.members.length === 2
-  }, 15_000, 100)
-  return [front, worker]
-}
-
 describe('peerflow mcp', () => {
   it('over stdio, the official client lists a dozen described tools, stores and reads memory, gets errors as tool errors, and has a task run on another node', async () => {
     const model = await serve()
-    const [front, worker] = await reviewSwarm(model.url)
+    const [front, worker] = await startReviewSwarm(processes, model.url)
     const client = await stdioClient(front.api)
 
     const { tools } = await client.listTools()
@@ -131,7 +100,7 @@ describe('peerflow mcp', () => {
   }, 90_000)
 
   it('over Streamable HTTP, refuses a client without the token and a foreign Origin, and serves one with the token', async () => {
-    const node = await startNode()
+    const node = await startAgentNode(processes)
     const token = 'test-mcp-token-123456'
     const url = await startHttpMcp(node.api, token)
 
@@ -158,7 +127,7 @@ describe('peerflow mcp', () => {
   }, 60_000)
 
   it('--http without any token is a usage error, not an open server', async () => {
-    const node = await startNode()
+    const node = await startAgentNode(processes)
     const emptyDataDir = await processes.dataDir()
     const child = spawn(process.execPath, [PEERFLOW_BIN, 'mcp', '--http', '127.0.0.1:0', '--api', node.api, '--data', emptyDataDir], { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
