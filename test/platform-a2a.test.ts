@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Role, TaskState, type Message, type Task } from '@a2a-js/sdk'
 import { ClientFactory } from '@a2a-js/sdk/client'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { API_TOKEN_FILE } from '../node/api/api-token.ts'
 import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'
 import { TestNetwork, waitFor } from './helpers/nodes.ts'
@@ -119,9 +122,36 @@ describe('A2A endpoint', () => {
     expect(unknownSwarm.json.error?.code).toBe(-32602)
     expect(unknownSwarm.json.error?.message).toContain("unknown swarm 'nope'")
 
+    const followUp = await rpc(front, {
+      jsonrpc: '2.0',
+      id: 6,
+      method: 'message/send',
+      params: { message: { kind: 'message', messageId: randomUUID(), taskId: sent.json.result.id, role: 'user', parts: [{ kind: 'text', text: 'and more' }] } }
+    })
+    expect(followUp.json.error?.message).toContain('no follow-up messages')
+    const newer = await fetch(`http://${front.apiAddress}/a2a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'a2a-version': '9.9' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'GetTask', params: { id: sent.json.result.id } })
+    })
+    expect(((await newer.json()) as { error?: { code: number } }).error?.code).toBe(-32009)
+
     const missing = await rpc(front, { jsonrpc: '2.0', id: 4, method: 'tasks/get', params: { id: 'no-such-task' } })
     expect(missing.json.error?.code).toBe(-32001)
     const unknownMethod = await rpc(front, { jsonrpc: '2.0', id: 5, method: 'tasks/explode', params: {} })
     expect(unknownMethod.json.error?.code).toBe(-32601)
   }, 60_000)
+
+  it('beyond loopback, the card and the endpoint need the API token, and the card says so', async () => {
+    const dataDir = await net.dataDir()
+    const node = await net.start({ embedder: 'hash', api: '0.0.0.0:0' }, dataDir)
+    const port = node.apiAddress.slice(node.apiAddress.lastIndexOf(':') + 1)
+    const token = (await readFile(join(dataDir, API_TOKEN_FILE), 'utf8')).trim()
+    const cardUrl = `http://127.0.0.1:${port}/.well-known/agent-card.json`
+    expect((await fetch(cardUrl)).status).toBe(401)
+    expect((await fetch(`http://127.0.0.1:${port}/a2a`, { method: 'POST', body: '{}' })).status).toBe(401)
+    const card = await (await fetch(cardUrl, { headers: { authorization: `Bearer ${token}` } })).json() as { securitySchemes: object, supportedInterfaces: Array<{ url: string }> }
+    expect(Object.keys(card.securitySchemes)).toEqual(['bearer'])
+    expect(card.supportedInterfaces[0]?.url).toBe(`http://127.0.0.1:${port}/a2a`)
+  }, 30_000)
 })

@@ -36,9 +36,10 @@ function apiIsPublic (node: PeerflowNode): boolean {
 /**
  * The node's A2A agent card: its swarms and roles as skills, JSON-RPC at /a2a (A2A 1.0, and 0.3 for
  * requests without an A2A-Version header), and the bearer token when the API is beyond loopback.
+ * `host` is the address the asker reached the API at (a wildcard bind address is no use to it).
  */
-export function buildAgentCard (node: PeerflowNode): AgentCard {
-  const url = `http://${node.apiAddress}${A2A_PATH}`
+export function buildAgentCard (node: PeerflowNode, host: string = node.apiAddress): AgentCard {
+  const url = `http://${host}${A2A_PATH}`
   const bearer = apiIsPublic(node)
   return {
     name: `peerflow node ${node.peerId.slice(-8)}`,

@@ -24,7 +24,7 @@ function isStream (reply: unknown): reply is AsyncGenerator<unknown, void, undef
 export const agentCardRoute: Route = {
   method: 'GET',
   path: AGENT_CARD_PATH,
-  handle: ({ node }) => buildAgentCard(node)
+  handle: ({ node, headers }) => buildAgentCard(node, headers.host)
 }
 
 /** A2A JSON-RPC: message/send becomes a swarm task; tasks/get, tasks/cancel; message/stream as server-sent events. */
