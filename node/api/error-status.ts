@@ -1,4 +1,4 @@
-import { PeerflowError, type ErrorKind } from '../../crdt/index.ts'
+import { PeerflowError, type ErrorKind } from '../../crdt/peerflow-error.ts'
 import { HttpError } from './route.ts'
 
 /** The one place an error kind becomes an HTTP status; the client maps statuses back (cli/client.ts). */

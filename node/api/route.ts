@@ -1,4 +1,5 @@
-import { PeerflowError } from '../../crdt/index.ts'
+import type { IncomingHttpHeaders } from 'node:http'
+import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 
 /** An error with the HTTP status the control API answers it with. */
@@ -21,10 +22,13 @@ export class RawResponse {
   }
 }
 
-/** A long-lived answer, e.g. server-sent events: `open` writes to the response until the client leaves. */
+/**
+ * A long-lived answer, e.g. server-sent events: `open` writes to the response until the client
+ * leaves (`signal`) or it calls `end`.
+ */
 export class StreamingResponse {
   readonly contentType: string
-  readonly open: (write: (chunk: string) => void, signal: AbortSignal) => void
+  readonly open: (write: (chunk: string) => void, signal: AbortSignal, end: () => void) => void
   constructor (contentType: string, open: StreamingResponse['open']) {
     this.contentType = contentType
     this.open = open
@@ -36,6 +40,7 @@ export interface RouteContext {
   params: Record<string, string>
   query: URLSearchParams
   body: unknown
+  headers: IncomingHttpHeaders
   /** Aborted when the client goes away or the node stops. */
   signal: AbortSignal
 }

@@ -145,13 +145,13 @@ export class ApiServer {
       if (found === undefined) throw new HttpError(404, `no route ${method} ${path}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
       const body = await readBody(request)
-      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal })
+      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, headers: request.headers, signal })
       if (result instanceof RawResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
         response.end(result.body)
       } else if (result instanceof StreamingResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store', connection: 'keep-alive' })
-        result.open((chunk) => { response.write(chunk) }, signal)
+        result.open((chunk) => { response.write(chunk) }, signal, () => { response.end() })
       } else {
         send(response, 200, result)
       }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { ApiClient, DEFAULT_API } from './client.ts'
+import { DEFAULT_API } from './client.ts'
+import { PeerflowClient } from './peerflow-client.ts'
 
 export interface ReadOptions {
   api?: string
@@ -15,6 +16,6 @@ export function withApi (command: Command): Command {
     .option('--token <token>', 'bearer token of a control API bound beyond loopback (env PEERFLOW_API_TOKEN)')
 }
 
-export function clientFor (options: ReadOptions): ApiClient {
-  return new ApiClient(options.api, options.token ?? process.env.PEERFLOW_API_TOKEN)
+export function clientFor (options: ReadOptions): PeerflowClient {
+  return new PeerflowClient(options.api, { token: options.token ?? process.env.PEERFLOW_API_TOKEN })
 }

@@ -1,4 +1,6 @@
 import { request as createRequest } from 'node:http'
+import { PeerflowError, type ErrorKind } from '../../crdt/peerflow-error.ts'
+import { STATUS_OF_KIND } from '../api/error-status.ts'
 
 /** Talks to a running node's control API. Deliberately light (node:http, not fetch): read commands must start fast. */
 
@@ -15,9 +17,34 @@ export class CliError extends Error {
   }
 }
 
+const KIND_OF_STATUS = new Map<number, ErrorKind>(Object.entries(STATUS_OF_KIND).map(([kind, status]) => [status, kind as ErrorKind]))
+
+/** The error kind an HTTP status stands for: the inverse of the server's mapping, plus the HTTP-level statuses. */
+export function kindOfStatus (status: number): ErrorKind {
+  const kind = KIND_OF_STATUS.get(status)
+  if (kind !== undefined) return kind
+  if (status === 401) return 'forbidden'
+  if (status === 408) return 'timeout'
+  if (status >= 400 && status < 500) return 'invalid'
+  return 'unavailable'
+}
+
+/** A reply with an error status: the node's message, its kind, and the status it came with. */
+export class ApiError extends PeerflowError {
+  override name = 'ApiError'
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(kindOfStatus(status), message)
+    this.status = status
+  }
+}
+
 /** Nothing listens at the API address: no node there, or one still starting. */
-export class NodeNotAnsweringError extends CliError {
+export class NodeNotAnsweringError extends PeerflowError {
   override name = 'NodeNotAnsweringError'
+  constructor (message: string) {
+    super('unreachable', message)
+  }
 }
 
 export interface RequestOptions {
@@ -53,19 +80,19 @@ export class ApiClient {
       response = await httpRequest(url, method, headers, options.body === undefined ? undefined : JSON.stringify(options.body), timeoutMs)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ETIMEDOUT') throw new CliError(`the node at ${this.address} did not answer within ${timeoutMs} ms`)
+      if (code === 'ETIMEDOUT') throw new PeerflowError('timeout', `the node at ${this.address} did not answer within ${timeoutMs} ms`)
       if (code === 'ECONNREFUSED') throw new NodeNotAnsweringError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
-      throw new CliError(`cannot reach the node at ${this.address}: ${(err as Error).message}`)
+      throw new PeerflowError('unreachable', `cannot reach the node at ${this.address}: ${(err as Error).message}`)
     }
     let payload: unknown
     try {
       payload = response.text === '' ? null : JSON.parse(response.text)
     } catch {
-      throw new CliError(`the node at ${this.address} answered with something that is not JSON (HTTP ${response.status})`)
+      throw new PeerflowError('unavailable', `the node at ${this.address} answered with something that is not JSON (HTTP ${response.status})`)
     }
     if (response.status < 200 || response.status > 299) {
       const message = (payload as { error?: string } | null)?.error ?? `HTTP ${response.status}`
-      throw new CliError(message, response.status === 400 || response.status === 404 ? 2 : 1)
+      throw new ApiError(response.status, message)
     }
     return payload as T
   }

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander'
+import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import { CliError } from './client.ts'
 import { registerAgentCommands } from './commands/agent-commands.ts'
 import { registerMemoryCommands } from './commands/memory-commands.ts'
+import { registerMcpCommand } from './mcp/mcp-command.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
@@ -23,6 +25,7 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerPatternCommands(program)
   registerTaskCommands(program)
   registerAgentCommands(program)
+  registerMcpCommand(program)
   return program
 }
 
@@ -37,6 +40,11 @@ export async function runCli (program: Command, argv: string[]): Promise<void> {
     }
     const exitCode = (err as { exitCode?: number }).exitCode ?? 1
     process.stderr.write(`peerflow: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exitCode = err instanceof CliError ? err.exitCode : exitCode
+    process.exitCode = err instanceof CliError ? err.exitCode : err instanceof PeerflowError ? exitCodeOf(err) : exitCode
   }
+}
+
+/** Bad input (a malformed request, a name that does not exist) is exit 2; everything else 1. */
+function exitCodeOf (err: PeerflowError): number {
+  return err.kind === 'invalid' || err.kind === 'not-found' ? 2 : 1
 }

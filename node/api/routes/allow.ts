@@ -2,6 +2,7 @@ import { PeerflowError } from '../../../crdt/index.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MEMBERSHIP_NAMESPACE } from '../../stores/replicated-allowlist.ts'
 import { requireString, type Route } from '../route.ts'
+import type { AllowListReply, AllowReply, DisallowReply } from '../types.ts'
 
 function validPeerId (text: string): string {
   try {
@@ -15,7 +16,7 @@ function validPeerId (text: string): string {
 export const allowRoute: Route = {
   method: 'POST',
   path: '/allow',
-  handle: async ({ node, body }) => {
+  handle: async ({ node, body }): Promise<AllowReply> => {
     const peerId = validPeerId(requireString(body, 'peerId'))
     await node.memory.put(MEMBERSHIP_NAMESPACE, peerId, { allowedBy: node.peerId }, { author: node.peerId })
     return { peerId, allowed: true, allowlist: node.memory.list(MEMBERSHIP_NAMESPACE).map((entry) => entry.key) }
@@ -25,7 +26,7 @@ export const allowRoute: Route = {
 export const disallowRoute: Route = {
   method: 'DELETE',
   path: '/allow/:peerId',
-  handle: async ({ node, params }) => {
+  handle: async ({ node, params }): Promise<DisallowReply> => {
     const peerId = validPeerId(params.peerId as string)
     return { peerId, removed: await node.memory.delete(MEMBERSHIP_NAMESPACE, peerId) }
   }
@@ -34,5 +35,5 @@ export const disallowRoute: Route = {
 export const allowListRoute: Route = {
   method: 'GET',
   path: '/allow',
-  handle: ({ node }) => ({ allowlist: node.memory.list(MEMBERSHIP_NAMESPACE).map((entry) => entry.key) })
+  handle: ({ node }): AllowListReply => ({ allowlist: node.memory.list(MEMBERSHIP_NAMESPACE).map((entry) => entry.key) })
 }

@@ -1,6 +1,7 @@
 import { dashboardAsset, type AssetName } from '../dashboard/assets.ts'
 import { buildOverview } from '../dashboard/overview.ts'
 import { RawResponse, type Route } from '../route.ts'
+import type { Overview } from '../types.ts'
 
 function assetRoute (path: string, name: AssetName): Route {
   return {
@@ -22,5 +23,5 @@ export const dashboardStyleRoute = assetRoute('/dashboard/style.css', 'style')
 export const overviewRoute: Route = {
   method: 'GET',
   path: '/overview',
-  handle: ({ node }) => buildOverview(node)
+  handle: ({ node }): Overview => buildOverview(node)
 }

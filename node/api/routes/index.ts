@@ -1,4 +1,5 @@
 import type { Route } from '../route.ts'
+import { a2aRoute, agentCardRoute } from './a2a.ts'
 import { agentListRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
@@ -9,7 +10,7 @@ import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
 import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreRoute } from './memory.ts'
 import {
-  patternConsolidateRoute, patternForgetRoute, patternListRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
+  patternConsolidateRoute, patternForgetRoute, patternListRoute, patternOutcomeRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
 } from './patterns.ts'
 import { metricsRoute } from './metrics.ts'
 import { peersRoute } from './peers.ts'
@@ -54,10 +55,13 @@ export const routes: Route[] = [
   patternStatsRoute,
   patternListRoute,
   patternForgetRoute,
+  patternOutcomeRoute,
   patternConsolidateRoute,
   taskSubmitRoute,
   taskListRoute,
   taskShowRoute,
   taskCancelRoute,
-  agentListRoute
+  agentListRoute,
+  agentCardRoute,
+  a2aRoute
 ]

@@ -1,11 +1,12 @@
 import { PeerflowError } from '../../../crdt/index.ts'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { requireString, type Route } from '../route.ts'
+import type { JoinReply } from '../types.ts'
 
 export const joinRoute: Route = {
   method: 'POST',
   path: '/join',
-  handle: async ({ node, body, signal }) => {
+  handle: async ({ node, body, signal }): Promise<JoinReply> => {
     const text = requireString(body, 'multiaddr')
     let addr: Multiaddr
     try {

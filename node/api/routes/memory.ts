@@ -4,6 +4,7 @@ import {
 } from '../../../crdt/index.ts'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import { requireString, type Route } from '../route.ts'
+import type { EntryReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } from '../types.ts'
 
 function requireNamespace (node: PeerflowNode, namespace: string): void {
   const known = node.memory.namespaces().map((info) => info.name)
@@ -15,7 +16,7 @@ function requireNamespace (node: PeerflowNode, namespace: string): void {
 export const memoryNamespacesRoute: Route = {
   method: 'GET',
   path: '/memory',
-  handle: ({ node }) => {
+  handle: ({ node }): NamespacesReply => {
     const peers = node.host.getPeers().length
     return {
       namespaces: node.memory.namespaces().map((info) => ({
@@ -36,7 +37,7 @@ export const memoryNamespacesRoute: Route = {
 export const memoryStoreRoute: Route = {
   method: 'POST',
   path: '/memory/:namespace',
-  handle: async ({ node, params, body }) => {
+  handle: async ({ node, params, body }): Promise<EntryReply> => {
     const key = requireString(body, 'key')
     const fields = body as { value?: JsonValue, ttlMs?: unknown, tags?: unknown }
     if (fields.value === undefined) throw new PeerflowError('invalid', "missing field 'value'")
@@ -58,7 +59,7 @@ export const memoryStoreRoute: Route = {
 export const memoryGetRoute: Route = {
   method: 'GET',
   path: '/memory/:namespace/:key',
-  handle: ({ node, params }) => {
+  handle: ({ node, params }): EntryReply => {
     const namespace = params.namespace as string
     requireNamespace(node, namespace)
     const entry = node.memory.get(namespace, params.key as string)
@@ -70,7 +71,7 @@ export const memoryGetRoute: Route = {
 export const memoryListRoute: Route = {
   method: 'GET',
   path: '/memory/:namespace',
-  handle: ({ node, params, query }) => {
+  handle: ({ node, params, query }): MemoryListReply => {
     const namespace = params.namespace as string
     requireNamespace(node, namespace)
     return { namespace, entries: node.memory.list(namespace, { prefix: query.get('prefix') ?? undefined }) }
@@ -80,7 +81,7 @@ export const memoryListRoute: Route = {
 export const memoryDeleteRoute: Route = {
   method: 'DELETE',
   path: '/memory/:namespace/:key',
-  handle: async ({ node, params }) => {
+  handle: async ({ node, params }): Promise<MemoryDeleteReply> => {
     const namespace = params.namespace as string
     requireNamespace(node, namespace)
     return { deleted: await node.memory.delete(namespace, params.key as string) }

@@ -2,6 +2,7 @@ import { PeerflowError } from '../../../crdt/index.ts'
 import { TOPOLOGIES, type Topology } from '../../../protocols/swarm.ts'
 import { SwarmError } from '../../../src/swarm/swarm-service.ts'
 import { requireString, type Route } from '../route.ts'
+import type { SwarmEventsReply, SwarmListReply, SwarmStatus } from '../types.ts'
 
 function rolesOf (body: unknown): string[] {
   const roles = (body as { roles?: unknown } | null)?.roles ?? []
@@ -12,13 +13,13 @@ function rolesOf (body: unknown): string[] {
 export const swarmListRoute: Route = {
   method: 'GET',
   path: '/swarms',
-  handle: ({ node }) => ({ swarms: node.swarms.list() })
+  handle: ({ node }): SwarmListReply => ({ swarms: node.swarms.list() })
 }
 
 export const swarmInitRoute: Route = {
   method: 'POST',
   path: '/swarms',
-  handle: async ({ node, body }) => {
+  handle: async ({ node, body }): Promise<SwarmStatus> => {
     const name = requireString(body, 'name')
     const fields = body as { topology?: unknown, maxAgents?: unknown }
     const topology = (fields.topology ?? 'hierarchical') as Topology
@@ -33,13 +34,13 @@ export const swarmInitRoute: Route = {
 export const swarmStatusRoute: Route = {
   method: 'GET',
   path: '/swarms/:name',
-  handle: async ({ node, params }) => node.swarms.status(params.name as string)
+  handle: async ({ node, params }): Promise<SwarmStatus> => node.swarms.status(params.name as string)
 }
 
 export const swarmJoinRoute: Route = {
   method: 'POST',
   path: '/swarms/:name/join',
-  handle: async ({ node, params, body }) => {
+  handle: async ({ node, params, body }): Promise<SwarmStatus> => {
     await node.swarms.join(params.name as string, rolesOf(body))
     return node.swarms.status(params.name as string)
   }
@@ -48,7 +49,7 @@ export const swarmJoinRoute: Route = {
 export const swarmLeaveRoute: Route = {
   method: 'POST',
   path: '/swarms/:name/leave',
-  handle: async ({ node, params }) => {
+  handle: async ({ node, params }): Promise<SwarmStatus> => {
     await node.swarms.leave(params.name as string)
     return node.swarms.status(params.name as string)
   }
@@ -57,7 +58,7 @@ export const swarmLeaveRoute: Route = {
 export const swarmEventsRoute: Route = {
   method: 'GET',
   path: '/swarms/:name/events',
-  handle: async ({ node, params, query }) => {
+  handle: async ({ node, params, query }): Promise<SwarmEventsReply> => {
     node.swarms.status(params.name as string)
     return { events: node.swarms.events.since(Number(query.get('after') ?? 0), params.name) }
   }

@@ -4,6 +4,7 @@ import { TaskError } from '../../../src/swarm/tasks/task-error.ts'
 import type { SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
 import type { TaskState } from '../../../src/swarm/tasks/task-view.ts'
 import { requireString, type Route } from '../route.ts'
+import type { TaskListReply, TaskReport } from '../types.ts'
 
 function submitRequestOf (body: unknown): SubmitRequest {
   const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown }
@@ -27,13 +28,13 @@ function submitRequestOf (body: unknown): SubmitRequest {
 export const taskSubmitRoute: Route = {
   method: 'POST',
   path: '/tasks',
-  handle: async ({ node, body }) => node.tasks.submit(submitRequestOf(body))
+  handle: async ({ node, body }): Promise<TaskReport> => node.tasks.submit(submitRequestOf(body))
 }
 
 export const taskListRoute: Route = {
   method: 'GET',
   path: '/tasks',
-  handle: ({ node, query }) => ({
+  handle: ({ node, query }): TaskListReply => ({
     tasks: node.tasks.list({ swarm: query.get('swarm') ?? undefined, state: (query.get('state') ?? undefined) as TaskState | undefined })
   })
 }
@@ -41,11 +42,11 @@ export const taskListRoute: Route = {
 export const taskShowRoute: Route = {
   method: 'GET',
   path: '/tasks/:id',
-  handle: ({ node, params }) => node.tasks.show(params.id as string)
+  handle: ({ node, params }): TaskReport => node.tasks.show(params.id as string)
 }
 
 export const taskCancelRoute: Route = {
   method: 'POST',
   path: '/tasks/:id/cancel',
-  handle: async ({ node, params }) => node.tasks.cancel(params.id as string)
+  handle: async ({ node, params }): Promise<TaskReport> => node.tasks.cancel(params.id as string)
 }

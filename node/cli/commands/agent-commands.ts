@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import type { AgentInfo } from '../../../src/swarm/tasks/local-agents.ts'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { formatDuration, printJson, printTable } from '../output.ts'
 import { formatTokens } from './task-commands.ts'
@@ -10,7 +9,7 @@ export function registerAgentCommands (program: Command): void {
 
   withApi(agent.command('list').description('running and waiting agents, then the latest finished: role, model, state, task, tokens'))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ maxConcurrent: number, agents: AgentInfo[] }>('GET', '/agents')
+      const reply = await clientFor(options).agents.list()
       if (options.json === true) return printJson(reply)
       const active = reply.agents.filter((row) => row.state === 'running' || row.state === 'waiting').length
       process.stdout.write(`${active} active of ${reply.maxConcurrent} slots\n`)

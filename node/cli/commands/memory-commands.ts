@@ -1,30 +1,13 @@
 import { NAMESPACES } from '../../../crdt/index.ts'
 import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
+import type { EntryReply, JsonValue, MemoryListReply } from '../../api/types.ts'
 import { CliError } from '../client.ts'
 import { parseDuration } from '../duration.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 const DEFAULT_NAMESPACE = NAMESPACES.sharedKnowledge
 
-interface Entry {
-  key: string
-  value: unknown
-  author: string
-  createdAt: number
-  updatedAt: number
-  expiresAt?: number
-  tags: string[]
-}
-interface NamespaceRow {
-  name: string
-  entries: number
-  bytes: number
-  defaultTtlMs?: number
-  lastUpdate: number | null
-  replicasInSync: number
-  peers: number
-}
 
 interface NamespaceOption extends ReadOptions { namespace: string }
 
@@ -51,20 +34,20 @@ export function registerMemoryCommands (program: Command): void {
     .option('--tag <tag>', 'tag the entry, repeatable', collect)
     .option('--json-value', 'parse <value> as JSON instead of storing it as a string')
     .action(async (key: string, value: string, options: NamespaceOption & { ttl?: string, tag?: string[], jsonValue?: boolean }) => {
-      let parsed: unknown = value
+      let parsed: JsonValue = value
       if (options.jsonValue === true) {
-        try { parsed = JSON.parse(value) } catch { throw new CliError(`--json-value: '${value}' is not JSON`, 2) }
+        try { parsed = JSON.parse(value) as JsonValue } catch { throw new CliError(`--json-value: '${value}' is not JSON`, 2) }
       }
       const ttlMs = options.ttl === undefined ? undefined : parseDuration(options.ttl, '--ttl')
-      const reply = await clientFor(options).request<{ entry: Entry }>('POST', path(options.namespace), { body: { key, value: parsed, ttlMs, tags: options.tag ?? [] } })
-      if (options.json === true) return printJson(reply.entry)
-      const expiry = reply.entry.expiresAt === undefined ? '' : `, expires in ${formatDuration(reply.entry.expiresAt - Date.now())}`
+      const entry = await clientFor(options).memory.put(options.namespace, key, parsed, { ttlMs, tags: options.tag ?? [] })
+      if (options.json === true) return printJson(entry)
+      const expiry = entry.expiresAt === undefined ? '' : `, expires in ${formatDuration(entry.expiresAt - Date.now())}`
       process.stdout.write(`stored ${options.namespace}/${key}${expiry}\n`)
     })
 
   namespaced(memory.command('get').argument('<key>').description('print a value'))
     .action(async (key: string, options: NamespaceOption) => {
-      const reply = await clientFor(options).request<{ entry: Entry }>('GET', path(options.namespace, key))
+      const reply = await clientFor(options).api.request<EntryReply>('GET', path(options.namespace, key))
       if (options.json === true) return printJson(reply.entry)
       process.stdout.write(`${showValue(reply.entry.value)}\n`)
     })
@@ -72,7 +55,7 @@ export function registerMemoryCommands (program: Command): void {
   namespaced(memory.command('list').description('list entries'))
     .option('--prefix <prefix>', 'only keys starting with this')
     .action(async (options: NamespaceOption & { prefix?: string }) => {
-      const reply = await clientFor(options).request<{ entries: Entry[] }>('GET', path(options.namespace), { query: { prefix: options.prefix } })
+      const reply = await clientFor(options).api.request<MemoryListReply>('GET', path(options.namespace), { query: { prefix: options.prefix } })
       if (options.json === true) return printJson(reply)
       printTable(reply.entries, [
         { header: 'key', value: (entry) => entry.key },
@@ -86,7 +69,7 @@ export function registerMemoryCommands (program: Command): void {
 
   namespaced(memory.command('delete').argument('<key>').description('delete an entry everywhere'))
     .action(async (key: string, options: NamespaceOption) => {
-      const reply = await clientFor(options).request<{ deleted: boolean }>('DELETE', path(options.namespace, key))
+      const reply = { deleted: await clientFor(options).memory.delete(options.namespace, key) }
       if (options.json === true) return printJson(reply)
       if (!reply.deleted) throw new CliError(`no entry '${key}' in namespace '${options.namespace}'`)
       process.stdout.write(`deleted ${options.namespace}/${key}\n`)
@@ -94,7 +77,7 @@ export function registerMemoryCommands (program: Command): void {
 
   withApi(memory.command('namespaces').description('namespaces: entries, bytes, TTL policy, last update, replicas in sync'))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ namespaces: NamespaceRow[] }>('GET', '/memory')
+      const reply = await clientFor(options).memory.namespaces()
       if (options.json === true) return printJson(reply)
       printTable(reply.namespaces, [
         { header: 'namespace', value: (row) => row.name },

@@ -1,8 +1,11 @@
 import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
+import type { StatusReply } from '../../api/types.ts'
 import { CliError, NodeNotAnsweringError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 import { watchStatus } from './watch.ts'
+
+type NatReply = StatusReply['nat']
 
 const READY_WAIT_MS = 30_000
 
@@ -17,40 +20,6 @@ async function untilAnswered<T> (request: () => Promise<T>): Promise<T> {
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
-}
-
-interface IdReply { peerId: string, addresses: string[] }
-interface Refusal { peerId: string, address: string, at: number, reason: string, detail: string }
-interface PeerRow {
-  peerId: string
-  address: string
-  transport: string
-  direction: string
-  rttMs: number | null
-  connectedSince: number
-  admitted?: boolean
-  route?: 'direct' | 'relayed'
-  relay?: string | null
-  limited?: boolean
-}
-interface NatReply {
-  reachability: string
-  reason: string
-  publicAddrs: string[]
-  reservations: Array<{ relay: string, addrs: string[] }>
-  relayService: { enabled: boolean, reservations: Array<{ peerId: string, expiresAt: number }>, maxReservations: number, limits: { durationMs: number, dataBytes: number } | null }
-  upnp: { enabled: boolean, mappings: Array<{ addr: string, verified: boolean }> }
-}
-interface StatusReply {
-  peerId: string
-  version: string
-  nodeVersion: string
-  uptimeMs: number
-  listen: string[]
-  api: string
-  peerCount: number
-  dataDir: string
-  nat?: NatReply
 }
 
 /** The NAT traversal part of `status`: reachability, relay slots held and served, UPnP mappings. */
@@ -72,7 +41,7 @@ function natLines (nat: NatReply): string[] {
 export function registerNodeCommands (program: Command): void {
   withApi(program.command('id').description("this node's PeerId and addresses"))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<IdReply>('GET', '/id')
+      const reply = await clientFor(options).id()
       if (options.json === true) return printJson(reply)
       process.stdout.write(`${reply.peerId}\n${reply.addresses.map((addr) => `  ${addr}`).join('\n')}\n`)
     })
@@ -86,9 +55,7 @@ export function registerNodeCommands (program: Command): void {
         return watchStatus(clientFor(options))
       }
       const client = clientFor(options)
-      const reply = options.wait === true
-        ? await untilAnswered(async () => client.request<StatusReply & Record<string, unknown>>('GET', '/status'))
-        : await client.request<StatusReply & Record<string, unknown>>('GET', '/status')
+      const reply = options.wait === true ? await untilAnswered(async () => client.status()) : await client.status()
       if (options.json === true) return printJson(reply)
       const lines = [
         `peerflow ${reply.version} (Node ${reply.nodeVersion})`,
@@ -106,7 +73,7 @@ export function registerNodeCommands (program: Command): void {
 
   withApi(program.command('peers').description('connected peers: PeerId, address, transport, latency'))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peers: PeerRow[], refused: Refusal[], admission: string }>('GET', '/peers')
+      const reply = await clientFor(options).peers.list()
       if (options.json === true) return printJson(reply)
       printTable(reply.peers, [
         { header: 'peer', value: (peer) => shortPeerId(peer.peerId) },
@@ -134,42 +101,42 @@ export function registerNodeCommands (program: Command): void {
     .description('ask the running node to connect to a peer (and keep it connected)'))
     .action(async (addr: string, options: ReadOptions) => {
       if (!addr.startsWith('/')) throw new CliError(`malformed multiaddr '${addr}': a multiaddr starts with '/'`, 2)
-      const reply = await clientFor(options).request<PeerRow>('POST', '/join', { body: { multiaddr: addr }, timeoutMs: 60_000 })
+      const reply = await clientFor(options).peers.join(addr)
       if (options.json === true) return printJson(reply)
       process.stdout.write(`connected to ${reply.peerId} over ${reply.transport} (${reply.address})\n`)
     })
 
   withApi(program.command('leave').argument('<peerId>', 'PeerId to disconnect from').description('disconnect from a peer and stop redialling it'))
     .action(async (peerId: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peerId: string, disconnected: boolean }>('POST', '/leave', { body: { peerId } })
+      const reply = await clientFor(options).peers.leave(peerId)
       if (options.json === true) return printJson(reply)
       process.stdout.write(reply.disconnected ? `disconnected from ${peerId}\n` : `${peerId} was not connected; it will not be redialled\n`)
     })
 
   withApi(program.command('block').argument('<peerId>').description('refuse all connections with a peer (until unblock or restart)'))
     .action(async (peerId: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peerId: string }>('POST', '/block', { body: { peerId } })
+      const reply = await clientFor(options).peers.block(peerId)
       if (options.json === true) return printJson(reply)
       process.stdout.write(`blocked ${peerId}\n`)
     })
 
   withApi(program.command('unblock').argument('<peerId>').description('allow a blocked peer again'))
     .action(async (peerId: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peerId: string, unblocked: boolean }>('POST', '/unblock', { body: { peerId } })
+      const reply = await clientFor(options).peers.unblock(peerId)
       if (options.json === true) return printJson(reply)
       process.stdout.write(reply.unblocked ? `unblocked ${peerId}\n` : `${peerId} was not blocked\n`)
     })
 
   withApi(program.command('allow').argument('<peerId>').description('add a PeerId to the replicated allowlist (once it has entries, only listed peers are admitted)'))
     .action(async (peerId: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ peerId: string, allowlist: string[] }>('POST', '/allow', { body: { peerId } })
+      const reply = await clientFor(options).peers.allow(peerId)
       if (options.json === true) return printJson(reply)
       process.stdout.write(`allowed ${peerId}; the allowlist has ${reply.allowlist.length} entries (this node is always allowed)\n`)
     })
 
   withApi(program.command('disallow').argument('<peerId>').description('remove a PeerId from the allowlist'))
     .action(async (peerId: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ removed: boolean }>('DELETE', `/allow/${encodeURIComponent(peerId)}`)
+      const reply = await clientFor(options).peers.disallow(peerId)
       if (options.json === true) return printJson(reply)
       process.stdout.write(reply.removed ? `removed ${peerId} from the allowlist\n` : `${peerId} was not on the allowlist\n`)
     })

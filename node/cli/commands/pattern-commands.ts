@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable } from '../output.ts'
-import type { BankStats, PatternInfo, QueryMatch } from '../../../src/reasoningbank/index.ts'
+import type { ListSort, QueryMatch } from '../../api/types.ts'
 
 // Types only: erased at run time, so the CLI still loads no ReasoningBank code.
 function fraction (text: string, option: string): number {
@@ -33,11 +33,9 @@ export function registerPatternCommands (program: Command): void {
     .option('--confidence <0..1>', 'initial confidence')
     .action(async (name: string, content: string, options: ReadOptions & { namespace: string, confidence?: string }) => {
       const confidence = options.confidence === undefined ? undefined : fraction(options.confidence, '--confidence')
-      const reply = await clientFor(options).request<{ pattern: PatternInfo }>('POST', '/patterns', {
-        body: { name, content, namespace: options.namespace, confidence }, timeoutMs: 60_000
-      })
-      if (options.json === true) return printJson(reply.pattern)
-      process.stdout.write(`stored pattern ${reply.pattern.name} in ${reply.pattern.namespace} (confidence ${reply.pattern.confidence.toFixed(2)})\n`)
+      const pattern = await clientFor(options).patterns.store({ name, content, namespace: options.namespace, confidence })
+      if (options.json === true) return printJson(pattern)
+      process.stdout.write(`stored pattern ${pattern.name} in ${pattern.namespace} (confidence ${pattern.confidence.toFixed(2)})\n`)
     })
 
   withApi(patterns.command('query').argument('<question>').description('the patterns closest in meaning to a question'))
@@ -46,15 +44,12 @@ export function registerPatternCommands (program: Command): void {
     .option('--limit <n>', 'results wanted', '5')
     .option('--explain', 'show the parts of each score')
     .action(async (question: string, options: ReadOptions & { namespace?: string, minConfidence?: string, limit: string, explain?: boolean }) => {
-      const reply = await clientFor(options).request<{ matches: QueryMatch[], embedder: string, tookMs: number }>('POST', '/patterns/query', {
-        body: {
-          text: question,
-          namespace: options.namespace,
-          minConfidence: options.minConfidence === undefined ? undefined : fraction(options.minConfidence, '--min-confidence'),
-          limit: positiveInt(options.limit, '--limit'),
-          explain: options.explain === true
-        },
-        timeoutMs: 60_000
+      const reply = await clientFor(options).patterns.query({
+        question,
+        namespace: options.namespace,
+        minConfidence: options.minConfidence === undefined ? undefined : fraction(options.minConfidence, '--min-confidence'),
+        limit: positiveInt(options.limit, '--limit'),
+        explain: options.explain === true
       })
       if (options.json === true) return printJson(reply)
       printTable(reply.matches, [
@@ -73,7 +68,7 @@ export function registerPatternCommands (program: Command): void {
     .option('-n, --namespace <name>', 'only this pattern namespace')
     .option('--sort <order>', 'confidence | uses | recent', 'confidence')
     .action(async (options: ReadOptions & { namespace?: string, sort: string }) => {
-      const reply = await clientFor(options).request<{ patterns: PatternInfo[] }>('GET', '/patterns', { query: { namespace: options.namespace, sort: options.sort } })
+      const reply = { patterns: await clientFor(options).patterns.list({ namespace: options.namespace, sort: options.sort as ListSort }) }
       if (options.json === true) return printJson(reply)
       printTable(reply.patterns, [
         { header: 'confidence', value: (p) => p.confidence.toFixed(2) },
@@ -86,7 +81,7 @@ export function registerPatternCommands (program: Command): void {
 
   withApi(patterns.command('stats').description('totals, namespaces, most retrieved, confidence histogram, embedder'))
     .action(async (options: ReadOptions) => {
-      const stats = await clientFor(options).request<BankStats>('GET', '/patterns/stats')
+      const stats = await clientFor(options).patterns.stats()
       if (options.json === true) return printJson(stats)
       const lines = [
         `patterns: ${stats.patterns} (${stats.indexed} indexed${stats.unindexed > 0 ? `, ${stats.unindexed} from another embedder, not searchable` : ''})`,
@@ -103,7 +98,7 @@ export function registerPatternCommands (program: Command): void {
 
   withApi(patterns.command('forget').argument('<name>').description('delete a pattern everywhere'))
     .action(async (name: string, options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ forgotten: boolean }>('DELETE', `/patterns/${encodeURIComponent(name)}`)
+      const reply = { forgotten: await clientFor(options).patterns.forget(name) }
       if (options.json === true) return printJson(reply)
       process.stdout.write(`forgot ${name}\n`)
     })
@@ -111,7 +106,7 @@ export function registerPatternCommands (program: Command): void {
   withApi(patterns.command('consolidate').description('merge near-duplicates and prune long-unused, low-confidence patterns'))
     .option('--dry-run', 'show the plan without changing anything')
     .action(async (options: ReadOptions & { dryRun?: boolean }) => {
-      const reply = await clientFor(options).request<Record<string, unknown>>('POST', '/patterns/consolidate', { body: { dryRun: options.dryRun === true }, timeoutMs: 120_000 })
+      const reply = await clientFor(options).patterns.consolidate({ dryRun: options.dryRun === true })
       if (options.json === true) return printJson(reply)
       printJson(reply)
     })

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
-import type { SwarmStatus } from '../../../src/swarm/swarm-service.ts'
+import type { SwarmStatus, Topology } from '../../api/types.ts'
 
 function collect (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value]
@@ -31,7 +31,7 @@ export function registerSwarmCommands (program: Command): void {
     .action(async (name: string, options: ReadOptions & { topology: string, maxAgents: string, role?: string[] }) => {
       const maxAgents = Number(options.maxAgents)
       if (!Number.isInteger(maxAgents)) throw new CliError(`--max-agents: expected an integer, got '${options.maxAgents}'`, 2)
-      const status = await clientFor(options).request<SwarmStatus>('POST', '/swarms', { body: { name, topology: options.topology, maxAgents, roles: options.role ?? [] } })
+      const status = await clientFor(options).swarms.init({ name, topology: options.topology as Topology, maxAgents, roles: options.role ?? [] })
       if (options.json === true) return printJson(status)
       process.stdout.write(`created swarm ${name} (${status.topology}); other nodes join with: peerflow swarm join ${name}\n`)
     })
@@ -39,28 +39,28 @@ export function registerSwarmCommands (program: Command): void {
   withApi(swarm.command('join').argument('<name>').description("ask the swarm's leader to add this node"))
     .option('--role <role>', 'agent role this node offers, repeatable', collect)
     .action(async (name: string, options: ReadOptions & { role?: string[] }) => {
-      const status = await clientFor(options).request<SwarmStatus>('POST', `/swarms/${encodeURIComponent(name)}/join`, { body: { roles: options.role ?? [] } })
+      const status = await clientFor(options).swarms.join(name, options.role ?? [])
       if (options.json === true) return printJson(status)
       process.stdout.write(`joined swarm ${name}: ${status.members.length} members, leader ${status.leader === null ? '(electing)' : shortPeerId(status.leader)}\n`)
     })
 
   withApi(swarm.command('leave').argument('<name>').description('leave a swarm (through its leader)'))
     .action(async (name: string, options: ReadOptions) => {
-      const status = await clientFor(options).request<SwarmStatus>('POST', `/swarms/${encodeURIComponent(name)}/leave`)
+      const status = await clientFor(options).swarms.leave(name)
       if (options.json === true) return printJson(status)
       process.stdout.write(`left swarm ${name}\n`)
     })
 
   withApi(swarm.command('status').argument('<name>').description('topology, term, leader and every member with its state'))
     .action(async (name: string, options: ReadOptions) => {
-      const status = await clientFor(options).request<SwarmStatus>('GET', `/swarms/${encodeURIComponent(name)}`)
+      const status = await clientFor(options).swarms.status(name)
       if (options.json === true) return printJson(status)
       printStatus(status)
     })
 
   withApi(swarm.command('list').description('every swarm this node knows'))
     .action(async (options: ReadOptions) => {
-      const reply = await clientFor(options).request<{ swarms: SwarmStatus[] }>('GET', '/swarms')
+      const reply = { swarms: await clientFor(options).swarms.list() }
       if (options.json === true) return printJson(reply)
       printTable(reply.swarms, [
         { header: 'swarm', value: (s) => s.name },

@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
-import { CliError, type ApiClient } from '../client.ts'
+import { CliError } from '../client.ts'
+import type { PeerflowClient } from '../peerflow-client.ts'
 import { parseDuration } from '../duration.ts'
-import type { TaskReport, TaskSummary } from '../../../src/swarm/tasks/task-report.ts'
+import type { TaskReport, TaskState } from '../../api/types.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 /** Fields the progress line needs. */
@@ -36,10 +37,6 @@ export function formatTokens (tokens: number): string {
   return tokens < 1000 ? String(tokens) : `${(tokens / 1000).toFixed(1)}k`
 }
 
-function taskPath (id: string): string {
-  return `/tasks/${encodeURIComponent(id)}`
-}
-
 /** One line of what a waiting submit shows, e.g. "assigned to 12D3Koo…x1 · running · turn 2/8 · tokens 1.9k". */
 export function progressLine (task: ProgressView): string {
   if (TERMINAL.has(task.state)) {
@@ -57,11 +54,11 @@ export function progressLine (task: ProgressView): string {
   return parts.join(' · ')
 }
 
-async function waitForTask (client: ApiClient, id: string, timeoutMs: number, showProgress: boolean): Promise<TaskReport> {
+async function waitForTask (client: PeerflowClient, id: string, timeoutMs: number, showProgress: boolean): Promise<TaskReport> {
   const deadline = Date.now() + timeoutMs
   let shown = ''
   for (;;) {
-    const task = await client.request<TaskReport>('GET', taskPath(id))
+    const task = await client.tasks.show(id)
     const line = progressLine(task)
     if (showProgress && line !== shown) {
       process.stderr.write(`${line}\n`)
@@ -128,9 +125,7 @@ export function registerTaskCommands (program: Command): void {
       }
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
-      const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget }
-      })
+      const submitted = await client.tasks.submit({ swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
         process.stdout.write(`submitted ${submitted.id} to swarm ${submitted.swarm} (${submitted.role}); follow it with: peerflow task show ${submitted.id}\n`)
@@ -146,7 +141,7 @@ export function registerTaskCommands (program: Command): void {
     .option('--swarm <name>', 'only this swarm')
     .option('--state <state>', 'only this state: submitted | assigned | running | done | failed | cancelled')
     .action(async (options: ReadOptions & { swarm?: string, state?: string }) => {
-      const reply = await clientFor(options).request<{ tasks: TaskSummary[] }>('GET', '/tasks', { query: { swarm: options.swarm, state: options.state } })
+      const reply = { tasks: await clientFor(options).tasks.list({ swarm: options.swarm, state: options.state as TaskState | undefined }) }
       if (options.json === true) return printJson(reply)
       printTable(reply.tasks, [
         { header: 'id', value: (row) => row.id },
@@ -163,14 +158,14 @@ export function registerTaskCommands (program: Command): void {
 
   withApi(task.command('show').argument('<id>').description('prompt, role, assignee, attempts, transcript summary, result and cost'))
     .action(async (id: string, options: ReadOptions) => {
-      const report = await clientFor(options).request<TaskReport>('GET', taskPath(id))
+      const report = await clientFor(options).tasks.show(id)
       if (options.json === true) return printJson(report)
       printTask(report)
     })
 
   withApi(task.command('cancel').argument('<id>').description('cancel a task; its running agent is stopped'))
     .action(async (id: string, options: ReadOptions) => {
-      const report = await clientFor(options).request<TaskReport>('POST', `${taskPath(id)}/cancel`)
+      const report = await clientFor(options).tasks.cancel(id)
       if (options.json === true) return printJson(report)
       process.stdout.write(`cancelled ${id}\n`)
     })

@@ -1,25 +1,6 @@
-import type { ApiClient } from '../client.ts'
+import type { Overview } from '../../api/types.ts'
+import type { PeerflowClient } from '../peerflow-client.ts'
 import { formatDuration, formatTable, shortPeerId } from '../output.ts'
-
-/** What `status --watch` reads from GET /overview (the dashboard's document). */
-interface OverviewReply {
-  at: number
-  node: { peerId: string, version: string, startedAt: number, api: string, admission: string }
-  peers: Array<{ peerId: string, transport: string, rttMs: number | null, admitted: boolean, direction: string, connectedSince: number }>
-  swarms: Array<{
-    name: string
-    topology: string
-    term: number
-    leader: string | null
-    healthy: number
-    members: Array<{ peerId: string, state: string, roles: string[] }>
-  }>
-  memory: Array<{ name: string, entries: number, bytes: number, lastUpdate: number | null }>
-  tasks: null | {
-    counts: Record<string, number>
-    recent: Array<{ id: string, state: string, swarm: string, role: string, assignee: string | null, submittedAt: number, finishedAt: number | null, prompt: string }>
-  }
-}
 
 const TASK_ROWS = 8
 const ALTERNATE_SCREEN = '\x1b[?1049h\x1b[?25l'
@@ -37,7 +18,7 @@ function section (title: string, body: string): string {
 }
 
 /** One screenful of the node's state, as plain text. */
-export function renderOverview (overview: OverviewReply, width: number): string {
+export function renderOverview (overview: Overview, width: number): string {
   const { node, at } = overview
   const lines = [
     `peerflow ${node.version}  ${node.peerId}`,
@@ -84,7 +65,7 @@ export function renderOverview (overview: OverviewReply, width: number): string 
  * Redraws the node's overview every `intervalMs` until SIGINT or SIGTERM. On a terminal it draws
  * on the alternate screen and restores the terminal on the way out; piped, it prints each frame.
  */
-export async function watchStatus (client: ApiClient, out: NodeJS.WriteStream = process.stdout, intervalMs = 1_000): Promise<void> {
+export async function watchStatus (client: PeerflowClient, out: NodeJS.WriteStream = process.stdout, intervalMs = 1_000): Promise<void> {
   const terminal = out.isTTY === true
   let stopped = false
   let wake = (): void => {}
@@ -96,7 +77,7 @@ export async function watchStatus (client: ApiClient, out: NodeJS.WriteStream = 
     while (!stopped) {
       let frame: string
       try {
-        frame = renderOverview(await client.request<OverviewReply>('GET', '/overview', { timeoutMs: 5_000 }), terminal ? out.columns : Number.POSITIVE_INFINITY)
+        frame = renderOverview(await client.overview(), terminal ? out.columns : Number.POSITIVE_INFINITY)
       } catch (err) {
         frame = `${client.address}: ${(err as Error).message}\nretrying every ${intervalMs / 1000} s; Ctrl-C to quit`
       }
