@@ -22,8 +22,10 @@ describe('the README quickstart', () => {
 
   it('runs verbatim from the project root: three nodes, C learns B through A', async () => {
     const script = await quickstartScript()
-    // Verbatim, then stop the nodes it left in the background and wait for them to exit.
-    const child = spawn('bash', ['-c', `set -e\n${script}\nkill $(jobs -p)\nwait`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Verbatim, then stop the nodes it left in the background and wait for them to exit. With job
+    // control each background job is a process group, so the signal reaches the node under npx too.
+    const stopJobs = 'for job in $(jobs -p); do kill -TERM -- "-$job"; done\nwait'
+    const child = spawn('bash', ['-c', `set -em\n${script}\n${stopJobs}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
