@@ -36,6 +36,7 @@ export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'log
  */
 class StateVectorCatchUp implements CatchUp {
   readonly #host: ProtocolHost
+  readonly #self: string
   readonly #gate: ServiceComponents['gate']
   readonly #log: Logger
   readonly #store: ReplicaStore
@@ -49,6 +50,7 @@ class StateVectorCatchUp implements CatchUp {
 
   constructor (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }, init: CatchUpInit) {
     this.#host = components.host
+    this.#self = components.host.peerId.toString()
     this.#gate = components.gate
     this.#log = components.logger.child({ component: 'catch-up' })
     this.#store = init.store
@@ -133,15 +135,26 @@ class StateVectorCatchUp implements CatchUp {
   }
 
   async #answer (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer.toString()
     try {
-      if (!await this.#gate.whenAdmitted(connection.remotePeer.toString(), ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
-      // While this node is still pulling a catch-up of its own, a hello sent now would make the
-      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
-      // say what this node has by then; two nodes waiting on each other only lose the bound.
-      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
-      await this.#exchange(stream, connection.remotePeer.toString(), false)
+      if (!await this.#gate.whenAdmitted(remote, ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
+      if (this.#syncing.has(remote)) {
+        // Both sides asked each other at once (each redialled the other after a fault). One
+        // exchange carries both directions, so only the one started by the smaller PeerId runs;
+        // each side waiting for its own (the rule below) held both up for the whole bound.
+        if (this.#self < remote) {
+          await refuse(stream, 'an exchange with you started by this side is running')
+          return
+        }
+      } else {
+        // While this node is still pulling a catch-up of its own, a hello sent now would make the
+        // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
+        // say what this node has by then.
+        await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
+      }
+      await this.#exchange(stream, remote, false)
     } catch (err) {
-      this.#log.warn({ peer: connection.remotePeer.toString(), err: (err as Error).message }, 'catch-up request failed')
+      this.#log.warn({ peer: remote, err: (err as Error).message }, 'catch-up request failed')
       stream.abort(err as Error)
     }
   }
@@ -246,4 +259,11 @@ class StateVectorCatchUp implements CatchUp {
     }
     await send({ type: 'done' })
   }
+}
+
+/** Declines an exchange with an error frame the asker reads as the reason. */
+async function refuse (stream: Stream, reason: string): Promise<void> {
+  const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
+  await lp.write(encodeSyncMessage({ type: 'error', message: reason }), { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+  await stream.close()
 }

@@ -20,4 +20,4 @@ export interface NodeService extends Startable {
 }
 
 /** The host calls a request/response protocol service makes. */
-export type ProtocolHost = Pick<Host, 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
+export type ProtocolHost = Pick<Host, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'getConnections' | 'addEventListener' | 'removeEventListener'>
