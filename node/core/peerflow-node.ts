@@ -225,7 +225,7 @@ export class PeerflowNode {
       await memory.close()
       throw err
     }
-    const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log, backoff })
+    const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log: log.child({ component: 'admission' }), backoff })
     members = admission
     const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }, options.control)
     try {
