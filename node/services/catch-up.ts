@@ -138,20 +138,17 @@ class StateVectorCatchUp implements CatchUp {
     const remote = connection.remotePeer.toString()
     try {
       if (!await this.#gate.whenAdmitted(remote, ADMISSION_WAIT_MS)) throw new ProtocolError('not admitted to this network')
-      if (this.#syncing.has(remote)) {
-        // Both sides asked each other at once (each redialled the other after a fault). One
-        // exchange carries both directions, so only the one started by the smaller PeerId runs;
-        // each side waiting for its own (the rule below) held both up for the whole bound.
-        if (this.#self < remote) {
-          await refuse(stream, 'an exchange with you started by this side is running')
-          return
-        }
-      } else {
-        // While this node is still pulling a catch-up of its own, a hello sent now would make the
-        // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
-        // say what this node has by then.
-        await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
+      // Both sides asked each other at once (each redialled the other after a fault). One exchange
+      // carries both directions, so only the one started by the smaller PeerId runs: the smaller
+      // side refuses at once, which also ends the wait below on the other side.
+      if (this.#syncing.has(remote) && this.#self < remote) {
+        await refuse(stream, 'an exchange with you started by this side is running')
+        return
       }
+      // While this node is still pulling a catch-up of its own, a hello sent now would make the
+      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
+      // say what this node has by then.
+      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
       await this.#exchange(stream, remote, false)
     } catch (err) {
       this.#log.warn({ peer: remote, err: (err as Error).message }, 'catch-up request failed')
