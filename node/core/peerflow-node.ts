@@ -32,6 +32,7 @@ import { relayGater } from '../net/relay-gater.ts'
 import { Reconnector } from '../net/reconnector.ts'
 import { transportOf, type TransportName } from '../net/transport-name.ts'
 import { VERSION } from './version.ts'
+import { startOtlpTracing, type Tracing } from './tracing.ts'
 
 export interface PeerInfo {
   peerId: string
@@ -131,6 +132,7 @@ export class PeerflowNode {
   /** Components that started, in order: stop walks it backwards. */
   readonly #started: NodeComponent[] = []
   #stopping: Promise<void> | undefined
+  #tracing: Tracing | undefined
 
   private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts, control?: CreateNodeOptions['control']) {
     this.config = config
@@ -228,6 +230,11 @@ export class PeerflowNode {
   #components (): NodeComponent[] {
     const control = this.#control
     return [
+      {
+        name: 'tracing',
+        start: () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
+        stop: async () => { await this.#tracing?.shutdown().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not export the last traces') }) }
+      },
       { name: 'admission', start: async () => { await this.admission.start() }, stop: async () => { await this.admission.stop() } },
       { name: 'reachability', start: async () => { await this.nat.start() }, stop: async () => { await this.nat.stop() } },
       {

@@ -16,6 +16,7 @@ import type { Sealer } from '../../protocols/sealed.ts'
 import type { Logger } from '../core/logger.ts'
 import { ADMISSION_WAIT_MS, type PeerGate } from '../admission/peer-gate.ts'
 import type { RateLimiter } from '../admission/rate-limiter.ts'
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 
 /** What replication needs from the local replica (crdt's MemoryStore provides it). */
 export interface ReplicaStore {
@@ -237,12 +238,19 @@ export class MemoryReplication implements Startable {
   async #initiateSync (peer: PeerId): Promise<void> {
     if (this.#stopped) return
     let stream: Stream | undefined
+    const span = trace.getTracer('peerflow').startSpan('catch_up', { kind: SpanKind.CLIENT, attributes: { 'peerflow.peer': peer.toString() } })
+    const before = { sent: this.stats.syncBytesSent, received: this.stats.syncBytesReceived }
     try {
       stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
       await this.#exchange(stream, peer.toString(), true)
     } catch (err) {
       stream?.abort(err as Error)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
       this.#log.debug({ peer: peer.toString(), err: (err as Error).message }, 'catch-up with peer failed')
+    } finally {
+      // Approximate when exchanges overlap (answers to peers run concurrently); exact for a lone exchange.
+      span.setAttributes({ 'peerflow.sync.bytes_sent': this.stats.syncBytesSent - before.sent, 'peerflow.sync.bytes_received': this.stats.syncBytesReceived - before.received })
+      span.end()
     }
   }
 
