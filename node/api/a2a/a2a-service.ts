@@ -83,6 +83,23 @@ export class A2aService {
     } catch (err) {
       return { jsonrpc: '2.0', id, error: JsonRpcTransportHandler.mapToJSONRPCError(err) }
     }
-    return legacy ? this.#legacy.handle(request, context) : this.#current.handle(request, context)
+    const reply = legacy ? await this.#legacy.handle(request, context) : await this.#current.handle(request, context)
+    if (!isStream(reply)) return reply
+    // A request refused before its first event is answered as plain JSON-RPC, like any other error.
+    try {
+      const first = await reply.next()
+      return (async function * () {
+        if (first.done !== true) yield first.value
+        yield * reply
+      })()
+    } catch (err) {
+      const error = legacy ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) : JsonRpcTransportHandler.mapToJSONRPCError(err)
+      return { jsonrpc: '2.0', id, error }
+    }
   }
+}
+
+/** Whether an answer is a stream of JSON-RPC responses (message/stream) rather than one. */
+export function isStream (reply: unknown): reply is AsyncGenerator<unknown, void, undefined> {
+  return typeof (reply as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function'
 }
