@@ -136,6 +136,15 @@ describe('A2A endpoint', () => {
     })
     expect(((await newer.json()) as { error?: { code: number } }).error?.code).toBe(-32009)
 
+    const noText = await rpc(front, {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'message/stream',
+      params: { message: { kind: 'message', messageId: randomUUID(), role: 'user', parts: [{ kind: 'data', data: { a: 1 } }] } }
+    })
+    expect(noText.json.error?.code).toBe(-32602)
+    expect(noText.json.error?.message).toContain('no text part')
+
     const missing = await rpc(front, { jsonrpc: '2.0', id: 4, method: 'tasks/get', params: { id: 'no-such-task' } })
     expect(missing.json.error?.code).toBe(-32001)
     const unknownMethod = await rpc(front, { jsonrpc: '2.0', id: 5, method: 'tasks/explode', params: {} })

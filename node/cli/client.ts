@@ -6,6 +6,8 @@ import { STATUS_OF_KIND } from '../api/error-status.ts'
 
 export const DEFAULT_API = '127.0.0.1:7433'
 const DEFAULT_TIMEOUT_MS = 15_000
+/** Far above any reply a node sends (task lists, overviews); a peer answering more is not a node. */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 /** A failure the CLI prints as one line; `exitCode` 2 for bad input, 1 otherwise. */
 export class CliError extends Error {
@@ -81,6 +83,7 @@ export class ApiClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ETIMEDOUT') throw new PeerflowError('timeout', `the node at ${this.address} did not answer within ${timeoutMs} ms`)
+      if (code === 'ETOOLARGE') throw new PeerflowError('too-large', `the node at ${this.address} answered with more than ${MAX_RESPONSE_BYTES} bytes`)
       if (code === 'ECONNREFUSED') throw new NodeNotAnsweringError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
       throw new PeerflowError('unreachable', `cannot reach the node at ${this.address}: ${(err as Error).message}`)
     }
@@ -102,7 +105,15 @@ function httpRequest (url: URL, method: string, headers: Record<string, string>,
   return new Promise((resolve, reject) => {
     const request = createRequest(url, { method, headers }, (response) => {
       const chunks: Buffer[] = []
-      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      let size = 0
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength
+        if (size <= MAX_RESPONSE_BYTES) chunks.push(chunk)
+        else {
+          reject(Object.assign(new Error('reply too large'), { code: 'ETOOLARGE' }))
+          request.destroy()
+        }
+      })
       response.on('end', () => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
       response.on('error', reject)
     })

@@ -105,12 +105,12 @@ export class PeerflowClient {
       const reply = await this.api.request<EntryReply>('POST', `/memory/${segment(namespace)}`, { body: { key, value, ...options } })
       return reply.entry
     },
-    /** The entry, or undefined when the namespace has no such key. */
+    /** The entry, or undefined when there is none (no such key, or no such namespace yet). */
     get: async (namespace: string, key: string): Promise<Entry | undefined> => {
       try {
         return (await this.api.request<EntryReply>('GET', `/memory/${segment(namespace)}/${segment(key)}`)).entry
       } catch (err) {
-        if (err instanceof PeerflowError && err.kind === 'not-found' && err.message.startsWith('no entry')) return undefined
+        if (err instanceof PeerflowError && err.kind === 'not-found') return undefined
         throw err
       }
     },

@@ -70,6 +70,8 @@ export const NodeConfigSchema = z.object({
   }).strict()),
   /** The network secret (base64, mode 0600); absent means open mode: any peer is admitted. */
   networkSecretFile: z.string().min(1).optional(),
+  /** OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:4318/v1/traces); tracing is off without it. */
+  otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
   /** Per-peer limits; a peer that keeps breaking them is disconnected and backed off. */
   limits: z.object({
     gossipPerSecond: z.number().positive(),
@@ -180,6 +182,7 @@ export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
     maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
     embedder: env.PEERFLOW_EMBEDDER as NodeConfig['embedder'] | undefined,
     networkSecretFile: env.PEERFLOW_NETWORK_SECRET_FILE,
+    otlpEndpoint: env.PEERFLOW_OTLP_ENDPOINT,
     logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined
   }
   const maxAgents = int('PEERFLOW_MAX_AGENTS', env.PEERFLOW_MAX_AGENTS)

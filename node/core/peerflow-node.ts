@@ -34,6 +34,7 @@ import { relayGater } from '../net/relay-gater.ts'
 import { Reconnector } from '../net/reconnector.ts'
 import { transportOf, type TransportName } from '../net/transport-name.ts'
 import { VERSION } from './version.ts'
+import { startOtlpTracing, type Tracing } from './tracing.ts'
 
 export interface PeerInfo {
   peerId: string
@@ -133,6 +134,7 @@ export class PeerflowNode {
   /** Components that started, in order: stop walks it backwards. */
   readonly #started: NodeComponent[] = []
   #stopping: Promise<void> | undefined
+  #tracing: Tracing | undefined
 
   private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts, control?: CreateNodeOptions['control']) {
     this.config = config
@@ -241,6 +243,10 @@ export class PeerflowNode {
   #components (): NodeComponent[] {
     const control = this.#control
     return [
+      {
+        start: () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
+        stop: async () => { await this.#tracing?.shutdown().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not export the last traces') }) }
+      },
       this.admission,
       this.nat,
       {

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { endpointOf, isConfigured } from '../../src/agents/index.ts'
+import type { StatusReply } from '../api/types.ts'
 import { ApiClient } from '../cli/client.ts'
 import { readBootstrapFile } from '../config/bootstrap-list.ts'
 import { defaults, defaultDataDir, resolveConfig, type NodeConfig } from '../config/config.ts'
@@ -37,8 +38,6 @@ export interface DoctorReport {
   dataDir: string
   checks: CheckResult[]
 }
-
-interface StatusReply { peerId: string, dataDir: string, listen: string[], api: string, startedAt: number, uptimeMs: number }
 
 /** Asks the control API for the node's status; a reason instead when nothing (or something else) answers. */
 async function findRunningNode (api: string, token: string | undefined): Promise<RunningNode | string> {

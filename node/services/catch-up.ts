@@ -1,5 +1,6 @@
 import * as Y from 'yjs'
 import { lpStream } from '@libp2p/utils'
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { Connection, IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { ProtocolError } from '../../protocols/framing.ts'
 import { SYNC_PROTOCOL } from '../../protocols/ids.ts'
@@ -125,12 +126,19 @@ class StateVectorCatchUp implements CatchUp {
   async #initiate (peer: PeerId): Promise<void> {
     if (!this.#started) return
     let stream: Stream | undefined
+    const span = trace.getTracer('peerflow').startSpan('catch_up', { kind: SpanKind.CLIENT, attributes: { 'peerflow.peer': peer.toString() } })
+    const before = { sent: this.#stats.syncBytesSent, received: this.#stats.syncBytesReceived }
     try {
       stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
       await this.#exchange(stream, peer.toString(), true)
     } catch (err) {
       stream?.abort(err as Error)
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
       this.#log.debug({ peer: peer.toString(), err: (err as Error).message }, 'catch-up with peer failed')
+    } finally {
+      // Approximate when exchanges overlap (answers to peers run concurrently); exact for a lone exchange.
+      span.setAttributes({ 'peerflow.sync.bytes_sent': this.#stats.syncBytesSent - before.sent, 'peerflow.sync.bytes_received': this.#stats.syncBytesReceived - before.received })
+      span.end()
     }
   }
 

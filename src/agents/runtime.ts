@@ -1,4 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk'
+import type { Attributes } from '@opentelemetry/api'
+import { endWithError, GEN_AI, PEERFLOW_ATTRIBUTES, startAgentSpan, startChatSpan, startToolSpan } from './gen-ai-spans.ts'
 import { callModel } from './model-call.ts'
 import type { ModelCursor } from './model-call.ts'
 import { ModelCallError } from './model-errors.ts'
@@ -28,6 +30,8 @@ export interface RunAgentOptions {
   budget?: Partial<AgentBudget>
   signal?: AbortSignal
   onProgress?: (event: AgentProgressEvent) => void
+  /** Added to the run's trace spans, e.g. the task id and swarm (see gen-ai-spans.ts). */
+  traceAttributes?: Attributes
 }
 
 export type AgentStatus = 'done' | 'failed' | 'cancelled'
@@ -110,6 +114,8 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   const apiTools = toApiTools(tools)
   const provider = options.provider ?? resolveProvider()
   const startedAt = Date.now()
+  const traceAttributes = options.traceAttributes ?? {}
+  const { span: agentSpan, under } = startAgentSpan(role.name, traceAttributes)
 
   const usage: TokenUsage = { inputTokens: 0, outputTokens: 0 }
   const transcript: TranscriptEntry[] = [{ turn: 0, role: 'user', text: clip(options.prompt) }]
@@ -126,11 +132,19 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       // A faulty listener must not fail the agent it is watching.
     }
   }
-  const finish = (status: AgentStatus, error?: string, failure?: AgentRunResult['failure']): AgentRunResult => ({
-    status, role: role.name, text, turns, usage: { ...usage }, model, requestedModel, ...(error === undefined ? {} : { error }),
-    ...(status === 'failed' ? { failure: failure ?? 'other' } : {}),
-    transcript, costUsd, durationMs: Date.now() - startedAt
-  })
+  const finish = (status: AgentStatus, error?: string, failure?: AgentRunResult['failure']): AgentRunResult => {
+    agentSpan.setAttributes({
+      [GEN_AI.inputTokens]: usage.inputTokens, [GEN_AI.outputTokens]: usage.outputTokens, [PEERFLOW_ATTRIBUTES.costUsd]: costUsd,
+      ...(model === undefined ? {} : { [GEN_AI.responseModel]: model }), ...(requestedModel === undefined ? {} : { [GEN_AI.requestModel]: requestedModel })
+    })
+    if (status === 'done') agentSpan.end()
+    else endWithError(agentSpan, status, error ?? status)
+    return {
+      status, role: role.name, text, turns, usage: { ...usage }, model, requestedModel, ...(error === undefined ? {} : { error }),
+      ...(status === 'failed' ? { failure: failure ?? 'other' } : {}),
+      transcript, costUsd, durationMs: Date.now() - startedAt
+    }
+  }
 
   if (!isConfigured(provider)) return finish('failed', new ProviderNotConfiguredError().message)
   // A function, not a property read, so TypeScript does not assume the signal stays as it was checked here.
@@ -160,15 +174,23 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       turns++
       const turn = turns
       emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: cursor.chain[cursor.index] })
-      const answer = await callModel({
-        client,
-        provider,
-        cursor,
-        signal,
-        turn,
-        emit,
-        params: { system, messages, max_tokens: Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed()), ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
-      })
+      const maxTokens = Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed())
+      const chatSpan = startChatSpan(under, cursor.chain[cursor.index] as string, maxTokens, { ...traceAttributes, [PEERFLOW_ATTRIBUTES.turn]: turn })
+      let answer
+      try {
+        answer = await callModel({
+          client,
+          provider,
+          cursor,
+          signal,
+          turn,
+          emit,
+          params: { system, messages, max_tokens: maxTokens, ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
+        })
+      } catch (err) {
+        endWithError(chatSpan, err instanceof ModelCallError ? err.failure.kind : 'aborted', err instanceof Error ? err.message : String(err))
+        throw err
+      }
       const { message } = answer
       const turnUsage = {
         inputTokens: message.usage.input_tokens + (message.usage.cache_creation_input_tokens ?? 0) + (message.usage.cache_read_input_tokens ?? 0),
@@ -176,7 +198,14 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       }
       usage.inputTokens += turnUsage.inputTokens
       usage.outputTokens += turnUsage.outputTokens
-      costUsd += estimateCostUsd(message.model, turnUsage)
+      const turnCostUsd = estimateCostUsd(message.model, turnUsage)
+      costUsd += turnCostUsd
+      chatSpan.setAttributes({
+        [GEN_AI.requestModel]: answer.requestedModel, [GEN_AI.responseModel]: message.model, [GEN_AI.responseId]: message.id,
+        [GEN_AI.finishReasons]: message.stop_reason === null ? [] : [message.stop_reason],
+        [GEN_AI.inputTokens]: turnUsage.inputTokens, [GEN_AI.outputTokens]: turnUsage.outputTokens, [PEERFLOW_ATTRIBUTES.costUsd]: turnCostUsd
+      })
+      chatSpan.end()
       model = message.model
       requestedModel = answer.requestedModel
       const replyText = textOf(message)
@@ -196,7 +225,16 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       const results: Anthropic.ToolResultBlockParam[] = []
       for (const use of toolUses) {
         const toolStartedAt = Date.now()
-        const outcome = await runToolCall(tools, use, { signal, role: role.name, turn })
+        const toolSpan = startToolSpan(under, use.name, use.id, { ...traceAttributes, [PEERFLOW_ATTRIBUTES.turn]: turn })
+        let outcome
+        try {
+          outcome = await runToolCall(tools, use, { signal, role: role.name, turn })
+        } catch (err) {
+          endWithError(toolSpan, 'aborted', err instanceof Error ? err.message : String(err))
+          throw err
+        }
+        if (outcome.isError) endWithError(toolSpan, 'tool_error', outcome.text.slice(0, 200))
+        else toolSpan.end()
         results.push(outcome.result)
         transcript.push({ turn, role: 'tool', name: use.name, isError: outcome.isError, text: clip(outcome.text) })
         emit({ type: 'tool_call', turn, name: use.name, id: use.id, isError: outcome.isError, durationMs: Date.now() - toolStartedAt })

@@ -15,9 +15,6 @@ import { swarmTargetOf } from './swarm-target.ts'
 
 const INVALID_PARAMS = -32602
 
-/** A JSON-RPC answer, or a stream of them for message/stream. */
-export type A2aReply = unknown
-
 /**
  * Refuses a message the swarm cannot take before any task exists, so the sender gets a JSON-RPC
  * error (invalid params) rather than a task that failed at once.
@@ -71,7 +68,8 @@ export class A2aService {
     this.#legacy = new LegacyJsonRpcTransportHandler(this.#handler)
   }
 
-  async handle (body: unknown, headers: IncomingHttpHeaders): Promise<A2aReply | AsyncGenerator<unknown, void, undefined>> {
+  /** One JSON-RPC response, or for message/stream a stream of them (see isStream). */
+  async handle (body: unknown, headers: IncomingHttpHeaders): Promise<unknown> {
     const header = headers[A2A_VERSION_HEADER.toLowerCase()]
     const requested = (Array.isArray(header) ? header[0] : header) ?? A2A_LEGACY_PROTOCOL_VERSION
     const legacy = requested === A2A_LEGACY_PROTOCOL_VERSION
@@ -83,6 +81,23 @@ export class A2aService {
     } catch (err) {
       return { jsonrpc: '2.0', id, error: JsonRpcTransportHandler.mapToJSONRPCError(err) }
     }
-    return legacy ? this.#legacy.handle(request, context) : this.#current.handle(request, context)
+    const reply = legacy ? await this.#legacy.handle(request, context) : await this.#current.handle(request, context)
+    if (!isStream(reply)) return reply
+    // A request refused before its first event is answered as plain JSON-RPC, like any other error.
+    try {
+      const first = await reply.next()
+      return (async function * () {
+        if (first.done !== true) yield first.value
+        yield * reply
+      })()
+    } catch (err) {
+      const error = legacy ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(err) : JsonRpcTransportHandler.mapToJSONRPCError(err)
+      return { jsonrpc: '2.0', id, error }
+    }
   }
+}
+
+/** Whether an answer is a stream of JSON-RPC responses (message/stream) rather than one. */
+export function isStream (reply: unknown): reply is AsyncGenerator<unknown, void, undefined> {
+  return typeof (reply as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function'
 }

@@ -1,7 +1,7 @@
 import { formatSSEErrorEvent, formatSSEEvent } from '@a2a-js/sdk'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import { A2A_PATH, AGENT_CARD_PATH, buildAgentCard } from '../a2a/agent-card.ts'
-import { A2aService } from '../a2a/a2a-service.ts'
+import { A2aService, isStream } from '../a2a/a2a-service.ts'
 import { StreamingResponse, type Route } from '../route.ts'
 
 const INTERNAL_ERROR = -32603
@@ -14,10 +14,6 @@ function serviceOf (node: PeerflowNode): A2aService {
     services.set(node, service)
   }
   return service
-}
-
-function isStream (reply: unknown): reply is AsyncGenerator<unknown, void, undefined> {
-  return typeof (reply as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function'
 }
 
 /** The node's A2A agent card: its swarms and roles as skills, and where to send messages. */

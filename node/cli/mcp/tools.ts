@@ -35,7 +35,7 @@ async function guarded (run: () => Promise<unknown>): Promise<CallToolResult> {
 }
 
 /** A task without its transcript and attempt log: what a host needs to decide what to do next. */
-export function taskBrief (task: TaskReport): Record<string, unknown> {
+function taskBrief (task: TaskReport): Record<string, unknown> {
   return {
     id: task.id,
     state: task.state,

@@ -118,7 +118,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
-      onProgress
+      onProgress,
+      traceAttributes: { 'peerflow.task.id': job.spec.id, 'peerflow.swarm': job.spec.swarm, 'peerflow.task.stage': job.assignment.stage, 'peerflow.task.term': job.assignment.term }
     })
   } catch (err) {
     return failed(`the agent could not start: ${(err as Error).message}`, false)

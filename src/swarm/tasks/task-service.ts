@@ -11,6 +11,7 @@ import { planAssignments } from './scheduler.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
 import { deriveTask, isTerminal, TASK_STATES, type TaskState, type TaskView } from './task-view.ts'
+import { traceAssignment } from './schedule-span.ts'
 
 export interface TaskSettings {
   /** Agents this node runs at once. */
@@ -358,7 +359,7 @@ export class TaskService {
         if (assignment.reason === 'reassigned' || assignment.reason === 'abandoned') {
           this.#options.log.info({ task, swarm: definition.name, worker: assignment.worker, reason: assignment.reason, error: assignment.error }, 'moving a task off a lost worker')
         }
-        writes.push(store.put(assignmentKey(task, assignment), assignment, settings.retentionMs))
+        writes.push(traceAssignment(definition.name, task, assignment, store.put(assignmentKey(task, assignment), assignment, settings.retentionMs)))
       }
     }
     return writes
