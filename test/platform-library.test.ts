@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { CliResult } from './helpers/cli.ts'
+import { runProcess, type CliResult } from './helpers/cli.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'
 import { nodeProcessesPerTest } from './helpers/node-processes.ts'
 import { startAgentNode, startReviewSwarm } from './helpers/process-swarm.ts'
@@ -24,15 +23,7 @@ afterEach(async () => {
 })
 
 async function run (command: string, args: string[], cwd = ROOT, timeoutMs = 60_000): Promise<CliResult> {
-  const child = spawn(command, args, { cwd, env: { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ''}` }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  clearTimeout(timer)
-  return { code, stdout, stderr }
+  return runProcess(command, args, { cwd, env: { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ''}` }, timeoutMs })
 }
 
 /** A project next to this one that depends on it, as `npm install <path>` would link it. */

@@ -3,10 +3,9 @@ import type { Logger } from '../core/logger.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 import { isLoopbackHost, loadOrCreateApiToken, tokenMatches } from './api-token.ts'
 import { statusOf } from './error-status.ts'
+import { readJsonBody } from './json-body.ts'
 import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
-const MAX_BODY_BYTES = 1024 * 1024
-const BODY_TIMEOUT_MS = 10_000
 
 export class ApiListenError extends Error {
   override name = 'ApiListenError'
@@ -35,27 +34,6 @@ function match (compiled: CompiledRoute, method: string, parts: string[]): Recor
   return params
 }
 
-async function readBody (request: IncomingMessage): Promise<unknown> {
-  if (request.method === 'GET' || request.method === 'HEAD') return undefined
-  const chunks: Buffer[] = []
-  let size = 0
-  const timer = setTimeout(() => request.destroy(new HttpError(408, 'request body not received in time')), BODY_TIMEOUT_MS)
-  try {
-    for await (const chunk of request) {
-      size += (chunk as Buffer).byteLength
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`)
-      chunks.push(chunk as Buffer)
-    }
-  } finally {
-    clearTimeout(timer)
-  }
-  if (size === 0) return undefined
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new HttpError(400, 'request body is not JSON')
-  }
-}
 
 function send (response: ServerResponse, status: number, payload: unknown): void {
   const body = JSON.stringify(payload ?? null)
@@ -144,7 +122,7 @@ export class ApiServer {
       }
       if (found === undefined) throw new HttpError(404, `no route ${method} ${path}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
-      const body = await readBody(request)
+      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(request)
       const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, headers: request.headers, signal })
       if (result instanceof RawResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })

@@ -11,7 +11,13 @@ export interface CliResult {
 
 /** Runs the real `peerflow` CLI in its own process. */
 export async function runCli (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [PEERFLOW_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return runProcess(process.execPath, [PEERFLOW_BIN, ...args], { env: { ...process.env, ...env }, timeoutMs })
+}
+
+/** Runs a program to its end (killed after `timeoutMs`), collecting what it printed. */
+export async function runProcess (command: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const timeoutMs = options.timeoutMs ?? 30_000
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })

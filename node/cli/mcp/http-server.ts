@@ -4,10 +4,10 @@ import { PeerflowError } from '../../../crdt/peerflow-error.ts'
 import { isLoopbackHost, tokenMatches } from '../../api/api-token.ts'
 import type { PeerflowClient } from '../peerflow-client.ts'
 import { createMcpServer } from './mcp-server.ts'
+import { readJsonBody } from '../../api/json-body.ts'
+import { HttpError } from '../../api/route.ts'
 
 export const MCP_PATH = '/mcp'
-const MAX_BODY_BYTES = 1024 * 1024
-const BODY_TIMEOUT_MS = 10_000
 
 export interface McpHttpOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -23,13 +23,6 @@ export interface McpHttpServer {
   close: () => Promise<void>
 }
 
-class Refusal extends Error {
-  readonly status: number
-  constructor (status: number, message: string) {
-    super(message)
-    this.status = status
-  }
-}
 
 function splitAddress (address: string): { host: string, port: number } {
   const separator = address.lastIndexOf(':')
@@ -39,25 +32,6 @@ function splitAddress (address: string): { host: string, port: number } {
   return { host, port }
 }
 
-async function readJsonBody (request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  let size = 0
-  const timer = setTimeout(() => request.destroy(new Refusal(408, 'request body not received in time')), BODY_TIMEOUT_MS)
-  try {
-    for await (const chunk of request) {
-      size += (chunk as Buffer).byteLength
-      if (size > MAX_BODY_BYTES) throw new Refusal(413, `request body larger than ${MAX_BODY_BYTES} bytes`)
-      chunks.push(chunk as Buffer)
-    }
-  } finally {
-    clearTimeout(timer)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new Refusal(400, 'request body is not JSON')
-  }
-}
 
 function refuse (response: ServerResponse, status: number, message: string): void {
   if (response.headersSent) { response.end(); return }
@@ -78,14 +52,14 @@ export async function serveMcpOverHttp (client: PeerflowClient, options: McpHttp
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname
-    if (path !== MCP_PATH) throw new Refusal(404, `no such endpoint ${path}: MCP is served at ${MCP_PATH}`)
+    if (path !== MCP_PATH) throw new HttpError(404, `no such endpoint ${path}: MCP is served at ${MCP_PATH}`)
     if (isLoopbackHost(host) && !allowedHosts.has(request.headers.host ?? '')) {
-      throw new Refusal(403, `unexpected Host header '${request.headers.host ?? ''}'`)
+      throw new HttpError(403, `unexpected Host header '${request.headers.host ?? ''}'`)
     }
     const origin = request.headers.origin
-    if (origin !== undefined && !ownOrigins.has(origin)) throw new Refusal(403, `cross-origin requests are refused (origin ${origin})`)
-    if (!tokenMatches(options.token, request.headers.authorization)) throw new Refusal(401, 'missing or wrong bearer token')
-    if (request.method !== 'POST') throw new Refusal(405, 'this MCP endpoint is stateless: POST JSON-RPC messages to it')
+    if (origin !== undefined && !ownOrigins.has(origin)) throw new HttpError(403, `cross-origin requests are refused (origin ${origin})`)
+    if (!tokenMatches(options.token, request.headers.authorization)) throw new HttpError(401, 'missing or wrong bearer token')
+    if (request.method !== 'POST') throw new HttpError(405, 'this MCP endpoint is stateless: POST JSON-RPC messages to it')
     const body = await readJsonBody(request)
     const server = createMcpServer(client)
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
@@ -96,7 +70,7 @@ export async function serveMcpOverHttp (client: PeerflowClient, options: McpHttp
 
   const http: Server = createServer((request, response) => {
     handle(request, response).catch((err: unknown) => {
-      if (err instanceof Refusal) refuse(response, err.status, err.message)
+      if (err instanceof HttpError) refuse(response, err.status, err.message)
       else refuse(response, 500, err instanceof Error ? err.message : String(err))
     })
   })
