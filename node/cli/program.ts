@@ -6,6 +6,7 @@ import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
 import { registerTaskCommands } from './commands/task-commands.ts'
+import { registerToolCommands } from './commands/tool-commands.ts'
 
 /** Registers the commands that need the node's own modules (`start`, `network init`), supplied by node/. */
 export type RegisterStart = (program: Command) => void
@@ -23,6 +24,7 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerPatternCommands(program)
   registerTaskCommands(program)
   registerAgentCommands(program)
+  registerToolCommands(program)
   return program
 }
 

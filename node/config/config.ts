@@ -32,6 +32,50 @@ const multiaddrString = z.string().refine((value) => {
 export const apiAddress = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, { message: 'port out of range' })
 
+/** An MCP server name: it prefixes its tools (`<server>__<tool>`), so no double underscore. */
+export const MCP_SERVER_NAME = /^(?!.*__)[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$/
+
+/**
+ * One entry of `mcpServers`, in the shape Claude Desktop and Claude Code use: `command` (with
+ * `args`, `env`, `cwd`) starts a stdio server as a child of the node; `url` reaches a Streamable
+ * HTTP server.
+ */
+export const McpServerConfigSchema = z.object({
+  type: z.enum(['stdio', 'http', 'streamable-http']).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().min(1).optional(),
+  url: z.string().refine((value) => /^https?:$/.test(URL.canParse(value) ? new URL(value).protocol : ''), { message: 'expected an http(s) URL' }).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Per tool call; a call that takes longer fails with a timeout the model sees. */
+  timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000)
+}).strict().refine((server) => (server.command === undefined) !== (server.url === undefined), {
+  message: 'give either command (a stdio server) or url (a Streamable HTTP server)'
+})
+export type McpServerConfig = z.infer<typeof McpServerConfigSchema>
+
+/** Per-role settings under `agents.<role>`. */
+export const RoleSettingsSchema = z.object({
+  /** Tool name patterns (globs such as `fs__read_*`) of the MCP and workspace tools this role may call; default none. */
+  tools: z.array(z.string().min(1).max(128)).max(256).default([])
+}).strict()
+export type RoleSettings = z.infer<typeof RoleSettingsSchema>
+
+const AGENT_SETTINGS = new Set(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'roles'])
+
+/** `agents.<role>: {...}` in peerflow.json sits beside the node-wide settings; it is kept under `agents.roles`. */
+function liftRoleSettings (agents: unknown): unknown {
+  if (agents === null || typeof agents !== 'object' || Array.isArray(agents)) return agents
+  const settings: Record<string, unknown> = {}
+  const roles: Record<string, unknown> = { ...((agents as { roles?: object }).roles ?? {}) }
+  for (const [key, value] of Object.entries(agents)) {
+    if (AGENT_SETTINGS.has(key)) settings[key] = value
+    else roles[key] = value
+  }
+  return { ...settings, roles }
+}
+
 export const NodeConfigSchema = z.object({
   dataDir: z.string().min(1),
   listen: z.array(multiaddrString).min(1),
@@ -88,7 +132,7 @@ export const NodeConfigSchema = z.object({
     message: 'need heartbeatMs < timeoutMinMs <= timeoutMaxMs'
   }),
   /** The task layer: agent slots on this node, retries, and the timing of heartbeats and failover. */
-  agents: z.object({
+  agents: z.preprocess(liftRoleSettings, z.object({
     /** Agents this node runs at once; leaders assign no more than this to it. */
     maxConcurrent: z.number().int().min(1).max(64),
     /** Default attempts per task stage (retries and reassignments included). */
@@ -104,8 +148,12 @@ export const NodeConfigSchema = z.object({
     /** How long task records stay in replicated memory. */
     retentionMs: z.number().int().min(60_000),
     /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
-    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional()
-  }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })
+    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional(),
+    /** Settings per role name (built-in or user-written), written in peerflow.json as `agents.<role>`. */
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({})
+  }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })),
+  /** MCP servers whose tools this node's agents may be allowed to call (see `agents.<role>.tools`). */
+  mcpServers: z.record(z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore'), McpServerConfigSchema).default({})
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
@@ -141,8 +189,10 @@ export function defaults (dataDir: string): NodeConfig {
       workerTimeoutMs: 10_000,
       taskTimeoutMs: 600_000,
       patternsInContext: 3,
-      retentionMs: 7 * 24 * 3_600_000
-    }
+      retentionMs: 7 * 24 * 3_600_000,
+      roles: {}
+    },
+    mcpServers: {}
   }
 }
 

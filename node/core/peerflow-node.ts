@@ -15,7 +15,9 @@ import { createLogger, type Logger } from './logger.ts'
 import { patternStoreIn } from '../stores/replicated-pattern-store.ts'
 import { MemoryReplication } from '../services/memory-replication.ts'
 import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
-import { createTaskService } from '../stores/task-wiring.ts'
+import { createTaskService, nodeAgentTools } from '../stores/task-wiring.ts'
+import { McpServers } from '../services/mcp-servers.ts'
+import { AgentToolbox } from '../services/agent-toolbox.ts'
 import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
 import { Admission, PeerBackoff } from '../admission/admission.ts'
 import { allowlistIn } from '../stores/replicated-allowlist.ts'
@@ -118,6 +120,10 @@ export class PeerflowNode {
   readonly swarms: SwarmService
   /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
   readonly tasks: TaskService
+  /** The configured MCP servers, kept connected while the node runs. */
+  readonly mcp: McpServers
+  /** Which tools this node's agents get, by role. */
+  readonly toolbox: AgentToolbox
   #patterns: ReasoningBank | undefined
   readonly #swarmTransport: Libp2pSwarmTransport
   #sweepTimer: NodeJS.Timeout | undefined
@@ -171,7 +177,13 @@ export class PeerflowNode {
       agentsOn: (swarm, peer) => this.tasks.agentsOn(swarm, peer),
       log: log.child({ component: 'swarm' })
     })
-    this.tasks = createTaskService({ self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log })
+    this.mcp = new McpServers(config.mcpServers, log)
+    const rolePatterns = Object.fromEntries(Object.entries(config.agents.roles).map(([role, settings]) => [role, settings.tools]))
+    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns)
+    this.tasks = createTaskService({
+      self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log,
+      tools: this.toolbox.builtIn, roleTools: (role) => this.toolbox.forRole(role)
+    })
     this.#swarmTransport.bind({
       onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },
       onRequest: async (from, request) => this.swarms.onRequest(from, request)
@@ -257,6 +269,8 @@ export class PeerflowNode {
         },
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },
+      // Before the tasks: an agent started at once finds the servers connecting; stopped after them, so none is cut off mid-call.
+      { name: 'mcp servers', start: () => { this.mcp.start() }, stop: async () => { await this.mcp.stop() } },
       { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() } },
       {
         name: 'ttl sweep',

@@ -1,5 +1,5 @@
 import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
-import { resolveProvider } from '../../src/agents/index.ts'
+import { resolveProvider, type AgentTool } from '../../src/agents/index.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
 import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
 import type { PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
@@ -20,6 +20,10 @@ export interface TaskWiring {
   /** The ReasoningBank once it is open. */
   patterns: () => PatternBank | undefined
   log: Logger
+  /** Tools every role gets (see nodeAgentTools). */
+  tools: readonly AgentTool[]
+  /** Tools only the roles allowed by config get (MCP servers', the workspace's). */
+  roleTools: (role: string) => readonly AgentTool[]
   env?: NodeJS.ProcessEnv
 }
 
@@ -71,19 +75,25 @@ function swarmDirectory (wiring: TaskWiring): SwarmDirectory {
 export function createTaskService (wiring: TaskWiring): TaskService {
   const { self, config, memory, log } = wiring
   const env = wiring.env ?? process.env
-  const { baseUrl, ...settings } = config.agents
+  const { baseUrl, roles: _roles, ...settings } = config.agents
   return new TaskService({
     self,
     store: taskStoreIn(memory, self),
     swarms: swarmDirectory(wiring),
     patterns: wiring.patterns,
     provider: () => resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: baseUrl } : {}, env),
-    tools: agentTools({
-      memory: sharedMemoryIn(memory, self),
-      patterns: wiring.patterns,
-      readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
-    }),
+    tools: wiring.tools,
+    roleTools: wiring.roleTools,
     settings,
     log: log.child({ component: 'tasks' })
+  })
+}
+
+/** The tools every task agent on this node gets: replicated memory and the ReasoningBank. */
+export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () => PatternBank | undefined): AgentTool[] {
+  return agentTools({
+    memory: sharedMemoryIn(memory, self),
+    patterns,
+    readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
   })
 }

@@ -17,6 +17,7 @@ import { statusRoute } from './status.ts'
 import {
   swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
 } from './swarms.ts'
+import { toolListRoute } from './tools.ts'
 import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
@@ -59,5 +60,6 @@ export const routes: Route[] = [
   taskListRoute,
   taskShowRoute,
   taskCancelRoute,
-  agentListRoute
+  agentListRoute,
+  toolListRoute
 ]

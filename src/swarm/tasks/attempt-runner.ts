@@ -18,6 +18,8 @@ export interface AttemptDeps {
   provider: () => ProviderConfig
   patterns: () => PatternBank | undefined
   tools: readonly AgentTool[]
+  /** Tools only some roles may use (MCP servers', the workspace's), on top of `tools`. */
+  roleTools?: (role: string) => readonly AgentTool[]
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt, whatever the task's budget says. */
@@ -116,7 +118,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       role: agentRole,
       prompt: promptFor(job),
       context: contextFrom(matches),
-      tools: deps.tools,
+      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? [])],
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,

@@ -36,6 +36,8 @@ export interface TaskServiceOptions {
   patterns: () => PatternBank | undefined
   provider: () => ProviderConfig
   tools: readonly AgentTool[]
+  /** Tools only some roles may use, on top of `tools`. */
+  roleTools?: (role: string) => readonly AgentTool[]
   settings: TaskSettings
   log: TaskLog
   /** Monotonic milliseconds, for liveness. */
@@ -94,6 +96,7 @@ export class TaskService {
         provider: options.provider,
         patterns: options.patterns,
         tools: options.tools,
+        roleTools: options.roleTools,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs
       }
