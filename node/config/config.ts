@@ -300,5 +300,7 @@ export function validateConfig (candidate: unknown): NodeConfig {
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const field = issue === undefined ? '(config)' : issue.path.map(String).join('.') || '(config)'
-  throw new ConfigError(field, issue?.message ?? 'rejected')
+  // A record key that fails its pattern says why only in the nested issue.
+  const message = issue?.code === 'invalid_key' ? issue.issues[0]?.message : issue?.message
+  throw new ConfigError(field, message ?? 'rejected')
 }
