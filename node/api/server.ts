@@ -3,7 +3,8 @@ import type { Logger } from '../core/logger.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 import { isLoopbackHost, loadOrCreateApiToken, tokenMatches } from './api-token.ts'
 import { statusOf } from './error-status.ts'
-import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
+import { pipeline } from 'node:stream/promises'
+import { ByteStreamResponse, HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
 const MAX_BODY_BYTES = 1024 * 1024
 const BODY_TIMEOUT_MS = 10_000
@@ -144,11 +145,14 @@ export class ApiServer {
       }
       if (found === undefined) throw new HttpError(404, `no route ${method} ${path}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
-      const body = await readBody(request)
-      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal })
+      const body = found.route.rawBody === true ? undefined : await readBody(request)
+      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, signal, request })
       if (result instanceof RawResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
         response.end(result.body)
+      } else if (result instanceof ByteStreamResponse) {
+        response.writeHead(200, { 'content-type': result.contentType, 'content-length': String(result.size), 'cache-control': 'no-store' })
+        await pipeline(result.stream, response).catch((err: Error) => { this.#log.debug({ err: err.message, path }, 'download cut short') })
       } else if (result instanceof StreamingResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store', connection: 'keep-alive' })
         result.open((chunk) => { response.write(chunk) }, signal)

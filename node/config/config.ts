@@ -152,6 +152,15 @@ export const NodeConfigSchema = z.object({
     /** Settings per role name (built-in or user-written), written in peerflow.json as `agents.<role>`. */
     roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({})
   }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })),
+  /** Files that travel with tasks (content-addressed, in <data>/blobs). */
+  blobs: z.object({
+    /** What the store may hold; files no live task refers to are removed to make room. */
+    quotaBytes: z.number().int().min(1).max(2 ** 50),
+    /** The largest single file accepted (attached, fetched or produced). */
+    maxFileBytes: z.number().int().min(1).max(4 * 1024 ** 3),
+    /** An unreferenced file stays at least this long (an upload waiting for its task). */
+    graceMs: z.number().int().min(0)
+  }).strict().default({ quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 }),
   /** MCP servers whose tools this node's agents may be allowed to call (see `agents.<role>.tools`). */
   mcpServers: z.record(z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore'), McpServerConfigSchema).default({})
 }).strict()
@@ -192,6 +201,7 @@ export function defaults (dataDir: string): NodeConfig {
       retentionMs: 7 * 24 * 3_600_000,
       roles: {}
     },
+    blobs: { quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 },
     mcpServers: {}
   }
 }

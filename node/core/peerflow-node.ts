@@ -15,7 +15,9 @@ import { createLogger, type Logger } from './logger.ts'
 import { patternStoreIn } from '../stores/replicated-pattern-store.ts'
 import { MemoryReplication } from '../services/memory-replication.ts'
 import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
-import { createTaskService, nodeAgentTools } from '../stores/task-wiring.ts'
+import { createTaskService, nodeAgentTools, taskFileHashes } from '../stores/task-wiring.ts'
+import { BlobStore } from '../stores/blob-store.ts'
+import { BlobTransfer } from '../services/blob-transfer.ts'
 import { McpServers } from '../services/mcp-servers.ts'
 import { AgentToolbox } from '../services/agent-toolbox.ts'
 import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
@@ -79,6 +81,7 @@ interface NodeParts {
   metrics: Registry
   admission: Admission
   secret: Uint8Array | undefined
+  blobs: BlobStore
   log: Logger
 }
 
@@ -124,6 +127,11 @@ export class PeerflowNode {
   readonly mcp: McpServers
   /** Which tools this node's agents get, by role. */
   readonly toolbox: AgentToolbox
+  /** Files attached to and produced by tasks, by SHA-256. */
+  readonly blobs: BlobStore
+  /** Serves this node's blobs to peers and fetches the ones it lacks. */
+  readonly blobTransfer: BlobTransfer
+  #blobTimer: NodeJS.Timeout | undefined
   #patterns: ReasoningBank | undefined
   readonly #swarmTransport: Libp2pSwarmTransport
   #sweepTimer: NodeJS.Timeout | undefined
@@ -138,7 +146,7 @@ export class PeerflowNode {
   readonly #started: NodeComponent[] = []
   #stopping: Promise<void> | undefined
 
-  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts, control?: CreateNodeOptions['control']) {
+  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, blobs, log }: NodeParts, control?: CreateNodeOptions['control']) {
     this.config = config
     this.metrics = metrics
     this.blocklist = blocklist
@@ -162,6 +170,8 @@ export class PeerflowNode {
       onUpdate: (listener) => memory.onUpdate(listener)
     }, log, { gate, sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'), limiter: this.#gossipLimiter })
     this.#swarmTransport = new Libp2pSwarmTransport(host, log, gate)
+    this.blobs = blobs
+    this.blobTransfer = new BlobTransfer(host, blobs, log, gate)
     const self = host.peerId.toString()
     this.swarms = new SwarmService({
       self,
@@ -203,6 +213,7 @@ export class PeerflowNode {
     const privateKey = await loadOrCreateIdentity(config.dataDir)
     const knownPeers = await KnownPeers.open(config.dataDir)
     const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
+    const blobs = await BlobStore.open({ dir: join(config.dataDir, 'blobs'), quotaBytes: config.blobs.quotaBytes, graceMs: config.blobs.graceMs, liveHashes: () => taskFileHashes(memory) })
     const blocklist = new PeerBlocklist()
     const backoff = new PeerBackoff()
     const metrics = new Registry()
@@ -226,7 +237,7 @@ export class PeerflowNode {
     }
     const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log, backoff })
     members = admission
-    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }, options.control)
+    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, blobs, log }, options.control)
     try {
       await node.#start()
     } catch (err) {
@@ -256,6 +267,20 @@ export class PeerflowNode {
       { name: 'peer exchange', start: async () => { await this.#peerExchange.start() }, stop: async () => { await this.#peerExchange.stop().catch(() => {}) } },
       { name: 'memory replication', start: async () => { await this.replication.start() }, stop: async () => { await this.replication.stop() } },
       { name: 'swarm transport', start: async () => { await this.#swarmTransport.start() }, stop: async () => { await this.#swarmTransport.stop() } },
+      {
+        name: 'blobs',
+        start: async () => {
+          await this.blobTransfer.start()
+          this.#blobTimer = setInterval(() => {
+            this.blobs.collect().catch((err: Error) => { this.log.warn({ err: err.message }, 'blob garbage collection failed') })
+          }, this.config.sweepIntervalMs)
+          this.#blobTimer.unref()
+        },
+        stop: async () => {
+          clearInterval(this.#blobTimer)
+          await this.blobTransfer.stop()
+        }
+      },
       { name: 'swarms', start: async () => { await this.swarms.start() }, stop: async () => { await this.swarms.stop() } },
       {
         name: 'reasoningbank',

@@ -97,3 +97,17 @@ export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () 
     readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
   })
 }
+
+/** Every file hash a live task record names (attached files and files results carry): what blob GC keeps. */
+export function taskFileHashes (memory: MemoryStore): Set<string> {
+  const hashes = new Set<string>()
+  for (const entry of memory.list(TASKS_NAMESPACE, { prefix: 'task/' })) {
+    const files = (entry.value as { files?: unknown } | null)?.files
+    if (!Array.isArray(files)) continue
+    for (const file of files) {
+      const sha256 = (file as { sha256?: unknown } | null)?.sha256
+      if (typeof sha256 === 'string') hashes.add(sha256)
+    }
+  }
+  return hashes
+}

@@ -18,6 +18,7 @@ import {
   swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
 } from './swarms.ts'
 import { toolListRoute } from './tools.ts'
+import { blobUploadRoute, taskFileRoute } from './blobs.ts'
 import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
@@ -61,5 +62,7 @@ export const routes: Route[] = [
   taskShowRoute,
   taskCancelRoute,
   agentListRoute,
-  toolListRoute
+  toolListRoute,
+  blobUploadRoute,
+  taskFileRoute
 ]

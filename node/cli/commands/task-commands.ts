@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { uploadAttachments, printTaskFiles, fetchTaskFile } from './task-files.ts'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError, type ApiClient } from '../client.ts'
 import { parseDuration } from '../duration.ts'
@@ -20,6 +21,7 @@ interface SubmitOptions extends ReadOptions {
   timeLimit?: string
   wait?: boolean
   waitTimeout: string
+  file: string[]
 }
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled'])
@@ -116,6 +118,7 @@ export function registerTaskCommands (program: Command): void {
     .option('--max-turns <n>', "agent budget: model turns (default: the role's)")
     .option('--max-tokens <n>', "agent budget: input + output tokens (default: the role's)")
     .option('--time-limit <duration>', "agent budget: wall time per attempt, e.g. 90s, 5m (default: the role's)")
+    .option('--file <path>', 'attach a file (repeatable): its bytes stay in blob stores, the task records its SHA-256', (path: string, paths: string[]) => [...paths, path], [] as string[])
     .option('--wait', 'wait for the task to finish, showing its progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long', '30m')
     .action(async (prompt: string, options: SubmitOptions) => {
@@ -128,8 +131,9 @@ export function registerTaskCommands (program: Command): void {
       }
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
+      const files = await uploadAttachments(client, options.file)
       const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget }
+        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, files }
       })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
@@ -162,10 +166,20 @@ export function registerTaskCommands (program: Command): void {
     })
 
   withApi(task.command('show').argument('<id>').description('prompt, role, assignee, attempts, transcript summary, result and cost'))
-    .action(async (id: string, options: ReadOptions) => {
+    .option('--files', 'only the files: attached ones and those the agent produced, by content hash')
+    .action(async (id: string, options: ReadOptions & { files?: boolean }) => {
       const report = await clientFor(options).request<TaskReport>('GET', taskPath(id))
+      if (options.files === true) return options.json === true ? printJson({ files: report.files, resultFiles: report.resultFiles }) : printTaskFiles(report)
       if (options.json === true) return printJson(report)
       printTask(report)
+    })
+
+  withApi(task.command('fetch').argument('<id>').argument('<file>', 'a file name from `task show <id> --files`').description("save one of a task's files (fetched from the peer that holds it)"))
+    .option('--out <path>', 'where to write it (default: its base name in the current directory)')
+    .action(async (id: string, file: string, options: ReadOptions & { out?: string }) => {
+      const saved = await fetchTaskFile(clientFor(options), id, file, options.out)
+      if (options.json === true) return printJson(saved)
+      process.stdout.write(`saved ${saved.path} (${saved.size} bytes, sha256 ${saved.sha256})\n`)
     })
 
   withApi(task.command('cancel').argument('<id>').description('cancel a task; its running agent is stopped'))

@@ -8,6 +8,7 @@ import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
 import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
 import { planAssignments } from './scheduler.ts'
+import type { FileRef } from '../../../protocols/blob.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
 import { deriveTask, isTerminal, TASK_STATES, type TaskState, type TaskView } from './task-view.ts'
@@ -52,6 +53,8 @@ export interface SubmitRequest {
   stages?: string[]
   maxAttempts?: number
   budget?: TaskBudget
+  /** Attached files, already in this node's blob store. */
+  files?: FileRef[]
 }
 
 export interface ListFilter {
@@ -148,7 +151,8 @@ export class TaskService {
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
     const submittedAt = Date.now()
     const spec: TaskSpec = {
-      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt
+      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
+      ...(request.files === undefined || request.files.length === 0 ? {} : { files: request.files })
     }
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
