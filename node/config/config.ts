@@ -161,6 +161,16 @@ export const NodeConfigSchema = z.object({
     /** An unreferenced file stays at least this long (an upload waiting for its task). */
     graceMs: z.number().int().min(0)
   }).strict().default({ quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 }),
+  /** What agents may do in their attempt's workspace beyond reading and writing files there. */
+  workspace: z.object({
+    /** Running programs: off unless `enabled`, and then only those in `allow`, for roles allowed `workspace__run`. */
+    commands: z.object({
+      enabled: z.boolean(),
+      allow: z.array(z.string().min(1).max(200)).max(64),
+      timeoutMs: z.number().int().min(100).max(3_600_000),
+      maxOutputBytes: z.number().int().min(1_024).max(16 * 1024 * 1024)
+    }).strict()
+  }).strict().default({ commands: { enabled: false, allow: [], timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } }),
   /** MCP servers whose tools this node's agents may be allowed to call (see `agents.<role>.tools`). */
   mcpServers: z.record(z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore'), McpServerConfigSchema).default({})
 }).strict()
@@ -202,6 +212,7 @@ export function defaults (dataDir: string): NodeConfig {
       roles: {}
     },
     blobs: { quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 },
+    workspace: { commands: { enabled: false, allow: [], timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } },
     mcpServers: {}
   }
 }

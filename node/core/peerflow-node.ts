@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { MemoryStore } from '../../crdt/index.ts'
 import { createEmbedder, ReasoningBank } from '../../src/reasoningbank/index.ts'
+import { workspaceTools } from '../../src/agents/index.ts'
 import { SwarmService } from '../../src/swarm/swarm-service.ts'
 import type { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { NodeConfig } from '../config/config.ts'
@@ -18,6 +19,7 @@ import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.t
 import { createTaskService, nodeAgentTools, taskFileHashes } from '../stores/task-wiring.ts'
 import { BlobStore } from '../stores/blob-store.ts'
 import { BlobTransfer } from '../services/blob-transfer.ts'
+import { NodeAttemptWorkspaces } from '../services/attempt-workspaces.ts'
 import { McpServers } from '../services/mcp-servers.ts'
 import { AgentToolbox } from '../services/agent-toolbox.ts'
 import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
@@ -189,10 +191,20 @@ export class PeerflowNode {
     })
     this.mcp = new McpServers(config.mcpServers, log)
     const rolePatterns = Object.fromEntries(Object.entries(config.agents.roles).map(([role, settings]) => [role, settings.tools]))
-    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns)
+    const commands = config.workspace.commands.enabled ? config.workspace.commands : undefined
+    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns, workspaceTools(config.dataDir, { commands }))
     this.tasks = createTaskService({
       self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log,
-      tools: this.toolbox.builtIn, roleTools: (role) => this.toolbox.forRole(role)
+      tools: this.toolbox.builtIn,
+      roleTools: (role) => this.toolbox.forRole(role),
+      workspaces: new NodeAttemptWorkspaces({
+        dataDir: config.dataDir,
+        blobs,
+        transfer: this.blobTransfer,
+        patterns: (role) => this.toolbox.patternsFor(role),
+        commands,
+        maxFileBytes: config.blobs.maxFileBytes
+      })
     })
     this.#swarmTransport.bind({
       onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },

@@ -31,6 +31,8 @@ export interface ToolCatalog {
   /** Every role this node knows and the tool patterns configured for it. */
   roles: Array<{ role: string, patterns: string[] }>
   builtIn: ToolEntry[]
+  /** Tools over each attempt's own directory; list/read/grep/diff also come with every task that has files. */
+  workspace: ToolEntry[]
   servers: ToolServerEntry[]
 }
 
@@ -38,15 +40,23 @@ export class AgentToolbox {
   readonly #builtIn: readonly AgentTool[]
   readonly #mcp: McpServers
   readonly #patterns: Readonly<Record<string, readonly string[]>>
+  readonly #workspace: readonly AgentTool[]
 
-  constructor (builtIn: readonly AgentTool[], mcp: McpServers, patternsByRole: Readonly<Record<string, readonly string[]>>) {
+  /** `workspace`: the workspace tools as described to agents (each attempt gets its own instances). */
+  constructor (builtIn: readonly AgentTool[], mcp: McpServers, patternsByRole: Readonly<Record<string, readonly string[]>>, workspace: readonly AgentTool[] = []) {
     this.#builtIn = builtIn
     this.#mcp = mcp
     this.#patterns = patternsByRole
+    this.#workspace = workspace
   }
 
   get builtIn (): readonly AgentTool[] {
     return this.#builtIn
+  }
+
+  /** The tool patterns configured for `role` (none by default). */
+  patternsFor (role: string): readonly string[] {
+    return this.#patterns[role] ?? []
   }
 
   /** The optional tools `role` may call. */
@@ -61,6 +71,7 @@ export class AgentToolbox {
     return {
       roles: roleNames.map((role) => ({ role, patterns: [...(patterns[role] ?? [])] })),
       builtIn: this.#builtIn.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: tool.inputSchema, roles: roleNames })),
+      workspace: this.#workspace.map((tool) => ({ name: tool.name, description: tool.description, inputSchema: tool.inputSchema, roles: rolesAllowed(tool.name, patterns) })),
       servers: this.#mcp.status().map((server) => ({
         name: server.name,
         transport: server.transport,

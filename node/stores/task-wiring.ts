@@ -2,7 +2,7 @@ import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
 import { resolveProvider, type AgentTool } from '../../src/agents/index.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
 import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
-import type { PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
+import type { AttemptWorkspaces, PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
 import { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { SwarmService } from '../../src/swarm/swarm-service.ts'
 import type { NodeConfig } from '../config/config.ts'
@@ -24,6 +24,8 @@ export interface TaskWiring {
   tools: readonly AgentTool[]
   /** Tools only the roles allowed by config get (MCP servers', the workspace's). */
   roleTools: (role: string) => readonly AgentTool[]
+  /** Each attempt's own directory with the task's files. */
+  workspaces: AttemptWorkspaces
   env?: NodeJS.ProcessEnv
 }
 
@@ -84,6 +86,7 @@ export function createTaskService (wiring: TaskWiring): TaskService {
     provider: () => resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: baseUrl } : {}, env),
     tools: wiring.tools,
     roleTools: wiring.roleTools,
+    workspaces: wiring.workspaces,
     settings,
     log: log.child({ component: 'tasks' })
   })

@@ -25,6 +25,8 @@ export function registerToolCommands (program: Command): void {
       const roleCount = catalog.roles.length
       const lines = ['built-in:']
       for (const tool of catalog.builtIn) lines.push(`  ${tool.name}${schemaLine(tool.inputSchema)}  — ${rolesLine(tool.roles, roleCount)}`)
+      lines.push('workspace (each attempt\'s own directory; list/read/grep/diff come with every task that has files):')
+      for (const tool of catalog.workspace) lines.push(`  ${tool.name}${schemaLine(tool.inputSchema)}  — ${rolesLine(tool.roles, roleCount)}`)
       for (const server of catalog.servers) {
         lines.push(`${server.name} (${server.transport} ${server.target}): ${server.state}${server.error === null ? '' : ` — ${server.error}`}`)
         if (server.tools.length === 0) lines.push('  no tools listed yet')

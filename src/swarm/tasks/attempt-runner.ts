@@ -1,7 +1,8 @@
 import {
   getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type TranscriptEntry
 } from '../../agents/index.ts'
-import type { PatternBank, PatternMatch } from './ports.ts'
+import { attemptId } from './keys.ts'
+import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
 import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
 
 /** One attempt of one task on this node: context from the ReasoningBank, the agent run, and its result record. */
@@ -20,6 +21,8 @@ export interface AttemptDeps {
   tools: readonly AgentTool[]
   /** Tools only some roles may use (MCP servers', the workspace's), on top of `tools`. */
   roleTools?: (role: string) => readonly AgentTool[]
+  /** Gives each attempt its own directory with the task's files; absent, agents get no workspace. */
+  workspaces?: AttemptWorkspaces
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt, whatever the task's budget says. */
@@ -112,20 +115,37 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     }
     onStatus({ ...status })
   }
+  let workspace: AttemptWorkspace | undefined
+  try {
+    workspace = await deps.workspaces?.open(job.spec, attemptId(job.assignment), role, signal)
+  } catch (err) {
+    // Most likely a file no reachable peer could give: another worker, later, may do better.
+    return failed(`could not prepare the attempt's workspace: ${(err as Error).message}`, true)
+  }
   let run: AgentRunResult
+  let files: Result['files']
   try {
     run = await runAgent({
       role: agentRole,
       prompt: promptFor(job),
       context: contextFrom(matches),
-      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? [])],
+      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? []), ...(workspace?.tools ?? [])],
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
       onProgress
     })
   } catch (err) {
+    await workspace?.close().catch(() => {})
     return failed(`the agent could not start: ${(err as Error).message}`, false)
+  }
+  try {
+    if (run.status === 'done') files = await workspace?.collect()
+  } catch (err) {
+    // The work is done but its files cannot be kept here (e.g. the blob store is full): another worker may keep them.
+    return failed(`the files the agent wrote could not be kept: ${(err as Error).message}`, true)
+  } finally {
+    await workspace?.close().catch(() => {})
   }
   const patterns = matches.map((match) => match.pattern.name)
   await recordOutcome(deps, patterns, run)
@@ -143,7 +163,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     durationMs: run.durationMs,
     transcript: transcriptSummary(run.transcript),
     patterns,
-    finishedAt: Date.now()
+    finishedAt: Date.now(),
+    ...(files === undefined || files.length === 0 ? {} : { files })
   }
 }
 

@@ -4,7 +4,7 @@ import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
-import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
+import type { AttemptWorkspaces, PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
 import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
 import { planAssignments } from './scheduler.ts'
@@ -39,6 +39,8 @@ export interface TaskServiceOptions {
   tools: readonly AgentTool[]
   /** Tools only some roles may use, on top of `tools`. */
   roleTools?: (role: string) => readonly AgentTool[]
+  /** Each attempt's own directory with the task's files. */
+  workspaces?: AttemptWorkspaces
   settings: TaskSettings
   log: TaskLog
   /** Monotonic milliseconds, for liveness. */
@@ -100,6 +102,7 @@ export class TaskService {
         patterns: options.patterns,
         tools: options.tools,
         roleTools: options.roleTools,
+        workspaces: options.workspaces,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs
       }
