@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { defaultDataDir } from './data-dir.ts'
+import { ROUTE_PRIORITIES } from '../../src/agents/route-table.ts'
 
 export { defaultDataDir }
 
@@ -58,11 +59,41 @@ export type McpServerConfig = z.infer<typeof McpServerConfigSchema>
 /** Per-role settings under `agents.<role>`. */
 export const RoleSettingsSchema = z.object({
   /** Tool name patterns (globs such as `fs__read_*`) of the MCP and workspace tools this role may call; default none. */
-  tools: z.array(z.string().min(1).max(128)).max(256).default([])
+  tools: z.array(z.string().min(1).max(128)).max(256).default([]),
+  /** Overrides the role's own model priority. */
+  priority: z.enum(ROUTE_PRIORITIES).optional()
 }).strict()
+
+const ENDPOINT_NAME = /^[a-zA-Z0-9_-]{1,32}$/
+const httpUrl = z.string().refine((value) => /^https?:$/.test(URL.canParse(value) ? new URL(value).protocol : ''), { message: 'expected an http(s) URL' })
+
+/**
+ * Model routing (`peerflow models`): Anthropic-compatible endpoints, and per priority the
+ * `endpoint:model` steps to try in order. `privacy` may only name endpoints marked `local`.
+ */
+export const ModelsConfigSchema = z.object({
+  endpoints: z.record(z.string().regex(ENDPOINT_NAME, 'endpoint names are 1-32 letters, digits, _ or -'), z.object({
+    url: httpUrl,
+    local: z.boolean().default(false),
+    /** The environment variable holding this endpoint's key (default ANTHROPIC_API_KEY for endpoints not marked local). */
+    apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional()
+  }).strict()),
+  routes: z.partialRecord(z.enum(ROUTE_PRIORITIES), z.array(z.string().regex(/^[a-zA-Z0-9_-]{1,32}:\S+$/, 'expected endpoint:model')).min(1).max(8)),
+  /** USD per million tokens, by the model id endpoints report; over the built-in list. */
+  prices: z.record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict()).default({})
+}).strict().superRefine((models, ctx) => {
+  for (const [priority, steps] of Object.entries(models.routes)) {
+    for (const [i, step] of (steps ?? []).entries()) {
+      const endpoint = models.endpoints[step.slice(0, step.indexOf(':'))]
+      if (endpoint === undefined) ctx.addIssue({ code: 'custom', path: ['routes', priority, i], message: `no endpoint named '${step.slice(0, step.indexOf(':'))}' in models.endpoints` })
+      else if (priority === 'privacy' && !endpoint.local) ctx.addIssue({ code: 'custom', path: ['routes', priority, i], message: `privacy may only route to endpoints marked "local": true ('${step}' is not)` })
+    }
+  }
+})
+export type ModelsConfig = z.infer<typeof ModelsConfigSchema>
 export type RoleSettings = z.infer<typeof RoleSettingsSchema>
 
-const AGENT_SETTINGS = new Set(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'roles'])
+const AGENT_SETTINGS = new Set<string>(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'roles'])
 
 /** `agents.<role>: {...}` in peerflow.json sits beside the node-wide settings; it is kept under `agents.roles`. */
 function liftRoleSettings (agents: unknown): unknown {
@@ -152,6 +183,8 @@ export const NodeConfigSchema = z.object({
     /** Settings per role name (built-in or user-written), written in peerflow.json as `agents.<role>`. */
     roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({})
   }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })),
+  /** Several model endpoints and routes by priority; absent, agents use ANTHROPIC_BASE_URL / agents.baseUrl with the per-tier models. */
+  models: ModelsConfigSchema.optional(),
   /** Files that travel with tasks (content-addressed, in <data>/blobs). */
   blobs: z.object({
     /** What the store may hold; files no live task refers to are removed to make room. */

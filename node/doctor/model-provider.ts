@@ -1,11 +1,12 @@
-import { createClient, endpointOf, isConfigured, resolveProvider, type ProviderConfig } from '../../src/agents/index.ts'
+import { createClient, endpointOf, isConfigured, type ProviderConfig } from '../../src/agents/index.ts'
+import { nodeProvider } from '../config/model-routing.ts'
 import { classifyFailure, type FailureKind } from '../../src/agents/model-errors.ts'
 import type { NodeConfig } from '../config/config.ts'
 import { failed, passed, type CheckResult } from './check.ts'
 
 /** The provider the node's agents would use: the environment first, then `agents.baseUrl` (as node/tasks.ts resolves it). */
 export function providerFor (config: NodeConfig, env: NodeJS.ProcessEnv): ProviderConfig {
-  return resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: config.agents.baseUrl } : {}, env)
+  return nodeProvider(config, env)
 }
 
 const FIXES: Partial<Record<FailureKind, string>> = {

@@ -1,5 +1,6 @@
 import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
-import { resolveProvider, type AgentTool } from '../../src/agents/index.ts'
+import type { AgentTool } from '../../src/agents/index.ts'
+import { nodeProvider } from '../config/model-routing.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
 import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
 import type { AttemptWorkspaces, PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
@@ -77,16 +78,17 @@ function swarmDirectory (wiring: TaskWiring): SwarmDirectory {
 export function createTaskService (wiring: TaskWiring): TaskService {
   const { self, config, memory, log } = wiring
   const env = wiring.env ?? process.env
-  const { baseUrl, roles: _roles, ...settings } = config.agents
+  const { baseUrl: _baseUrl, roles: _roles, ...settings } = config.agents
   return new TaskService({
     self,
     store: taskStoreIn(memory, self),
     swarms: swarmDirectory(wiring),
     patterns: wiring.patterns,
-    provider: () => resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: baseUrl } : {}, env),
+    provider: () => nodeProvider(config, env),
     tools: wiring.tools,
     roleTools: wiring.roleTools,
     workspaces: wiring.workspaces,
+    rolePriority: (role) => config.agents.roles[role]?.priority,
     settings,
     log: log.child({ component: 'tasks' })
   })

@@ -2,11 +2,11 @@ import type Anthropic from '@anthropic-ai/sdk'
 import { callModel } from './model-call.ts'
 import type { ModelCursor } from './model-call.ts'
 import { ModelCallError } from './model-errors.ts'
-import { estimateCostUsd } from './pricing.ts'
 import type { TokenUsage } from './pricing.ts'
+import { NoRouteError, routeChain, routedCostUsd, type RoutePriority } from './routing.ts'
 import type { AgentProgressEvent, ProgressListener } from './progress.ts'
-import type { ModelPriority, ProviderConfig } from './provider.ts'
-import { createClient, isConfigured, modelChain, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
+import type { ProviderConfig } from './provider.ts'
+import { isConfigured, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
 import type { AgentBudget, AgentRole, RoleName } from './roles.ts'
 import { getRole } from './roles.ts'
 import type { AgentTool } from './tools.ts'
@@ -23,7 +23,7 @@ export interface RunAgentOptions {
   /** Defaults to resolveProvider() (environment variables). */
   provider?: ProviderConfig
   /** Defaults to the role's priority. */
-  priority?: ModelPriority
+  priority?: RoutePriority
   /** Overrides the role's default budget field by field. */
   budget?: Partial<AgentBudget>
   signal?: AbortSignal
@@ -53,7 +53,18 @@ export interface AgentRunResult {
   transcript: TranscriptEntry[]
   /** See pricing.ts: a rough estimate, 0 for models without a listed price. */
   costUsd: number
+  /** Every model call that answered, with what it cost. */
+  calls: ModelCallRecord[]
   durationMs: number
+}
+
+export interface ModelCallRecord {
+  turn: number
+  endpoint: string
+  model: string
+  inputTokens: number
+  outputTokens: number
+  costUsd: number
 }
 
 /** Per-request output cap; the token budget can lower it. */
@@ -116,6 +127,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   let text = ''
   let model: string | undefined
   let requestedModel: string | undefined
+  const calls: ModelCallRecord[] = []
 
   const emit: ProgressListener = (event) => {
     try {
@@ -126,7 +138,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   }
   const finish = (status: AgentStatus, error?: string): AgentRunResult => ({
     status, role: role.name, text, turns, usage: { ...usage }, model, requestedModel, ...(error === undefined ? {} : { error }),
-    transcript, costUsd, durationMs: Date.now() - startedAt
+    transcript, costUsd, calls, durationMs: Date.now() - startedAt
   })
 
   if (!isConfigured(provider)) return finish('failed', new ProviderNotConfiguredError().message)
@@ -148,17 +160,15 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   }
 
   try {
-    const client = createClient(provider)
-    const cursor: ModelCursor = { chain: modelChain(provider, options.priority ?? role.priority), index: 0 }
+    const cursor: ModelCursor = { chain: routeChain(provider, options.priority ?? role.priority), index: 0 }
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: options.prompt }]
     const system = systemPrompt(role, options.context)
     for (;;) {
       ensureRoomForAnotherTurn()
       turns++
       const turn = turns
-      emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: cursor.chain[cursor.index] })
+      emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: cursor.chain[cursor.index]?.model ?? '?' })
       const answer = await callModel({
-        client,
         provider,
         cursor,
         signal,
@@ -173,7 +183,9 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       }
       usage.inputTokens += turnUsage.inputTokens
       usage.outputTokens += turnUsage.outputTokens
-      costUsd += estimateCostUsd(message.model, turnUsage)
+      const callCostUsd = routedCostUsd(provider, message.model, turnUsage)
+      costUsd += callCostUsd
+      calls.push({ turn, endpoint: answer.endpoint, model: answer.requestedModel, ...turnUsage, costUsd: callCostUsd })
       model = message.model
       requestedModel = answer.requestedModel
       const replyText = textOf(message)
@@ -203,7 +215,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   } catch (err) {
     if (cancelled()) return finish('cancelled', 'cancelled by caller')
     if (wallClock.signal.aborted) return finish('failed', (wallClock.signal.reason as Error).message)
-    if (err instanceof BudgetExceeded || err instanceof ModelCallError || err instanceof ModelStopped) return finish('failed', err.message)
+    if (err instanceof BudgetExceeded || err instanceof ModelCallError || err instanceof ModelStopped || err instanceof NoRouteError) return finish('failed', err.message)
     return finish('failed', `agent run failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`)
   } finally {
     clearTimeout(wallTimer)

@@ -19,6 +19,7 @@ import {
 } from './swarms.ts'
 import { toolListRoute } from './tools.ts'
 import { blobUploadRoute, taskFileRoute } from './blobs.ts'
+import { modelsRoute } from './models.ts'
 import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
@@ -64,5 +65,6 @@ export const routes: Route[] = [
   agentListRoute,
   toolListRoute,
   blobUploadRoute,
-  taskFileRoute
+  taskFileRoute,
+  modelsRoute
 ]

@@ -1,6 +1,7 @@
 import { PeerflowError } from '../../../crdt/index.ts'
 import { MAX_TASK_FILES, TaskBudget } from '../../../src/swarm/tasks/records.ts'
 import { FileRef } from '../../../protocols/blob.ts'
+import { ROUTE_PRIORITIES, type RoutePriority } from '../../../src/agents/index.ts'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import { TaskError } from '../../../src/swarm/tasks/task-error.ts'
 import type { SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
@@ -22,7 +23,10 @@ function attachedFiles (node: PeerflowNode, value: unknown): FileRef[] | undefin
 }
 
 function submitRequestOf (node: PeerflowNode, body: unknown): SubmitRequest {
-  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, files?: unknown }
+  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, files?: unknown, priority?: unknown }
+  if (fields.priority !== undefined && !(ROUTE_PRIORITIES as readonly unknown[]).includes(fields.priority)) {
+    throw new PeerflowError('invalid', `priority must be one of ${ROUTE_PRIORITIES.join(', ')}`)
+  }
   if (fields.role !== undefined && typeof fields.role !== 'string') throw new PeerflowError('invalid', 'role must be a string')
   if (fields.stages !== undefined && (!Array.isArray(fields.stages) || fields.stages.some((stage) => typeof stage !== 'string'))) {
     throw new PeerflowError('invalid', 'stages must be an array of role names')
@@ -37,7 +41,8 @@ function submitRequestOf (node: PeerflowNode, body: unknown): SubmitRequest {
     stages: fields.stages as string[] | undefined,
     maxAttempts: fields.maxAttempts,
     budget: budget.data,
-    files: attachedFiles(node, fields.files)
+    files: attachedFiles(node, fields.files),
+    priority: fields.priority as RoutePriority | undefined
   }
 }
 

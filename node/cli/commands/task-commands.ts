@@ -22,6 +22,7 @@ interface SubmitOptions extends ReadOptions {
   wait?: boolean
   waitTimeout: string
   file: string[]
+  priority?: string
 }
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled'])
@@ -119,6 +120,7 @@ export function registerTaskCommands (program: Command): void {
     .option('--max-tokens <n>', "agent budget: input + output tokens (default: the role's)")
     .option('--time-limit <duration>', "agent budget: wall time per attempt, e.g. 90s, 5m (default: the role's)")
     .option('--file <path>', 'attach a file (repeatable): its bytes stay in blob stores, the task records its SHA-256', (path: string, paths: string[]) => [...paths, path], [] as string[])
+    .option('--priority <priority>', "model routing for every stage: quality | balanced | cost | speed | privacy (default: the role's)")
     .option('--wait', 'wait for the task to finish, showing its progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long', '30m')
     .action(async (prompt: string, options: SubmitOptions) => {
@@ -133,7 +135,7 @@ export function registerTaskCommands (program: Command): void {
       const client = clientFor(options)
       const files = await uploadAttachments(client, options.file)
       const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, files }
+        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, files, priority: options.priority }
       })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)

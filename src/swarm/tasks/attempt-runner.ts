@@ -1,5 +1,5 @@
 import {
-  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type TranscriptEntry
+  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
 } from '../../agents/index.ts'
 import { attemptId } from './keys.ts'
 import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
@@ -23,6 +23,8 @@ export interface AttemptDeps {
   roleTools?: (role: string) => readonly AgentTool[]
   /** Gives each attempt its own directory with the task's files; absent, agents get no workspace. */
   workspaces?: AttemptWorkspaces
+  /** A role's model priority as this node's config sets it; the task's own priority wins over it. */
+  rolePriority?: (role: string) => RoutePriority | undefined
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt, whatever the task's budget says. */
@@ -131,6 +133,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       context: contextFrom(matches),
       tools: [...deps.tools, ...(deps.roleTools?.(role) ?? []), ...(workspace?.tools ?? [])],
       provider,
+      priority: job.spec.priority ?? deps.rolePriority?.(role),
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
       onProgress
@@ -164,7 +167,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     transcript: transcriptSummary(run.transcript),
     patterns,
     finishedAt: Date.now(),
-    ...(files === undefined || files.length === 0 ? {} : { files })
+    ...(files === undefined || files.length === 0 ? {} : { files }),
+    ...(run.calls.length === 0 ? {} : { calls: run.calls.slice(-64) })
   }
 }
 

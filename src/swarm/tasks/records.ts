@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { FileRef } from '../../../protocols/blob.ts'
+import { ROUTE_PRIORITIES } from '../../agents/route-table.ts'
 
 /**
  * What the task layer stores in replicated memory. Every record has exactly one writer (see
@@ -37,7 +38,9 @@ export const TaskSpec = z.object({
   submittedBy: peer,
   submittedAt: z.number(),
   /** Attached files, put in each attempt's workspace; the submitter's node holds their bytes. */
-  files: z.array(FileRef).max(MAX_TASK_FILES).optional()
+  files: z.array(FileRef).max(MAX_TASK_FILES).optional(),
+  /** The model priority every stage asks for, over the role's. */
+  priority: z.enum(ROUTE_PRIORITIES).optional()
 })
 export type TaskSpec = z.infer<typeof TaskSpec>
 
@@ -103,7 +106,11 @@ export const Result = z.object({
   patterns: z.array(z.string().max(256)).max(20),
   finishedAt: z.number(),
   /** Files the agent wrote in its workspace; the worker's node holds their bytes. */
-  files: z.array(FileRef).max(MAX_TASK_FILES).optional()
+  files: z.array(FileRef).max(MAX_TASK_FILES).optional(),
+  /** Each model call that answered: where, which model, tokens and cost (the latest 64). */
+  calls: z.array(z.object({
+    turn: count, endpoint: z.string().max(64), model: z.string().max(128), inputTokens: count, outputTokens: count, costUsd: z.number().min(0)
+  })).max(64).optional()
 })
 export type Result = z.infer<typeof Result>
 

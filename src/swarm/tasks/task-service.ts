@@ -9,6 +9,7 @@ import { RecordIndexer, type RecordIndex } from './record-index.ts'
 import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
 import { planAssignments } from './scheduler.ts'
 import type { FileRef } from '../../../protocols/blob.ts'
+import type { RoutePriority } from '../../agents/index.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
 import { deriveTask, isTerminal, TASK_STATES, type TaskState, type TaskView } from './task-view.ts'
@@ -41,6 +42,8 @@ export interface TaskServiceOptions {
   roleTools?: (role: string) => readonly AgentTool[]
   /** Each attempt's own directory with the task's files. */
   workspaces?: AttemptWorkspaces
+  /** A role's model priority as this node's config sets it, over the role's own. */
+  rolePriority?: (role: string) => RoutePriority | undefined
   settings: TaskSettings
   log: TaskLog
   /** Monotonic milliseconds, for liveness. */
@@ -57,6 +60,8 @@ export interface SubmitRequest {
   budget?: TaskBudget
   /** Attached files, already in this node's blob store. */
   files?: FileRef[]
+  /** Model priority for every stage, over the roles' own. */
+  priority?: RoutePriority
 }
 
 export interface ListFilter {
@@ -103,6 +108,7 @@ export class TaskService {
         tools: options.tools,
         roleTools: options.roleTools,
         workspaces: options.workspaces,
+        rolePriority: options.rolePriority,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs
       }
@@ -155,7 +161,8 @@ export class TaskService {
     const submittedAt = Date.now()
     const spec: TaskSpec = {
       id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
-      ...(request.files === undefined || request.files.length === 0 ? {} : { files: request.files })
+      ...(request.files === undefined || request.files.length === 0 ? {} : { files: request.files }),
+      ...(request.priority === undefined ? {} : { priority: request.priority })
     }
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
