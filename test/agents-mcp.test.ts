@@ -100,7 +100,7 @@ describe('the node as an MCP client', () => {
     const names = mcp.tools().map((tool) => tool.name)
     expect(names).toEqual(expect.arrayContaining(['fs__read_text_file', 'fs__list_directory', 'fs__write_file']))
 
-    const toolbox = new AgentToolbox([], mcp, { reviewer: ['fs__read_*'] })
+    const toolbox = new AgentToolbox([], mcp, () => ({ reviewer: ['fs__read_*'] }))
     expect(toolbox.forRole('coder')).toEqual([])
     const tools = toolbox.forRole('reviewer')
     expect(tools.map((tool) => tool.name)).toContain('fs__read_text_file')
@@ -122,7 +122,7 @@ describe('the node as an MCP client', () => {
 
   it('a server crashing during a call gives the model a clear tool error, refuses calls while down, and comes back', async () => {
     const mcp = await connected({ t: stdio(process.execPath, [TEST_SERVER]) })
-    const toolbox = new AgentToolbox([], mcp, { tester: ['t__*'] })
+    const toolbox = new AgentToolbox([], mcp, () => ({ tester: ['t__*'] }))
     const model = await serve()
     model.script(
       { kind: 'reply', toolUses: [{ name: 't__crash', input: {} }] },

@@ -20,6 +20,7 @@ import { createTaskService, nodeAgentTools, taskFileHashes } from '../stores/tas
 import { BlobStore } from '../stores/blob-store.ts'
 import { BlobTransfer } from '../services/blob-transfer.ts'
 import { NodeAttemptWorkspaces } from '../services/attempt-workspaces.ts'
+import { UserRoles } from '../stores/user-roles.ts'
 import { McpServers } from '../services/mcp-servers.ts'
 import { AgentToolbox } from '../services/agent-toolbox.ts'
 import { Libp2pSwarmTransport } from '../services/swarm-transport.ts'
@@ -129,6 +130,8 @@ export class PeerflowNode {
   readonly mcp: McpServers
   /** Which tools this node's agents get, by role. */
   readonly toolbox: AgentToolbox
+  /** Roles beyond the built-in ones: this node's role files and those members share. */
+  readonly roles: UserRoles
   /** Files attached to and produced by tasks, by SHA-256. */
   readonly blobs: BlobStore
   /** Serves this node's blobs to peers and fetches the ones it lacks. */
@@ -190,13 +193,21 @@ export class PeerflowNode {
       log: log.child({ component: 'swarm' })
     })
     this.mcp = new McpServers(config.mcpServers, log)
-    const rolePatterns = Object.fromEntries(Object.entries(config.agents.roles).map(([role, settings]) => [role, settings.tools]))
+    this.roles = new UserRoles(config.dataDir, memory, self)
+    const configPatterns = Object.fromEntries(Object.entries(config.agents.roles).map(([role, settings]) => [role, settings.tools]))
+    // A role file's own tools, and what the config grants the role by name, both hold.
+    const rolePatterns = (): Record<string, string[]> => {
+      const merged: Record<string, string[]> = { ...this.roles.filePatterns() }
+      for (const [role, patterns] of Object.entries(configPatterns)) merged[role] = [...(merged[role] ?? []), ...patterns]
+      return merged
+    }
     const commands = config.workspace.commands.enabled ? config.workspace.commands : undefined
     this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns, workspaceTools(config.dataDir, { commands }))
     this.tasks = createTaskService({
       self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log,
       tools: this.toolbox.builtIn,
       roleTools: (role) => this.toolbox.forRole(role),
+      roles: (name) => this.roles.get(name),
       workspaces: new NodeAttemptWorkspaces({
         dataDir: config.dataDir,
         blobs,
@@ -307,6 +318,14 @@ export class PeerflowNode {
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },
       // Before the tasks: an agent started at once finds the servers connecting; stopped after them, so none is cut off mid-call.
+      {
+        name: 'role files',
+        start: async () => {
+          await this.roles.reload()
+          for (const problem of this.roles.problems()) this.log.warn({ path: problem.path, line: problem.line }, `role file not loaded: ${problem.message}`)
+        },
+        stop: () => {}
+      },
       { name: 'mcp servers', start: () => { this.mcp.start() }, stop: async () => { await this.mcp.stop() } },
       { name: 'tasks', start: async () => { await this.tasks.start() }, stop: async () => { await this.tasks.stop() } },
       {

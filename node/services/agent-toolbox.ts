@@ -39,15 +39,23 @@ export interface ToolCatalog {
 export class AgentToolbox {
   readonly #builtIn: readonly AgentTool[]
   readonly #mcp: McpServers
-  readonly #patterns: Readonly<Record<string, readonly string[]>>
+  readonly #patternsByRole: () => Readonly<Record<string, readonly string[]>>
   readonly #workspace: readonly AgentTool[]
 
-  /** `workspace`: the workspace tools as described to agents (each attempt gets its own instances). */
-  constructor (builtIn: readonly AgentTool[], mcp: McpServers, patternsByRole: Readonly<Record<string, readonly string[]>>, workspace: readonly AgentTool[] = []) {
+  /**
+   * `patternsByRole`: the tool patterns of every role that has any (read on each use: role files
+   * can be reloaded). `workspace`: the workspace tools as described to agents (each attempt gets
+   * its own instances).
+   */
+  constructor (builtIn: readonly AgentTool[], mcp: McpServers, patternsByRole: () => Readonly<Record<string, readonly string[]>>, workspace: readonly AgentTool[] = []) {
     this.#builtIn = builtIn
     this.#mcp = mcp
-    this.#patterns = patternsByRole
+    this.#patternsByRole = patternsByRole
     this.#workspace = workspace
+  }
+
+  get #patterns (): Readonly<Record<string, readonly string[]>> {
+    return this.#patternsByRole()
   }
 
   get builtIn (): readonly AgentTool[] {

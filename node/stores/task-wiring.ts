@@ -1,5 +1,6 @@
 import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
-import type { AgentTool } from '../../src/agents/index.ts'
+import type { AgentRole, AgentTool } from '../../src/agents/index.ts'
+import { AGENT_ROLES_NAMESPACE } from './user-roles.ts'
 import { nodeProvider } from '../config/model-routing.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
 import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
@@ -27,6 +28,8 @@ export interface TaskWiring {
   roleTools: (role: string) => readonly AgentTool[]
   /** Each attempt's own directory with the task's files. */
   workspaces: AttemptWorkspaces
+  /** Roles beyond the built-in ones. */
+  roles: (name: string) => AgentRole | undefined
   env?: NodeJS.ProcessEnv
 }
 
@@ -89,6 +92,7 @@ export function createTaskService (wiring: TaskWiring): TaskService {
     roleTools: wiring.roleTools,
     workspaces: wiring.workspaces,
     rolePriority: (role) => config.agents.roles[role]?.priority,
+    roles: wiring.roles,
     settings,
     log: log.child({ component: 'tasks' })
   })
@@ -99,7 +103,7 @@ export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () 
   return agentTools({
     memory: sharedMemoryIn(memory, self),
     patterns,
-    readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
+    readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE, AGENT_ROLES_NAMESPACE]
   })
 }
 

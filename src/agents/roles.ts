@@ -15,6 +15,8 @@ export interface AgentRole {
   systemPrompt: string
   /** Which model tier the role asks for; routing maps it to a chain of endpoint + model. */
   priority: RoutePriority
+  /** A model id to try before the priority's chain (on its first endpoint). */
+  model?: string
   budget: AgentBudget
 }
 

@@ -160,7 +160,11 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   }
 
   try {
-    const cursor: ModelCursor = { chain: routeChain(provider, options.priority ?? role.priority), index: 0 }
+    const chain = routeChain(provider, options.priority ?? role.priority)
+    // A role that names its model tries it first, where its priority's chain starts.
+    const first = chain[0]
+    if (role.model !== undefined && first !== undefined && first.model !== role.model) chain.unshift({ ...first, model: role.model })
+    const cursor: ModelCursor = { chain, index: 0 }
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: options.prompt }]
     const system = systemPrompt(role, options.context)
     for (;;) {

@@ -1,5 +1,5 @@
 import type { Route } from '../route.ts'
-import { agentListRoute } from './agents.ts'
+import { agentListRoute, agentRoleShareRoute, agentRolesRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
 import { dashboardPageRoute, dashboardScriptRoute, dashboardStyleRoute, overviewRoute } from './dashboard.ts'
@@ -66,5 +66,7 @@ export const routes: Route[] = [
   toolListRoute,
   blobUploadRoute,
   taskFileRoute,
-  modelsRoute
+  modelsRoute,
+  agentRolesRoute,
+  agentRoleShareRoute
 ]

@@ -1,5 +1,5 @@
 import {
-  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
+  getRole, runAgent, type AgentProgressEvent, type AgentRole, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
 } from '../../agents/index.ts'
 import { attemptId } from './keys.ts'
 import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
@@ -25,6 +25,8 @@ export interface AttemptDeps {
   workspaces?: AttemptWorkspaces
   /** A role's model priority as this node's config sets it; the task's own priority wins over it. */
   rolePriority?: (role: string) => RoutePriority | undefined
+  /** Roles beyond the built-in ones (user-written, shared by members). */
+  roles?: (name: string) => AgentRole | undefined
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt, whatever the task's budget says. */
@@ -97,7 +99,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
   let agentRole
   let provider
   try {
-    agentRole = getRole(role)
+    agentRole = deps.roles?.(role) ?? getRole(role)
     provider = deps.provider()
   } catch (err) {
     return failed((err as Error).message, false)

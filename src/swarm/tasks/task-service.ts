@@ -1,5 +1,5 @@
 import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
-import { isRoleName, ROLE_NAMES, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
+import { isRoleName, ROLE_NAMES, type AgentRole, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
 import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
@@ -44,6 +44,8 @@ export interface TaskServiceOptions {
   workspaces?: AttemptWorkspaces
   /** A role's model priority as this node's config sets it, over the role's own. */
   rolePriority?: (role: string) => RoutePriority | undefined
+  /** Roles beyond the built-in ones (user-written, shared by members). */
+  roles?: (name: string) => AgentRole | undefined
   settings: TaskSettings
   log: TaskLog
   /** Monotonic milliseconds, for liveness. */
@@ -109,6 +111,7 @@ export class TaskService {
         roleTools: options.roleTools,
         workspaces: options.workspaces,
         rolePriority: options.rolePriority,
+        roles: options.roles,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs
       }
@@ -147,10 +150,11 @@ export class TaskService {
     if (prompt === '') throw new TaskError('invalid', 'the task prompt is empty')
     if (prompt.length > MAX_PROMPT_CHARS) throw new TaskError('invalid', `the task prompt is longer than ${MAX_PROMPT_CHARS} characters`)
     const offered = [...new Set(Object.values(definition.roles).flat())]
-    const stages = request.stages ?? [request.role ?? offered.find(isRoleName) ?? 'coder']
+    const known = (role: string): boolean => isRoleName(role) || this.#options.roles?.(role) !== undefined
+    const stages = request.stages ?? [request.role ?? offered.find(known) ?? 'coder']
     if (stages.length === 0 || stages.length > MAX_STAGES) throw new TaskError('invalid', `a task has 1 to ${MAX_STAGES} stages`)
     for (const role of stages) {
-      if (!isRoleName(role)) throw new TaskError('invalid', `unknown role '${role}': expected one of ${ROLE_NAMES.join(', ')}`)
+      if (!known(role)) throw new TaskError('invalid', `unknown role '${role}': expected one of ${ROLE_NAMES.join(', ')}, or a role from 'peerflow agent roles'`)
       const able = definition.members.filter((peer) => (definition.roles[peer] ?? []).length === 0 || definition.roles[peer]?.includes(role))
       if (able.length === 0) throw new TaskError('invalid', `no member of swarm '${definition.name}' offers role '${role}' (offered: ${offered.join(', ')})`)
     }
