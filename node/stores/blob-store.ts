@@ -132,7 +132,8 @@ export class BlobStore {
       await rm(path, { force: true })
       return await this.openPartial(sha256, size)
     }
-    const out: WriteStream = createWriteStream(path, { flags: 'a' })
+    // A deep buffer, so the network is read while earlier chunks are still going to disk.
+    const out: WriteStream = createWriteStream(path, { flags: 'a', highWaterMark: 4 * 1024 * 1024 })
     let written = offset
     return {
       offset,
