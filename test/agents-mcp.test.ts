@@ -79,6 +79,7 @@ describe('MCP servers in the node config', () => {
     expect(() => validateConfig({ ...base, mcpServers: { a: { command: 'x', url: 'http://127.0.0.1:1/mcp' } } })).toThrow(/mcpServers\.a: give either command/)
     expect(() => validateConfig({ ...base, mcpServers: { a: {} } })).toThrow(/give either command/)
     expect(() => validateConfig({ ...base, mcpServers: { a__b: { command: 'x' } } })).toThrow(/double underscore/)
+    expect(() => validateConfig({ ...base, mcpServers: { workspace: { command: 'x' } } })).toThrow(/name of the built-in workspace tools/)
     expect(() => validateConfig({ ...base, mcpServers: { a: { url: 'file:///etc/passwd' } } })).toThrow(/http\(s\) URL/)
     expect(() => validateConfig({ ...base, agents: { ...base.agents, reviewer: { tools: 'fs__*' } } })).toThrow(/agents\.roles\.reviewer\.tools/)
   })

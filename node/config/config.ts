@@ -205,7 +205,12 @@ export const NodeConfigSchema = z.object({
     }).strict()
   }).strict().default({ commands: { enabled: false, allow: [], timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } }),
   /** MCP servers whose tools this node's agents may be allowed to call (see `agents.<role>.tools`). */
-  mcpServers: z.record(z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore'), McpServerConfigSchema).default({})
+  mcpServers: z.record(
+    z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore')
+      // Its tools would be named like the built-in workspace__* ones.
+      .refine((name) => name !== 'workspace', { message: "'workspace' is the name of the built-in workspace tools" }),
+    McpServerConfigSchema
+  ).default({})
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
