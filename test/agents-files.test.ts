@@ -8,7 +8,7 @@ import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { runCli } from './helpers/cli.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'
 import { quicAddr, tempDir, TestNetwork, waitFor } from './helpers/nodes.ts'
-import { startTaskSwarm } from './helpers/task-swarm.ts'
+import { startTaskSwarm, waitForFinished } from './helpers/task-swarm.ts'
 
 const serve = modelServersPerTest()
 const never = new AbortController().signal
@@ -170,6 +170,31 @@ describe('files that travel with tasks', () => {
     const unknown = await runCli(['task', 'fetch', report.id, 'nope.txt', ...api])
     expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/has no file 'nope.txt' \(files: diff.patch, a.ts, review\/notes.md\)/) })
     await waitFor('workspace removed', async () => (await import('node:fs/promises')).readdir(join(worker.config.dataDir, 'workspaces')).then((entries) => entries.length === 0))
+  })
+
+  it('files one stage wrote go to the next stage on another node, and the last result names them', async () => {
+    const model = await serve()
+    const nodes = await startTaskSwarm(net, {
+      topology: 'hierarchical',
+      size: 2,
+      baseUrl: model.url,
+      roles: [['reviewer'], ['coder']],
+      configs: [{}, { agents: { roles: { coder: { tools: ['workspace__write'] } } } }]
+    })
+    const [reviewerNode, coderNode] = nodes as [PeerflowNode, PeerflowNode]
+    model.script(
+      { kind: 'reply', toolUses: [{ name: 'workspace__write', input: { path: 'src/new.ts', content: 'export const c = 3\n' } }] },
+      { kind: 'reply', text: 'wrote src/new.ts' },
+      { kind: 'reply', toolUses: [{ name: 'workspace__read', input: { path: 'src/new.ts' } }] },
+      { kind: 'reply', text: 'looks right' }
+    )
+    const submitted = await reviewerNode.tasks.submit({ swarm: 'work', prompt: 'add c, then review it', stages: ['coder', 'reviewer'] })
+    const [report] = await waitForFinished(nodes, [submitted.id])
+    expect(report).toMatchObject({ state: 'done', result: 'looks right' })
+    expect(report?.attemptLog.map((attempt) => attempt.worker)).toEqual([coderNode.peerId, reviewerNode.peerId])
+    const read = (model.requests[3]?.body as { messages: Array<{ content: unknown }> }).messages.at(-1)?.content as Array<{ content: string }>
+    expect(read.map((block) => block.content)).toEqual(['export const c = 3\n'])
+    expect(report?.resultFiles).toEqual([expect.objectContaining({ name: 'src/new.ts', size: 19, worker: reviewerNode.peerId })])
   })
 
   it('submit --file refuses a missing path with exit 2 and submits nothing', async () => {

@@ -10,7 +10,8 @@ import type { BlobTransfer } from './blob-transfer.ts'
 /**
  * Attempt workspaces in `<data>/workspaces/<task>-<attempt>`: the task's attached files are
  * fetched into the blob store (from the submitter first, then any peer) and copied in; afterwards
- * every file the agent created or changed becomes a blob the result names. Tools that only look
+ * every file that differs from the attached ones (written by this agent, or by an earlier stage)
+ * becomes a blob the result names. Tools that only look
  * (list, read, grep, diff) come with any task that has files; the others only to roles whose
  * `agents.<role>.tools` patterns name them.
  */
@@ -43,7 +44,7 @@ export class NodeAttemptWorkspaces implements AttemptWorkspaces {
     this.#options = options
   }
 
-  async open (spec: TaskSpec, attempt: string, role: string, signal: AbortSignal): Promise<AttemptWorkspace> {
+  async open (spec: TaskSpec, attempt: string, role: string, signal: AbortSignal, carried?: { files: readonly FileRef[], holder: string }): Promise<AttemptWorkspace> {
     const { blobs, transfer } = this.#options
     const dir = join(this.#options.dataDir, 'workspaces', `${spec.id}-${attempt}`)
     await rm(dir, { recursive: true, force: true })
@@ -57,6 +58,14 @@ export class NodeAttemptWorkspaces implements AttemptWorkspaces {
         await copyFile(blobs.path(file.sha256), target)
         attached.set(file.name, file.sha256)
       }
+      // The previous stage's files, over the attached ones of the same name: they count as this
+      // attempt's output too, so the last stage's result names every file the pipeline made.
+      for (const file of carried?.files ?? []) {
+        await transfer.fetch(file, [carried?.holder ?? ''], signal)
+        const target = join(dir, ...file.name.split('/'))
+        await mkdir(dirname(target), { recursive: true })
+        await copyFile(blobs.path(file.sha256), target)
+      }
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
       throw err
@@ -65,7 +74,7 @@ export class NodeAttemptWorkspaces implements AttemptWorkspaces {
     const tools = workspaceTools(dir, {
       original: (path) => { const sha256 = attached.get(path.split(sep).join('/').replace(/^\.\//, '')); return sha256 === undefined ? undefined : blobs.path(sha256) },
       commands: this.#options.commands
-    }).filter((tool) => toolAllowed(tool.name, patterns) || (attached.size > 0 && LOOKING.has(tool.name)))
+    }).filter((tool) => toolAllowed(tool.name, patterns) || ((attached.size > 0 || (carried?.files.length ?? 0) > 0) && LOOKING.has(tool.name)))
     return {
       tools,
       collect: async () => {

@@ -2,6 +2,7 @@ import {
   getRole, runAgent, type AgentProgressEvent, type AgentRole, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
 } from '../../agents/index.ts'
 import { attemptId } from './keys.ts'
+import type { FileRef } from '../../../protocols/blob.ts'
 import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
 import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
 
@@ -10,8 +11,8 @@ import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, typ
 export interface AttemptJob {
   spec: TaskSpec
   assignment: Assignment
-  /** The previous stage's output, for every stage after the first. */
-  input: { role: string, text: string } | null
+  /** The previous stage's output, for every stage after the first; its files go into this attempt's workspace. */
+  input: { role: string, text: string, files?: FileRef[], worker?: string } | null
 }
 
 export interface AttemptDeps {
@@ -121,7 +122,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
   }
   let workspace: AttemptWorkspace | undefined
   try {
-    workspace = await deps.workspaces?.open(job.spec, attemptId(job.assignment), role, signal)
+    const carried = job.input?.files !== undefined && job.input.worker !== undefined ? { files: job.input.files, holder: job.input.worker } : undefined
+    workspace = await deps.workspaces?.open(job.spec, attemptId(job.assignment), role, signal, carried)
   } catch (err) {
     // Most likely a file no reachable peer could give: another worker, later, may do better.
     return failed(`could not prepare the attempt's workspace: ${(err as Error).message}`, true)

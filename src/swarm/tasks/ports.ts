@@ -77,6 +77,9 @@ export interface AttemptWorkspace {
 }
 
 export interface AttemptWorkspaces {
-  /** A fresh directory for the attempt, the task's attached files fetched (from peers if need be) into it. */
-  open: (spec: TaskSpec, attempt: string, role: string, signal: AbortSignal) => Promise<AttemptWorkspace>
+  /**
+   * A fresh directory for the attempt, the task's attached files fetched (from peers if need be)
+   * into it, and `carried`: the files the previous stage produced, held by its worker.
+   */
+  open: (spec: TaskSpec, attempt: string, role: string, signal: AbortSignal, carried?: { files: readonly FileRef[], holder: string }) => Promise<AttemptWorkspace>
 }

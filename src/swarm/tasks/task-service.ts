@@ -4,6 +4,7 @@ import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
+import type { AttemptJob } from './attempt-runner.ts'
 import type { AttemptWorkspaces, PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
 import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
@@ -312,12 +313,12 @@ export class TaskService {
         }
         continue
       }
-      let input: { role: string, text: string } | null = null
+      let input: AttemptJob['input'] = null
       if (current.assignment.inputFrom !== null) {
         const previous = view.attempts.find((attempt) => attempt.id === current.assignment.inputFrom)
         // The previous stage's result may still be on its way here: wait for it.
         if (previous?.result === undefined) continue
-        input = { role: previous.result.role, text: previous.result.text }
+        input = { role: previous.result.role, text: previous.result.text, ...(previous.result.files === undefined ? {} : { files: previous.result.files, worker: previous.result.worker }) }
       }
       this.#agents.accept({ spec: view.spec, assignment: current.assignment, input }, current.ref, current.id)
     }
