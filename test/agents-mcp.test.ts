@@ -46,8 +46,8 @@ function stdio (command: string, args: string[], extra: Partial<McpServerConfig>
   return McpServerConfigSchema.parse({ command, args, ...extra })
 }
 
-async function connected (servers: Record<string, McpServerConfig>): Promise<McpServers> {
-  const mcp = new McpServers(servers, log)
+async function connected (servers: Record<string, McpServerConfig>, firstRetryMs?: number): Promise<McpServers> {
+  const mcp = new McpServers(servers, log, firstRetryMs)
   running.push(mcp)
   mcp.start()
   await waitFor('every MCP server up', () => mcp.status().every((server) => server.state === 'up'), 20_000, 50)
@@ -122,7 +122,8 @@ describe('the node as an MCP client', () => {
   })
 
   it('a server crashing during a call gives the model a clear tool error, refuses calls while down, and comes back', async () => {
-    const mcp = await connected({ t: stdio(process.execPath, [TEST_SERVER]) })
+    // A long first pause, so the call right after the crash surely finds the server down even on a loaded machine.
+    const mcp = await connected({ t: stdio(process.execPath, [TEST_SERVER]) }, 3_000)
     const toolbox = new AgentToolbox([], mcp, () => ({ tester: ['t__*'] }))
     const model = await serve()
     model.script(

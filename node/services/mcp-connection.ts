@@ -33,7 +33,7 @@ export interface McpServerStatus {
   tools: Tool[]
 }
 
-const FIRST_RETRY_MS = 500
+export const FIRST_RETRY_MS = 500
 const MAX_RETRY_MS = 30_000
 /** A connection that lived this long was healthy: the next failure starts the backoff afresh. */
 const HEALTHY_AFTER_MS = 60_000
@@ -56,15 +56,18 @@ export class McpConnection {
   #error: string | null = null
   #tools: Tool[] = []
   #restarts = 0
-  #retryMs = FIRST_RETRY_MS
+  readonly #firstRetryMs: number
+  #retryMs: number
   #retryAt = 0
   #retryTimer: NodeJS.Timeout | undefined
   #connectedAt = 0
   #stderr: string[] = []
   readonly #onToolsChanged: () => void
 
-  constructor (name: string, config: McpServerConfig, log: Logger, onToolsChanged: () => void = () => {}) {
+  constructor (name: string, config: McpServerConfig, log: Logger, onToolsChanged: () => void = () => {}, firstRetryMs = FIRST_RETRY_MS) {
     this.name = name
+    this.#firstRetryMs = firstRetryMs
+    this.#retryMs = firstRetryMs
     this.#config = config
     this.#log = log.child({ mcpServer: name })
     this.#onToolsChanged = onToolsChanged
@@ -198,7 +201,7 @@ export class McpConnection {
     const client = this.#client
     this.#client = undefined
     void client?.close().catch(() => {})
-    if (this.#connectedAt !== 0 && Date.now() - this.#connectedAt >= HEALTHY_AFTER_MS) this.#retryMs = FIRST_RETRY_MS
+    if (this.#connectedAt !== 0 && Date.now() - this.#connectedAt >= HEALTHY_AFTER_MS) this.#retryMs = this.#firstRetryMs
     this.#connectedAt = 0
     const stderr = this.#stderr.length === 0 ? '' : ` (stderr: ${this.#stderr.slice(-2).join(' | ')})`
     this.#setState('down', `${reason}${stderr}`)

@@ -1,7 +1,7 @@
 import { remoteTool, type AgentTool } from '../../src/agents/index.ts'
 import type { McpServerConfig } from '../config/config.ts'
 import type { Logger } from '../core/logger.ts'
-import { McpConnection, type McpServerStatus } from './mcp-connection.ts'
+import { FIRST_RETRY_MS, McpConnection, type McpServerStatus } from './mcp-connection.ts'
 
 /**
  * The node as an MCP client: every server of `mcpServers`, started with the node and stopped with
@@ -13,9 +13,10 @@ export class McpServers {
   #tools: AgentTool[] = []
   readonly #log: Logger
 
-  constructor (servers: Readonly<Record<string, McpServerConfig>>, log: Logger) {
+  /** `firstRetryMs`: the first pause before restarting a server that went down (it doubles up to 30 s). */
+  constructor (servers: Readonly<Record<string, McpServerConfig>>, log: Logger, firstRetryMs = FIRST_RETRY_MS) {
     this.#log = log.child({ component: 'mcp' })
-    this.#connections = Object.entries(servers).map(([name, config]) => new McpConnection(name, config, this.#log, () => { this.#rebuild() }))
+    this.#connections = Object.entries(servers).map(([name, config]) => new McpConnection(name, config, this.#log, () => { this.#rebuild() }, firstRetryMs))
   }
 
   /** Starts every server without waiting for any: a slow or broken one must not hold the node up. */
