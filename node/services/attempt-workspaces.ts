@@ -61,7 +61,7 @@ export class NodeAttemptWorkspaces implements AttemptWorkspaces {
       // The previous stage's files, over the attached ones of the same name: they count as this
       // attempt's output too, so the last stage's result names every file the pipeline made.
       for (const file of carried?.files ?? []) {
-        await transfer.fetch(file, [carried?.holder ?? ''], signal)
+        await transfer.fetch(file, carried === undefined ? [] : [carried.holder], signal)
         const target = join(dir, ...file.name.split('/'))
         await mkdir(dirname(target), { recursive: true })
         await copyFile(blobs.path(file.sha256), target)

@@ -1,6 +1,7 @@
 import { basename } from 'node:path'
 import { PeerflowError } from '../../../crdt/index.ts'
 import { FileRef, isRelativeFileName } from '../../../protocols/blob.ts'
+import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import { ByteStreamResponse, type Route } from '../route.ts'
 
 /** A file goes idle for this long mid-upload: the upload is dropped. */
@@ -24,7 +25,7 @@ export const blobUploadRoute: Route = {
 }
 
 /** Every file the task names: attached ones first, then those its result carries. */
-function filesOf (node: Parameters<Route['handle']>[0]['node'], id: string): Array<FileRef & { holder: string }> {
+function filesOf (node: PeerflowNode, id: string): Array<FileRef & { holder: string }> {
   const task = node.tasks.show(id)
   return [
     ...task.files.map((file) => ({ ...file, holder: task.submittedBy })),
