@@ -17,7 +17,7 @@ async function dataDirWith (file: unknown): Promise<string> {
 describe('agents config', () => {
   it('has defaults: 2 agents per node, 3 attempts, 1 s heartbeats, failover after 10 s', () => {
     expect(defaults('/data').agents).toEqual({
-      maxConcurrent: 2, maxAttempts: 3, heartbeatMs: 1_000, workerTimeoutMs: 10_000, taskTimeoutMs: 600_000, patternsInContext: 3, retentionMs: 604_800_000
+      maxConcurrent: 2, maxAttempts: 3, heartbeatMs: 1_000, workerTimeoutMs: 10_000, taskTimeoutMs: 600_000, patternsInContext: 3, retentionMs: 604_800_000, roles: {}
     })
   })
 

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
 import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 
@@ -35,6 +36,18 @@ export class StreamingResponse {
   }
 }
 
+/** Bytes read from a stream (a file), sent with their length. */
+export class ByteStreamResponse {
+  readonly contentType: string
+  readonly size: number
+  readonly stream: Readable
+  constructor (contentType: string, size: number, stream: Readable) {
+    this.contentType = contentType
+    this.size = size
+    this.stream = stream
+  }
+}
+
 export interface RouteContext {
   node: PeerflowNode
   params: Record<string, string>
@@ -43,12 +56,16 @@ export interface RouteContext {
   headers: IncomingHttpHeaders
   /** Aborted when the client goes away or the node stops. */
   signal: AbortSignal
+  /** The request itself, its body unread, for routes with `rawBody` (uploads). */
+  request: IncomingMessage
 }
 
 /** One control API endpoint; `path` segments starting with ':' are parameters. */
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   path: string
+  /** The handler reads the body from `request` itself (any size, any type), instead of it being parsed as JSON. */
+  rawBody?: true
   handle: (context: RouteContext) => unknown
 }
 

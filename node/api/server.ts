@@ -3,8 +3,9 @@ import type { Logger } from '../core/logger.ts'
 import type { PeerflowNode } from '../core/peerflow-node.ts'
 import { isLoopbackHost, loadOrCreateApiToken, tokenMatches } from './api-token.ts'
 import { statusOf } from './error-status.ts'
+import { pipeline } from 'node:stream/promises'
 import { readJsonBody } from './json-body.ts'
-import { HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
+import { ByteStreamResponse, HttpError, RawResponse, StreamingResponse, type Route } from './route.ts'
 
 
 export class ApiListenError extends Error {
@@ -122,11 +123,14 @@ export class ApiServer {
       }
       if (found === undefined) throw new HttpError(404, `no route ${method} ${path}`)
       const signal = AbortSignal.any([this.#closing.signal, abortOnClose(response)])
-      const body = method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(request)
-      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, headers: request.headers, signal })
+      const body = found.route.rawBody === true || method === 'GET' || method === 'HEAD' ? undefined : await readJsonBody(request)
+      const result = await found.route.handle({ node: this.#node, params: found.params, query: url.searchParams, body, headers: request.headers, signal, request })
       if (result instanceof RawResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
         response.end(result.body)
+      } else if (result instanceof ByteStreamResponse) {
+        response.writeHead(200, { 'content-type': result.contentType, 'content-length': String(result.size), 'cache-control': 'no-store' })
+        await pipeline(result.stream, response).catch((err: Error) => { this.#log.debug({ err: err.message, path }, 'download cut short') })
       } else if (result instanceof StreamingResponse) {
         response.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store', connection: 'keep-alive' })
         result.open((chunk) => { response.write(chunk) }, signal, () => { response.end() })

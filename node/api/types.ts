@@ -3,7 +3,9 @@
  * and the typed client all use. Types only, so importing this file loads nothing at run time.
  */
 import type { Entry, JsonValue } from '../../crdt/index.ts'
+import type { FileRef } from '../../protocols/blob.ts'
 import type { Topology } from '../../protocols/swarm.ts'
+import type { RoutePriority } from '../../src/agents/index.ts'
 import type { BankStats, ConsolidationResult, ListSort, PatternInfo, QueryMatch } from '../../src/reasoningbank/index.ts'
 import type { SwarmEvent } from '../../src/swarm/swarm-events.ts'
 import type { SwarmStatus } from '../../src/swarm/swarm-service.ts'
@@ -12,6 +14,7 @@ import type { TaskBudget } from '../../src/swarm/tasks/records.ts'
 import type { TaskReport, TaskSummary } from '../../src/swarm/tasks/task-report.ts'
 import type { TaskState } from '../../src/swarm/tasks/task-view.ts'
 import type { AdmissionMode, Refusal } from '../admission/admission.ts'
+import type { RoleFileProblem, RoleListing } from '../stores/user-roles.ts'
 import type { NodeStatus, PeerInfo } from '../core/peerflow-node.ts'
 import type { Overview } from './dashboard/overview.ts'
 
@@ -87,10 +90,18 @@ export interface TaskSubmitRequest {
   stages?: string[]
   maxAttempts?: number
   budget?: Partial<TaskBudget>
+  /** Attached files, uploaded first (PUT /blobs): name, SHA-256 and size each. */
+  files?: FileRef[]
+  /** Model priority for every stage, over the roles' own. */
+  priority?: RoutePriority
 }
 export interface TaskListQuery { swarm?: string, state?: TaskState }
 export interface TaskListReply { tasks: TaskSummary[] }
 export interface AgentListReply { maxConcurrent: number, agents: AgentInfo[] }
+export type { RoleFileProblem, RoleListing } from '../stores/user-roles.ts'
+export interface AgentRolesReply { roles: RoleListing[], problems: RoleFileProblem[] }
+export type { ToolCatalog } from '../services/agent-toolbox.ts'
+export type { ModelsReport } from './routes/models.ts'
 
 /** The body of every error reply; the HTTP status says its kind (see error-status.ts). */
 export interface ErrorReply { error: string }

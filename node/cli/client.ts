@@ -1,4 +1,7 @@
-import { request as createRequest } from 'node:http'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { request as createRequest, type IncomingMessage } from 'node:http'
+import { pipeline } from 'node:stream/promises'
 import { PeerflowError, type ErrorKind } from '../../crdt/peerflow-error.ts'
 import { STATUS_OF_KIND } from '../api/error-status.ts'
 
@@ -87,18 +90,73 @@ export class ApiClient {
       if (code === 'ECONNREFUSED') throw new NodeNotAnsweringError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
       throw new PeerflowError('unreachable', `cannot reach the node at ${this.address}: ${(err as Error).message}`)
     }
+    return this.#decode<T>(response.status, response.text)
+  }
+
+  /** Sends a local file as the body of a PUT (an upload of any size); answers the JSON reply. */
+  async upload<T> (path: string, file: string, query: Record<string, string>, idleTimeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+    const url = this.#url(path, query)
+    const size = (await stat(file)).size
+    const response = await this.#exchange(url, 'PUT', { 'content-type': 'application/octet-stream', 'content-length': String(size) }, idleTimeoutMs, async (request) => {
+      await pipeline(createReadStream(file), request)
+    })
+    const text = await readAll(response)
+    return this.#decode<T>(response.statusCode ?? 0, text)
+  }
+
+  /** Saves the body of a GET to `out`; a JSON error reply becomes an ApiError as for any request. */
+  async download (path: string, out: string, idleTimeoutMs = DEFAULT_TIMEOUT_MS): Promise<number> {
+    const response = await this.#exchange(this.#url(path, {}), 'GET', {}, idleTimeoutMs, async (request) => { request.end() })
+    if ((response.statusCode ?? 0) !== 200) this.#decode(response.statusCode ?? 0, await readAll(response))
+    let bytes = 0
+    response.on('data', (chunk: Buffer) => { bytes += chunk.byteLength })
+    await pipeline(response, createWriteStream(out))
+    return bytes
+  }
+
+  #url (path: string, query: Record<string, string>): URL {
+    const url = new URL(path, this.baseUrl)
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value)
+    return url
+  }
+
+  #decode<T> (status: number, text: string): T {
     let payload: unknown
     try {
-      payload = response.text === '' ? null : JSON.parse(response.text)
+      payload = text === '' ? null : JSON.parse(text)
     } catch {
-      throw new PeerflowError('unavailable', `the node at ${this.address} answered with something that is not JSON (HTTP ${response.status})`)
+      throw new PeerflowError('unavailable', `the node at ${this.address} answered with something that is not JSON (HTTP ${status})`)
     }
-    if (response.status < 200 || response.status > 299) {
-      const message = (payload as { error?: string } | null)?.error ?? `HTTP ${response.status}`
-      throw new ApiError(response.status, message)
+    if (status < 200 || status > 299) {
+      const message = (payload as { error?: string } | null)?.error ?? `HTTP ${status}`
+      throw new ApiError(status, message)
     }
     return payload as T
   }
+
+  /** One request whose body `send` writes, with an idle timeout rather than a total one (files can be large). */
+  async #exchange (url: URL, method: string, headers: Record<string, string>, idleTimeoutMs: number, send: (request: ReturnType<typeof createRequest>) => Promise<void>): Promise<IncomingMessage> {
+    const all = { accept: 'application/json', ...headers, ...(this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` }) }
+    try {
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        const request = createRequest(url, { method, headers: all }, resolve)
+        request.setTimeout(idleTimeoutMs, () => { request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })) })
+        request.on('error', reject)
+        send(request).catch(reject)
+      })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ETIMEDOUT') throw new PeerflowError('timeout', `the node at ${this.address} went silent for ${idleTimeoutMs} ms`)
+      if (code === 'ECONNREFUSED') throw new NodeNotAnsweringError(`no peerflow node answering at ${this.address}: start one with 'peerflow start', or pass --api`)
+      throw new PeerflowError('unreachable', `cannot reach the node at ${this.address}: ${(err as Error).message}`)
+    }
+  }
+}
+
+async function readAll (response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of response) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function httpRequest (url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number, text: string }> {

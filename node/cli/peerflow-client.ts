@@ -1,10 +1,10 @@
 import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type {
-  AgentListReply, AllowListReply, AllowReply, BlockListReply, BlockReply, DisallowReply, Entry, EntryReply, IdReply, JoinReply,
+  AgentListReply, AgentRolesReply, AllowListReply, AllowReply, BlockListReply, BlockReply, DisallowReply, Entry, EntryReply, IdReply, JoinReply,
   JsonValue, LeaveReply, MemoryDeleteReply, MemoryListReply, NamespacesReply, Overview, PatternConsolidateReply, PatternForgetReply,
   PatternListQuery, PatternListReply, PatternOutcomeReply, PatternQueryReply, PatternReply, PatternStatsReply, PatternStoreRequest,
   PeersReply, StatusReply, SwarmEventsReply, SwarmInitRequest, SwarmListReply, SwarmStatus, TaskListQuery, TaskListReply, TaskReport,
-  TaskSubmitRequest, UnblockReply
+  ModelsReport, RoleListing, TaskSubmitRequest, ToolCatalog, UnblockReply
 } from '../api/types.ts'
 import { ApiClient } from './client.ts'
 
@@ -173,7 +173,21 @@ export class PeerflowClient {
   }
 
   readonly agents = {
-    list: async (): Promise<AgentListReply> => this.api.request('GET', '/agents')
+    list: async (): Promise<AgentListReply> => this.api.request('GET', '/agents'),
+    /** Roles this node can run: built in, from role files, shared by swarm members. */
+    roles: async (): Promise<AgentRolesReply> => this.api.request('GET', '/agents/roles'),
+    /** Publishes a role file of this node to the swarm members through replicated memory. */
+    shareRole: async (role: string): Promise<RoleListing> => this.api.request('POST', `/agents/roles/${encodeURIComponent(role)}/share`)
+  }
+
+  /** Every tool this node's agents may use, by server, with the roles allowed each. */
+  async tools (): Promise<ToolCatalog> {
+    return this.api.request('GET', '/tools')
+  }
+
+  /** The model routing table by priority, prices, and which endpoints answer (each is probed). */
+  async models (): Promise<ModelsReport> {
+    return this.api.request('GET', '/models', { timeoutMs: 20_000 })
   }
 
   async * #watch (id: string, options: WatchOptions): AsyncIterableIterator<TaskEvent> {

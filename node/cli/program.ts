@@ -8,6 +8,8 @@ import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
 import { registerSwarmCommands } from './commands/swarm-commands.ts'
 import { registerTaskCommands } from './commands/task-commands.ts'
+import { registerToolCommands } from './commands/tool-commands.ts'
+import { registerModelCommands } from './commands/model-commands.ts'
 
 /** Registers the commands that need the node's own modules (`start`, `network init`), supplied by node/. */
 export type RegisterStart = (program: Command) => void
@@ -26,6 +28,8 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerTaskCommands(program)
   registerAgentCommands(program)
   registerMcpCommand(program)
+  registerToolCommands(program)
+  registerModelCommands(program)
   return program
 }
 

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { defaultDataDir } from './data-dir.ts'
+import { ROUTE_PRIORITIES } from '../../src/agents/route-table.ts'
 
 export { defaultDataDir }
 
@@ -31,6 +32,80 @@ const multiaddrString = z.string().refine((value) => {
 /** host:port for the control API. */
 export const apiAddress = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, { message: 'port out of range' })
+
+/** An MCP server name: it prefixes its tools (`<server>__<tool>`), so no double underscore. */
+export const MCP_SERVER_NAME = /^(?!.*__)[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$/
+
+/**
+ * One entry of `mcpServers`, in the shape Claude Desktop and Claude Code use: `command` (with
+ * `args`, `env`, `cwd`) starts a stdio server as a child of the node; `url` reaches a Streamable
+ * HTTP server.
+ */
+export const McpServerConfigSchema = z.object({
+  type: z.enum(['stdio', 'http', 'streamable-http']).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().min(1).optional(),
+  url: z.string().refine((value) => /^https?:$/.test(URL.canParse(value) ? new URL(value).protocol : ''), { message: 'expected an http(s) URL' }).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Per tool call; a call that takes longer fails with a timeout the model sees. */
+  timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000)
+}).strict().refine((server) => (server.command === undefined) !== (server.url === undefined), {
+  message: 'give either command (a stdio server) or url (a Streamable HTTP server)'
+})
+export type McpServerConfig = z.infer<typeof McpServerConfigSchema>
+
+/** Per-role settings under `agents.<role>`. */
+export const RoleSettingsSchema = z.object({
+  /** Tool name patterns (globs such as `fs__read_*`) of the MCP and workspace tools this role may call; default none. */
+  tools: z.array(z.string().min(1).max(128)).max(256).default([]),
+  /** Overrides the role's own model priority. */
+  priority: z.enum(ROUTE_PRIORITIES).optional()
+}).strict()
+
+const ENDPOINT_NAME = /^[a-zA-Z0-9_-]{1,32}$/
+const httpUrl = z.string().refine((value) => /^https?:$/.test(URL.canParse(value) ? new URL(value).protocol : ''), { message: 'expected an http(s) URL' })
+
+/**
+ * Model routing (`peerflow models`): Anthropic-compatible endpoints, and per priority the
+ * `endpoint:model` steps to try in order. `privacy` may only name endpoints marked `local`.
+ */
+export const ModelsConfigSchema = z.object({
+  endpoints: z.record(z.string().regex(ENDPOINT_NAME, 'endpoint names are 1-32 letters, digits, _ or -'), z.object({
+    url: httpUrl,
+    local: z.boolean().default(false),
+    /** The environment variable holding this endpoint's key (default ANTHROPIC_API_KEY for endpoints not marked local). */
+    apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional()
+  }).strict()),
+  routes: z.partialRecord(z.enum(ROUTE_PRIORITIES), z.array(z.string().regex(/^[a-zA-Z0-9_-]{1,32}:\S+$/, 'expected endpoint:model')).min(1).max(8)),
+  /** USD per million tokens, by the model id endpoints report; over the built-in list. */
+  prices: z.record(z.string(), z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict()).default({})
+}).strict().superRefine((models, ctx) => {
+  for (const [priority, steps] of Object.entries(models.routes)) {
+    for (const [i, step] of (steps ?? []).entries()) {
+      const endpoint = models.endpoints[step.slice(0, step.indexOf(':'))]
+      if (endpoint === undefined) ctx.addIssue({ code: 'custom', path: ['routes', priority, i], message: `no endpoint named '${step.slice(0, step.indexOf(':'))}' in models.endpoints` })
+      else if (priority === 'privacy' && !endpoint.local) ctx.addIssue({ code: 'custom', path: ['routes', priority, i], message: `privacy may only route to endpoints marked "local": true ('${step}' is not)` })
+    }
+  }
+})
+export type ModelsConfig = z.infer<typeof ModelsConfigSchema>
+export type RoleSettings = z.infer<typeof RoleSettingsSchema>
+
+const AGENT_SETTINGS = new Set<string>(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'roles'])
+
+/** `agents.<role>: {...}` in peerflow.json sits beside the node-wide settings; it is kept under `agents.roles`. */
+function liftRoleSettings (agents: unknown): unknown {
+  if (agents === null || typeof agents !== 'object' || Array.isArray(agents)) return agents
+  const settings: Record<string, unknown> = {}
+  const roles: Record<string, unknown> = { ...((agents as { roles?: object }).roles ?? {}) }
+  for (const [key, value] of Object.entries(agents)) {
+    if (AGENT_SETTINGS.has(key)) settings[key] = value
+    else roles[key] = value
+  }
+  return { ...settings, roles }
+}
 
 export const NodeConfigSchema = z.object({
   dataDir: z.string().min(1),
@@ -90,7 +165,7 @@ export const NodeConfigSchema = z.object({
     message: 'need heartbeatMs < timeoutMinMs <= timeoutMaxMs'
   }),
   /** The task layer: agent slots on this node, retries, and the timing of heartbeats and failover. */
-  agents: z.object({
+  agents: z.preprocess(liftRoleSettings, z.object({
     /** Agents this node runs at once; leaders assign no more than this to it. */
     maxConcurrent: z.number().int().min(1).max(64),
     /** Default attempts per task stage (retries and reassignments included). */
@@ -106,8 +181,38 @@ export const NodeConfigSchema = z.object({
     /** How long task records stay in replicated memory. */
     retentionMs: z.number().int().min(60_000),
     /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
-    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional()
-  }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })
+    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional(),
+    /** Settings per role name (built-in or user-written), written in peerflow.json as `agents.<role>`. */
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({})
+  }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })),
+  /** Several model endpoints and routes by priority; absent, agents use ANTHROPIC_BASE_URL / agents.baseUrl with the per-tier models. */
+  models: ModelsConfigSchema.optional(),
+  /** Files that travel with tasks (content-addressed, in <data>/blobs). */
+  blobs: z.object({
+    /** What the store may hold; files no live task refers to are removed to make room. */
+    quotaBytes: z.number().int().min(1).max(2 ** 50),
+    /** The largest single file accepted (attached, fetched or produced). */
+    maxFileBytes: z.number().int().min(1).max(4 * 1024 ** 3),
+    /** An unreferenced file stays at least this long (an upload waiting for its task). */
+    graceMs: z.number().int().min(0)
+  }).strict().default({ quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 }),
+  /** What agents may do in their attempt's workspace beyond reading and writing files there. */
+  workspace: z.object({
+    /** Running programs: off unless `enabled`, and then only those in `allow`, for roles allowed `workspace__run`. */
+    commands: z.object({
+      enabled: z.boolean(),
+      allow: z.array(z.string().min(1).max(200)).max(64),
+      timeoutMs: z.number().int().min(100).max(3_600_000),
+      maxOutputBytes: z.number().int().min(1_024).max(16 * 1024 * 1024)
+    }).strict()
+  }).strict().default({ commands: { enabled: false, allow: [], timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } }),
+  /** MCP servers whose tools this node's agents may be allowed to call (see `agents.<role>.tools`). */
+  mcpServers: z.record(
+    z.string().regex(MCP_SERVER_NAME, 'server names are 1-32 letters, digits, _ or - without a double underscore')
+      // Its tools would be named like the built-in workspace__* ones.
+      .refine((name) => name !== 'workspace', { message: "'workspace' is the name of the built-in workspace tools" }),
+    McpServerConfigSchema
+  ).default({})
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>
 
@@ -143,8 +248,12 @@ export function defaults (dataDir: string): NodeConfig {
       workerTimeoutMs: 10_000,
       taskTimeoutMs: 600_000,
       patternsInContext: 3,
-      retentionMs: 7 * 24 * 3_600_000
-    }
+      retentionMs: 7 * 24 * 3_600_000,
+      roles: {}
+    },
+    blobs: { quotaBytes: 10 * 1024 ** 3, maxFileBytes: 1024 ** 3, graceMs: 3_600_000 },
+    workspace: { commands: { enabled: false, allow: [], timeoutMs: 30_000, maxOutputBytes: 64 * 1024 } },
+    mcpServers: {}
   }
 }
 
@@ -253,5 +362,7 @@ export function validateConfig (candidate: unknown): NodeConfig {
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const field = issue === undefined ? '(config)' : issue.path.map(String).join('.') || '(config)'
-  throw new ConfigError(field, issue?.message ?? 'rejected')
+  // A record key that fails its pattern says why only in the nested issue.
+  const message = issue?.code === 'invalid_key' ? issue.issues[0]?.message : issue?.message
+  throw new ConfigError(field, message ?? 'rejected')
 }

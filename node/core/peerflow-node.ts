@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { MemoryStore } from '../../crdt/index.ts'
 import { createEmbedder, ReasoningBank } from '../../src/reasoningbank/index.ts'
+import { workspaceTools } from '../../src/agents/index.ts'
 import { SwarmService } from '../../src/swarm/swarm-service.ts'
 import type { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { NodeConfig } from '../config/config.ts'
@@ -17,7 +18,13 @@ import { createCatchUp, type CatchUp } from '../services/catch-up.ts'
 import { createMemoryGossip, type MemoryGossip } from '../services/memory-gossip.ts'
 import { emptyReplicationStats, type ReplicaStore, type ReplicationStats } from '../services/replica.ts'
 import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
-import { createTaskService } from '../stores/task-wiring.ts'
+import { createTaskService, nodeAgentTools, taskFileHashes } from '../stores/task-wiring.ts'
+import { BlobStore } from '../stores/blob-store.ts'
+import { createBlobTransfer, type BlobTransfer } from '../services/blob-transfer.ts'
+import { NodeAttemptWorkspaces } from '../services/attempt-workspaces.ts'
+import { UserRoles } from '../stores/user-roles.ts'
+import { McpServers } from '../services/mcp-servers.ts'
+import { AgentToolbox } from '../services/agent-toolbox.ts'
 import { createSwarmTransport, type Libp2pSwarmTransport } from '../services/swarm-transport.ts'
 import { Admission, PeerBackoff } from '../admission/admission.ts'
 import { allowlistIn } from '../stores/replicated-allowlist.ts'
@@ -80,6 +87,7 @@ interface NodeParts {
   metrics: Registry
   admission: Admission
   secret: Uint8Array | undefined
+  blobs: BlobStore
   log: Logger
 }
 
@@ -121,6 +129,17 @@ export class PeerflowNode {
   readonly swarms: SwarmService
   /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
   readonly tasks: TaskService
+  /** The configured MCP servers, kept connected while the node runs. */
+  readonly mcp: McpServers
+  /** Which tools this node's agents get, by role. */
+  readonly toolbox: AgentToolbox
+  /** Roles beyond the built-in ones: this node's role files and those members share. */
+  readonly roles: UserRoles
+  /** Files attached to and produced by tasks, by SHA-256. */
+  readonly blobs: BlobStore
+  /** Serves this node's blobs to peers and fetches the ones it lacks. */
+  readonly blobTransfer: BlobTransfer
+  #blobTimer: NodeJS.Timeout | undefined
   #patterns: ReasoningBank | undefined
   readonly #swarmTransport: Libp2pSwarmTransport
   #sweepTimer: NodeJS.Timeout | undefined
@@ -136,7 +155,7 @@ export class PeerflowNode {
   #stopping: Promise<void> | undefined
   #tracing: Tracing | undefined
 
-  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }: NodeParts, control?: CreateNodeOptions['control']) {
+  private constructor ({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, blobs, log }: NodeParts, control?: CreateNodeOptions['control']) {
     this.config = config
     this.metrics = metrics
     this.blocklist = blocklist
@@ -171,6 +190,8 @@ export class PeerflowNode {
     })
     this.replication = { gossip, catchUp, stats }
     this.#swarmTransport = createSwarmTransport(components)
+    this.blobs = blobs
+    this.blobTransfer = createBlobTransfer(components, { blobs })
     const self = host.peerId.toString()
     this.swarms = new SwarmService({
       self,
@@ -186,7 +207,31 @@ export class PeerflowNode {
       agentsOn: (swarm, peer) => this.tasks.agentsOn(swarm, peer),
       log: log.child({ component: 'swarm' })
     })
-    this.tasks = createTaskService({ self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log })
+    this.mcp = new McpServers(config.mcpServers, log.child({ component: 'mcp' }))
+    this.roles = new UserRoles(config.dataDir, memory, self)
+    const configPatterns = Object.fromEntries(Object.entries(config.agents.roles).map(([role, settings]) => [role, settings.tools]))
+    // A role file's own tools, and what the config grants the role by name, both hold.
+    const rolePatterns = (): Record<string, string[]> => {
+      const merged: Record<string, string[]> = { ...this.roles.filePatterns() }
+      for (const [role, patterns] of Object.entries(configPatterns)) merged[role] = [...(merged[role] ?? []), ...patterns]
+      return merged
+    }
+    const commands = config.workspace.commands.enabled ? config.workspace.commands : undefined
+    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns, workspaceTools(config.dataDir, { commands }))
+    this.tasks = createTaskService({
+      self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log,
+      tools: this.toolbox.builtIn,
+      roleTools: (role) => this.toolbox.forRole(role),
+      roles: (name) => this.roles.get(name),
+      workspaces: new NodeAttemptWorkspaces({
+        dataDir: config.dataDir,
+        blobs,
+        transfer: this.blobTransfer,
+        patterns: (role) => this.toolbox.patternsFor(role),
+        commands,
+        maxFileBytes: config.blobs.maxFileBytes
+      })
+    })
     this.#swarmTransport.bind({
       onRaftMessage: (from, swarm, message) => { this.swarms.onRaftMessage(from, swarm, message) },
       onRequest: async (from, request) => this.swarms.onRequest(from, request)
@@ -206,6 +251,7 @@ export class PeerflowNode {
     const privateKey = await loadOrCreateIdentity(config.dataDir)
     const knownPeers = await KnownPeers.open(config.dataDir)
     const memory = await MemoryStore.open(join(config.dataDir, 'memory'), { policies: config.namespaces })
+    const blobs = await BlobStore.open({ dir: join(config.dataDir, 'blobs'), quotaBytes: config.blobs.quotaBytes, graceMs: config.blobs.graceMs, liveHashes: () => taskFileHashes(memory) })
     const blocklist = new PeerBlocklist()
     const backoff = new PeerBackoff()
     const metrics = new Registry()
@@ -229,7 +275,7 @@ export class PeerflowNode {
     }
     const admission = new Admission({ host, secret, allowlist: allowlistIn(memory, host.peerId.toString()), log: log.child({ component: 'admission' }), backoff })
     members = admission
-    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, log }, options.control)
+    const node = new PeerflowNode({ config, host, knownPeers, memory, blocklist, metrics, admission, secret, blobs, log }, options.control)
     try {
       await node.#start()
     } catch (err) {
@@ -263,6 +309,19 @@ export class PeerflowNode {
       this.replication.catchUp,
       this.replication.gossip,
       this.#swarmTransport,
+      {
+        start: async () => {
+          await this.blobTransfer.start()
+          this.#blobTimer = setInterval(() => {
+            this.blobs.collect().catch((err: Error) => { this.log.warn({ err: err.message }, 'blob garbage collection failed') })
+          }, this.config.sweepIntervalMs)
+          this.#blobTimer.unref()
+        },
+        stop: async () => {
+          clearInterval(this.#blobTimer)
+          await this.blobTransfer.stop()
+        }
+      },
       this.swarms,
       {
         start: async () => {
@@ -275,6 +334,15 @@ export class PeerflowNode {
         },
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },
+      // Before the tasks: an agent started at once finds the servers connecting; stopped after them, so none is cut off mid-call.
+      {
+        start: async () => {
+          await this.roles.reload()
+          for (const problem of this.roles.problems()) this.log.warn({ path: problem.path, line: problem.line }, `role file not loaded: ${problem.message}`)
+        },
+        stop: () => {}
+      },
+      this.mcp,
       this.tasks,
       {
         start: () => {

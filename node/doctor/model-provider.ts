@@ -1,11 +1,12 @@
-import { createClient, endpointOf, isConfigured, resolveProvider, type ProviderConfig } from '../../src/agents/index.ts'
+import { createClient, endpointOf, isConfigured, ROUTE_PRIORITIES, routeChain, type ProviderConfig } from '../../src/agents/index.ts'
+import { nodeProvider } from '../config/model-routing.ts'
 import { classifyFailure, type FailureKind } from '../../src/agents/model-errors.ts'
 import type { NodeConfig } from '../config/config.ts'
 import { failed, passed, type CheckResult } from './check.ts'
 
 /** The provider the node's agents would use: the environment first, then `agents.baseUrl` (as node/tasks.ts resolves it). */
 export function providerFor (config: NodeConfig, env: NodeJS.ProcessEnv): ProviderConfig {
-  return resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: config.agents.baseUrl } : {}, env)
+  return nodeProvider(config, env)
 }
 
 const FIXES: Partial<Record<FailureKind, string>> = {
@@ -31,11 +32,16 @@ export async function checkModelProvider (config: NodeConfig, env: NodeJS.Proces
     return failed(name, 'not configured: neither ANTHROPIC_API_KEY nor ANTHROPIC_BASE_URL is set in this environment (nor agents.baseUrl in peerflow.json)',
       "export ANTHROPIC_API_KEY=<your key> for Anthropic's API, or ANTHROPIC_BASE_URL=<url> for a compatible endpoint, where the node runs")
   }
-  const endpoint = endpointOf(provider)
-  const model = provider.models.speed
+  // The first step of the cheapest route that has one: what a quick agent call would use.
+  const step = ROUTE_PRIORITIES.filter((priority) => priority !== 'privacy').flatMap((priority) => {
+    try { return routeChain({ ...provider, timeoutMs }, priority).slice(0, 1) } catch { return [] }
+  }).at(-1)
+  const endpoint = step?.url ?? endpointOf(provider)
+  const model = step?.model ?? provider.models.speed
   const started = performance.now()
   try {
-    await createClient({ ...provider, timeoutMs }).messages.create({ model, max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] })
+    const client = step?.client ?? createClient({ ...provider, timeoutMs })
+    await client.messages.create({ model, max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] })
   } catch (err) {
     const failure = classifyFailure(err)
     const status = failure.status === undefined ? '' : ` (HTTP ${failure.status})`

@@ -10,6 +10,8 @@ import { checkClock, httpDateReference, nodeReference, type ClockReference } fro
 import { checkDataDir } from './data-dir-check.ts'
 import { checkKeyFiles } from './key-files.ts'
 import { checkModelProvider, providerFor } from './model-provider.ts'
+import { checkMcpServers } from './mcp-servers-check.ts'
+import { createLogger } from '../core/logger.ts'
 import { NATIVE_ADDONS, checkNativeAddon, type NativeAddon } from './native-addons.ts'
 import { checkNodeVersion } from './node-version.ts'
 import { checkPorts } from './ports.ts'
@@ -19,6 +21,8 @@ const EMBEDDED_BOOTSTRAP = fileURLToPath(new URL('../../bootstrap.json', import.
 const PROBE_TIMEOUT_MS = 5_000
 /** The API is local or tunnelled: a node that takes longer than this to say its status is not healthy anyway. */
 const API_TIMEOUT_MS = 2_000
+/** Starting a program (npx may install it first) takes longer than a network probe. */
+const MCP_START_TIMEOUT_MS = 15_000
 
 export interface DoctorOptions {
   /** The control API of a running node to ask; when absent, the configured API address is tried. */
@@ -99,8 +103,10 @@ export async function runDoctor (options: DoctorOptions = {}): Promise<DoctorRep
     guard('ports', async () => checkPorts(config, running, apiProblem)),
     guard('bootstrap peers', async () => checkBootstrapPeers(config, running, timeoutMs)),
     guard('model provider', async () => checkModelProvider(config, env, timeoutMs)),
-    guard('clock', async () => checkClock(await clockReferences()))
-  ])
+    guard('clock', async () => checkClock(await clockReferences())),
+    checkMcpServers(config, createLogger('silent'), MCP_START_TIMEOUT_MS)
+      .catch((err: Error) => [failed('MCP servers', `could not check: ${err.message}`, 'fix the cause above and run doctor again')])
+  ]).then((results) => results.flat())
   return {
     ok: checks.every((check) => check.ok),
     node: running === undefined ? null : { api: running.api, peerId: running.peerId },

@@ -1,8 +1,10 @@
 import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
-import { resolveProvider } from '../../src/agents/index.ts'
+import type { AgentRole, AgentTool } from '../../src/agents/index.ts'
+import { AGENT_ROLES_NAMESPACE } from './user-roles.ts'
+import { nodeProvider } from '../config/model-routing.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
 import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
-import type { PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
+import type { AttemptWorkspaces, PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
 import { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { SwarmService } from '../../src/swarm/swarm-service.ts'
 import type { NodeConfig } from '../config/config.ts'
@@ -20,6 +22,14 @@ export interface TaskWiring {
   /** The ReasoningBank once it is open. */
   patterns: () => PatternBank | undefined
   log: Logger
+  /** Tools every role gets (see nodeAgentTools). */
+  tools: readonly AgentTool[]
+  /** Tools only the roles allowed by config get (MCP servers', the workspace's). */
+  roleTools: (role: string) => readonly AgentTool[]
+  /** Each attempt's own directory with the task's files. */
+  workspaces: AttemptWorkspaces
+  /** Roles beyond the built-in ones. */
+  roles: (name: string) => AgentRole | undefined
   env?: NodeJS.ProcessEnv
 }
 
@@ -71,19 +81,42 @@ function swarmDirectory (wiring: TaskWiring): SwarmDirectory {
 export function createTaskService (wiring: TaskWiring): TaskService {
   const { self, config, memory, log } = wiring
   const env = wiring.env ?? process.env
-  const { baseUrl, ...settings } = config.agents
+  const { baseUrl: _baseUrl, roles: _roles, ...settings } = config.agents
   return new TaskService({
     self,
     store: taskStoreIn(memory, self),
     swarms: swarmDirectory(wiring),
     patterns: wiring.patterns,
-    provider: () => resolveProvider((env.ANTHROPIC_BASE_URL ?? '').trim() === '' ? { baseURL: baseUrl } : {}, env),
-    tools: agentTools({
-      memory: sharedMemoryIn(memory, self),
-      patterns: wiring.patterns,
-      readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE]
-    }),
+    provider: () => nodeProvider(config, env),
+    tools: wiring.tools,
+    roleTools: wiring.roleTools,
+    workspaces: wiring.workspaces,
+    rolePriority: (role) => config.agents.roles[role]?.priority,
+    roles: wiring.roles,
     settings,
     log: log.child({ component: 'tasks' })
   })
+}
+
+/** The tools every task agent on this node gets: replicated memory and the ReasoningBank. */
+export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () => PatternBank | undefined): AgentTool[] {
+  return agentTools({
+    memory: sharedMemoryIn(memory, self),
+    patterns,
+    readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE, AGENT_ROLES_NAMESPACE]
+  })
+}
+
+/** Every file hash a live task record names (attached files and files results carry): what blob GC keeps. */
+export function taskFileHashes (memory: MemoryStore): Set<string> {
+  const hashes = new Set<string>()
+  for (const entry of memory.list(TASKS_NAMESPACE, { prefix: 'task/' })) {
+    const files = (entry.value as { files?: unknown } | null)?.files
+    if (!Array.isArray(files)) continue
+    for (const file of files) {
+      const sha256 = (file as { sha256?: unknown } | null)?.sha256
+      if (typeof sha256 === 'string') hashes.add(sha256)
+    }
+  }
+  return hashes
 }

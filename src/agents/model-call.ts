@@ -4,20 +4,19 @@ import { classifyFailure, describeFailure, isRetryable, ModelCallError, warrants
 import type { ModelFailure } from './model-errors.ts'
 import type { ProgressListener } from './progress.ts'
 import type { ProviderConfig } from './provider.ts'
-import { endpointOf } from './provider.ts'
+import type { ChainStep } from './routing.ts'
 
 /** One streamed model request, with bounded retries and, when a model is unavailable, the next model in the chain. */
 
 /** Position in the fallback chain; it only moves forward, so later turns keep using the model that worked. */
 export interface ModelCursor {
-  chain: readonly string[]
+  chain: readonly ChainStep[]
   index: number
 }
 
 export type TurnParams = Omit<Anthropic.MessageStreamParams, 'model' | 'stream'>
 
 export interface ModelCallOptions {
-  client: Anthropic
   provider: ProviderConfig
   cursor: ModelCursor
   params: TurnParams
@@ -30,10 +29,12 @@ export interface ModelAnswer {
   message: Anthropic.Message
   /** The chain entry that answered (the endpoint may report a different id in the message). */
   requestedModel: string
+  /** The endpoint (by its configured name) that answered. */
+  endpoint: string
 }
 
-async function streamOnce (options: ModelCallOptions, model: string): Promise<Anthropic.Message> {
-  const stream = options.client.messages.stream({ ...options.params, model }, { signal: options.signal })
+async function streamOnce (options: ModelCallOptions, step: ChainStep): Promise<Anthropic.Message> {
+  const stream = step.client.messages.stream({ ...options.params, model: step.model }, { signal: options.signal })
   stream.on('text', (delta) => options.emit({ type: 'text', turn: options.turn, delta }))
   return await stream.finalMessage()
 }
@@ -48,13 +49,14 @@ export async function callModel (options: ModelCallOptions): Promise<ModelAnswer
   const tried: string[] = []
   let attempts = 0
   for (;;) {
-    const model = cursor.chain[cursor.index]
+    const step = cursor.chain[cursor.index] as ChainStep
+    const model = step.model
     tried.push(model)
     for (let retry = 0; ; retry++) {
       let failure: ModelFailure
       try {
         attempts++
-        return { message: await streamOnce(options, model), requestedModel: model }
+        return { message: await streamOnce(options, step), requestedModel: model, endpoint: step.endpoint }
       } catch (err) {
         if (signal.aborted) throw signal.reason
         failure = classifyFailure(err)
@@ -67,10 +69,10 @@ export async function callModel (options: ModelCallOptions): Promise<ModelAnswer
       }
       if (warrantsFallback(failure) && cursor.index + 1 < cursor.chain.length) {
         cursor.index++
-        emit({ type: 'fallback', turn, from: model, to: cursor.chain[cursor.index], reason: reasonOf(failure) })
+        emit({ type: 'fallback', turn, from: model, to: cursor.chain[cursor.index]?.model ?? '?', reason: reasonOf(failure) })
         break
       }
-      throw new ModelCallError(describeFailure(failure, { endpoint: endpointOf(provider), attempts, models: tried, timeoutMs: provider.timeoutMs }), failure)
+      throw new ModelCallError(describeFailure(failure, { endpoint: step.url, attempts, models: tried, timeoutMs: provider.timeoutMs }), failure)
     }
   }
 }

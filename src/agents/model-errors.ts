@@ -19,8 +19,8 @@ export interface ModelFailure {
 }
 
 const RETRYABLE: ReadonlySet<FailureKind> = new Set(['rate_limit', 'overloaded', 'server', 'timeout', 'connection'])
-/** Another model may well be available when this one is overloaded or unknown to the endpoint. */
-const FALLBACK: ReadonlySet<FailureKind> = new Set(['overloaded', 'not_found'])
+/** Another model (or endpoint) may well be available when this one stays rate limited, is overloaded or unknown to the endpoint. */
+const FALLBACK: ReadonlySet<FailureKind> = new Set(['rate_limit', 'overloaded', 'not_found'])
 
 export function isRetryable (failure: ModelFailure): boolean {
   return RETRYABLE.has(failure.kind)

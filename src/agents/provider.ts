@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk'
+import type { ModelRouting } from './route-table.ts'
 
 /** Which model a caller wants; the provider maps each tier to a concrete model id. */
 export type ModelPriority = 'quality' | 'balanced' | 'cost' | 'speed'
@@ -38,6 +39,8 @@ export interface ProviderConfig {
   timeoutMs: number
   retryBaseDelayMs: number
   retryMaxDelayMs: number
+  /** Several endpoints and per-priority routes (routing.ts); absent, every call goes to `baseURL`. */
+  routing?: ModelRouting
 }
 
 export type ProviderOptions = Partial<Omit<ProviderConfig, 'models'>> & { models?: Partial<Record<ModelPriority, string>> }
@@ -79,7 +82,7 @@ export function resolveProvider (options: ProviderOptions = {}, env: NodeJS.Proc
 }
 
 export function isConfigured (config: ProviderConfig): boolean {
-  return config.apiKey !== undefined || config.baseURL !== undefined
+  return config.apiKey !== undefined || config.baseURL !== undefined || Object.keys(config.routing?.endpoints ?? {}).length > 0
 }
 
 export function assertConfigured (config: ProviderConfig): void {

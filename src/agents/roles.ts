@@ -1,4 +1,4 @@
-import type { ModelPriority } from './provider.ts'
+import type { RoutePriority } from './routing.ts'
 
 /** Limits on one agent run; exceeding any of them fails the run with the reason. */
 export interface AgentBudget {
@@ -13,8 +13,10 @@ export interface AgentRole {
   name: string
   description: string
   systemPrompt: string
-  /** Which model tier the role asks for; the provider maps it to a model and a fallback chain. */
-  priority: ModelPriority
+  /** Which model tier the role asks for; routing maps it to a chain of endpoint + model. */
+  priority: RoutePriority
+  /** A model id to try before the priority's chain (on its first endpoint). */
+  model?: string
   budget: AgentBudget
 }
 
@@ -28,7 +30,7 @@ const SWARM_RULES = [
   'Be concise. Finish with the result itself, not a description of what you would do.'
 ].join('\n')
 
-function role (name: RoleName, description: string, priority: ModelPriority, budget: AgentBudget, instructions: string): AgentRole {
+function role (name: RoleName, description: string, priority: RoutePriority, budget: AgentBudget, instructions: string): AgentRole {
   // The first line names the role: logs and the local stand-in model show it.
   return { name, description, priority, budget, systemPrompt: `You are the ${name} agent. ${description}\n${instructions}\n${SWARM_RULES}` }
 }

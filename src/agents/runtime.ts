@@ -4,11 +4,11 @@ import { endWithError, GEN_AI, PEERFLOW_ATTRIBUTES, startAgentSpan, startChatSpa
 import { callModel } from './model-call.ts'
 import type { ModelCursor } from './model-call.ts'
 import { ModelCallError } from './model-errors.ts'
-import { estimateCostUsd } from './pricing.ts'
 import type { TokenUsage } from './pricing.ts'
+import { NoRouteError, routeChain, routedCostUsd, type RoutePriority } from './routing.ts'
 import type { AgentProgressEvent, ProgressListener } from './progress.ts'
-import type { ModelPriority, ProviderConfig } from './provider.ts'
-import { createClient, isConfigured, modelChain, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
+import type { ProviderConfig } from './provider.ts'
+import { isConfigured, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
 import type { AgentBudget, AgentRole, RoleName } from './roles.ts'
 import { getRole } from './roles.ts'
 import type { AgentTool } from './tools.ts'
@@ -25,7 +25,7 @@ export interface RunAgentOptions {
   /** Defaults to resolveProvider() (environment variables). */
   provider?: ProviderConfig
   /** Defaults to the role's priority. */
-  priority?: ModelPriority
+  priority?: RoutePriority
   /** Overrides the role's default budget field by field. */
   budget?: Partial<AgentBudget>
   signal?: AbortSignal
@@ -59,7 +59,18 @@ export interface AgentRunResult {
   transcript: TranscriptEntry[]
   /** See pricing.ts: a rough estimate, 0 for models without a listed price. */
   costUsd: number
+  /** Every model call that answered, with what it cost. */
+  calls: ModelCallRecord[]
   durationMs: number
+}
+
+export interface ModelCallRecord {
+  turn: number
+  endpoint: string
+  model: string
+  inputTokens: number
+  outputTokens: number
+  costUsd: number
 }
 
 /** Per-request output cap; the token budget can lower it. */
@@ -124,6 +135,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   let text = ''
   let model: string | undefined
   let requestedModel: string | undefined
+  const calls: ModelCallRecord[] = []
 
   const emit: ProgressListener = (event) => {
     try {
@@ -142,7 +154,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     return {
       status, role: role.name, text, turns, usage: { ...usage }, model, requestedModel, ...(error === undefined ? {} : { error }),
       ...(status === 'failed' ? { failure: failure ?? 'other' } : {}),
-      transcript, costUsd, durationMs: Date.now() - startedAt
+      transcript, costUsd, calls, durationMs: Date.now() - startedAt
     }
   }
 
@@ -165,21 +177,24 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   }
 
   try {
-    const client = createClient(provider)
-    const cursor: ModelCursor = { chain: modelChain(provider, options.priority ?? role.priority), index: 0 }
+    const chain = routeChain(provider, options.priority ?? role.priority)
+    // A role that names its model tries it first, where its priority's chain starts.
+    const first = chain[0]
+    if (role.model !== undefined && first !== undefined && first.model !== role.model) chain.unshift({ ...first, model: role.model })
+    const cursor: ModelCursor = { chain, index: 0 }
     const messages: Anthropic.MessageParam[] = [{ role: 'user', content: options.prompt }]
     const system = systemPrompt(role, options.context)
     for (;;) {
       ensureRoomForAnotherTurn()
       turns++
       const turn = turns
-      emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: cursor.chain[cursor.index] })
+      const requested = cursor.chain[cursor.index]?.model ?? '?'
+      emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: requested })
       const maxTokens = Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed())
-      const chatSpan = startChatSpan(under, cursor.chain[cursor.index] as string, maxTokens, { ...traceAttributes, [PEERFLOW_ATTRIBUTES.turn]: turn })
+      const chatSpan = startChatSpan(under, requested, maxTokens, { ...traceAttributes, [PEERFLOW_ATTRIBUTES.turn]: turn })
       let answer
       try {
         answer = await callModel({
-          client,
           provider,
           cursor,
           signal,
@@ -198,12 +213,13 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       }
       usage.inputTokens += turnUsage.inputTokens
       usage.outputTokens += turnUsage.outputTokens
-      const turnCostUsd = estimateCostUsd(message.model, turnUsage)
-      costUsd += turnCostUsd
+      const callCostUsd = routedCostUsd(provider, message.model, turnUsage)
+      costUsd += callCostUsd
+      calls.push({ turn, endpoint: answer.endpoint, model: answer.requestedModel, ...turnUsage, costUsd: callCostUsd })
       chatSpan.setAttributes({
         [GEN_AI.requestModel]: answer.requestedModel, [GEN_AI.responseModel]: message.model, [GEN_AI.responseId]: message.id,
         [GEN_AI.finishReasons]: message.stop_reason === null ? [] : [message.stop_reason],
-        [GEN_AI.inputTokens]: turnUsage.inputTokens, [GEN_AI.outputTokens]: turnUsage.outputTokens, [PEERFLOW_ATTRIBUTES.costUsd]: turnCostUsd
+        [GEN_AI.inputTokens]: turnUsage.inputTokens, [GEN_AI.outputTokens]: turnUsage.outputTokens, [PEERFLOW_ATTRIBUTES.costUsd]: callCostUsd
       })
       chatSpan.end()
       model = message.model
@@ -245,7 +261,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     if (cancelled()) return finish('cancelled', 'cancelled by caller')
     if (wallClock.signal.aborted) return finish('failed', (wallClock.signal.reason as Error).message, 'budget')
     if (err instanceof BudgetExceeded) return finish('failed', err.message, 'budget')
-    if (err instanceof ModelCallError || err instanceof ModelStopped) return finish('failed', err.message)
+    if (err instanceof ModelCallError || err instanceof ModelStopped || err instanceof NoRouteError) return finish('failed', err.message)
     return finish('failed', `agent run failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`)
   } finally {
     clearTimeout(wallTimer)

@@ -1,6 +1,6 @@
 import type { Route } from '../route.ts'
 import { a2aRoute, agentCardRoute } from './a2a.ts'
-import { agentListRoute } from './agents.ts'
+import { agentListRoute, agentRoleShareRoute, agentRolesRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
 import { dashboardPageRoute, dashboardScriptRoute, dashboardStyleRoute, overviewRoute } from './dashboard.ts'
@@ -18,6 +18,9 @@ import { statusRoute } from './status.ts'
 import {
   swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
 } from './swarms.ts'
+import { toolListRoute } from './tools.ts'
+import { blobUploadRoute, taskFileRoute } from './blobs.ts'
+import { modelsRoute } from './models.ts'
 import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
@@ -63,5 +66,11 @@ export const routes: Route[] = [
   taskCancelRoute,
   agentListRoute,
   agentCardRoute,
-  a2aRoute
+  a2aRoute,
+  toolListRoute,
+  blobUploadRoute,
+  taskFileRoute,
+  modelsRoute,
+  agentRolesRoute,
+  agentRoleShareRoute
 ]

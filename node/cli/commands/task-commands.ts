@@ -1,9 +1,11 @@
 import type { Command } from 'commander'
+import { uploadAttachments, printTaskFiles, fetchTaskFile } from './task-files.ts'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import type { PeerflowClient } from '../peerflow-client.ts'
 import { parseDuration } from '../duration.ts'
 import type { TaskReport, TaskState } from '../../api/types.ts'
+import type { RoutePriority } from '../../../src/agents/index.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 /** Fields the progress line needs. */
@@ -21,6 +23,8 @@ interface SubmitOptions extends ReadOptions {
   timeLimit?: string
   wait?: boolean
   waitTimeout: string
+  file: string[]
+  priority?: string
 }
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled'])
@@ -113,6 +117,8 @@ export function registerTaskCommands (program: Command): void {
     .option('--max-turns <n>', "agent budget: model turns (default: the role's)")
     .option('--max-tokens <n>', "agent budget: input + output tokens (default: the role's)")
     .option('--time-limit <duration>', "agent budget: wall time per attempt, e.g. 90s, 5m (default: the role's)")
+    .option('--file <path>', 'attach a file (repeatable): its bytes stay in blob stores, the task records its SHA-256', (path: string, paths: string[]) => [...paths, path], [] as string[])
+    .option('--priority <priority>', "model routing for every stage: quality | balanced | cost | speed | privacy (default: the role's)")
     .option('--wait', 'wait for the task to finish, showing its progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long', '30m')
     .action(async (prompt: string, options: SubmitOptions) => {
@@ -125,7 +131,10 @@ export function registerTaskCommands (program: Command): void {
       }
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
-      const submitted = await client.tasks.submit({ swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget })
+      const files = await uploadAttachments(client.api, options.file)
+      const submitted = await client.tasks.submit({
+        swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, files, priority: options.priority as RoutePriority | undefined
+      })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
         process.stdout.write(`submitted ${submitted.id} to swarm ${submitted.swarm} (${submitted.role}); follow it with: peerflow task show ${submitted.id}\n`)
@@ -157,10 +166,20 @@ export function registerTaskCommands (program: Command): void {
     })
 
   withApi(task.command('show').argument('<id>').description('prompt, role, assignee, attempts, transcript summary, result and cost'))
-    .action(async (id: string, options: ReadOptions) => {
+    .option('--files', 'only the files: attached ones and those the agent produced, by content hash')
+    .action(async (id: string, options: ReadOptions & { files?: boolean }) => {
       const report = await clientFor(options).tasks.show(id)
+      if (options.files === true) return options.json === true ? printJson({ files: report.files, resultFiles: report.resultFiles }) : printTaskFiles(report)
       if (options.json === true) return printJson(report)
       printTask(report)
+    })
+
+  withApi(task.command('fetch').argument('<id>').argument('<file>', 'a file name from `task show <id> --files`').description("save one of a task's files (fetched from the peer that holds it)"))
+    .option('--out <path>', 'where to write it (default: its base name in the current directory)')
+    .action(async (id: string, file: string, options: ReadOptions & { out?: string }) => {
+      const saved = await fetchTaskFile(clientFor(options).api, id, file, options.out)
+      if (options.json === true) return printJson(saved)
+      process.stdout.write(`saved ${saved.path} (${saved.size} bytes, sha256 ${saved.sha256})\n`)
     })
 
   withApi(task.command('cancel').argument('<id>').description('cancel a task; its running agent is stopped'))

@@ -1,7 +1,9 @@
 import {
-  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type TranscriptEntry
+  getRole, runAgent, type AgentProgressEvent, type AgentRole, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
 } from '../../agents/index.ts'
-import type { PatternBank, PatternMatch } from './ports.ts'
+import { attemptId } from './keys.ts'
+import type { FileRef } from '../../../protocols/blob.ts'
+import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
 import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
 
 /** One attempt of one task on this node: context from the ReasoningBank, the agent run, and its result record. */
@@ -9,8 +11,8 @@ import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, typ
 export interface AttemptJob {
   spec: TaskSpec
   assignment: Assignment
-  /** The previous stage's output, for every stage after the first. */
-  input: { role: string, text: string } | null
+  /** The previous stage's output, for every stage after the first; its files go into this attempt's workspace. */
+  input: { role: string, text: string, files?: FileRef[], worker?: string } | null
 }
 
 export interface AttemptDeps {
@@ -18,6 +20,14 @@ export interface AttemptDeps {
   provider: () => ProviderConfig
   patterns: () => PatternBank | undefined
   tools: readonly AgentTool[]
+  /** Tools only some roles may use (MCP servers', the workspace's), on top of `tools`. */
+  roleTools?: (role: string) => readonly AgentTool[]
+  /** Gives each attempt its own directory with the task's files; absent, agents get no workspace. */
+  workspaces?: AttemptWorkspaces
+  /** A role's model priority as this node's config sets it; the task's own priority wins over it. */
+  rolePriority?: (role: string) => RoutePriority | undefined
+  /** Roles beyond the built-in ones (user-written, shared by members). */
+  roles?: (name: string) => AgentRole | undefined
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt, whatever the task's budget says. */
@@ -88,7 +98,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
   let agentRole
   let provider
   try {
-    agentRole = getRole(role)
+    agentRole = deps.roles?.(role) ?? getRole(role)
     provider = deps.provider()
   } catch (err) {
     return failed((err as Error).message, false)
@@ -108,21 +118,40 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     }
     onStatus({ ...status })
   }
+  let workspace: AttemptWorkspace | undefined
+  try {
+    const carried = job.input?.files !== undefined && job.input.worker !== undefined ? { files: job.input.files, holder: job.input.worker } : undefined
+    workspace = await deps.workspaces?.open(job.spec, attemptId(job.assignment), role, signal, carried)
+  } catch (err) {
+    // Most likely a file no reachable peer could give: another worker, later, may do better.
+    return failed(`could not prepare the attempt's workspace: ${(err as Error).message}`, true)
+  }
   let run: AgentRunResult
+  let files: Result['files']
   try {
     run = await runAgent({
       role: agentRole,
       prompt: promptFor(job),
       context: contextFrom(matches),
-      tools: deps.tools,
+      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? []), ...(workspace?.tools ?? [])],
       provider,
+      priority: job.spec.priority ?? deps.rolePriority?.(role),
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
       onProgress,
       traceAttributes: { 'peerflow.task.id': job.spec.id, 'peerflow.swarm': job.spec.swarm, 'peerflow.task.stage': job.assignment.stage, 'peerflow.task.term': job.assignment.term }
     })
   } catch (err) {
+    await workspace?.close().catch(() => {})
     return failed(`the agent could not start: ${(err as Error).message}`, false)
+  }
+  try {
+    if (run.status === 'done') files = await workspace?.collect()
+  } catch (err) {
+    // The work is done but its files cannot be kept here (e.g. the blob store is full): another worker may keep them.
+    return failed(`the files the agent wrote could not be kept: ${(err as Error).message}`, true)
+  } finally {
+    await workspace?.close().catch(() => {})
   }
   const patterns = matches.map((match) => match.pattern.name)
   await recordOutcome(deps, patterns, run)
@@ -141,7 +170,9 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     durationMs: run.durationMs,
     transcript: transcriptSummary(run.transcript),
     patterns,
-    finishedAt: Date.now()
+    finishedAt: Date.now(),
+    ...(files === undefined || files.length === 0 ? {} : { files }),
+    ...(run.calls.length === 0 ? {} : { calls: run.calls.slice(-64) })
   }
 }
 

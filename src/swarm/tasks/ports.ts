@@ -1,6 +1,9 @@
 import type { JsonValue } from '../../../crdt/index.ts'
 import type { SwarmDefinition } from '../../../protocols/swarm.ts'
 import type { StoredRecord } from './record-index.ts'
+import type { FileRef } from '../../../protocols/blob.ts'
+import type { AgentTool } from '../../agents/index.ts'
+import type { TaskSpec } from './records.ts'
 
 /** What the task layer needs from the node, as narrow interfaces (the node wires the real parts). */
 
@@ -62,4 +65,21 @@ export interface TaskLog {
   debug: (fields: object, message: string) => void
   info: (fields: object, message: string) => void
   warn: (fields: object, message: string) => void
+}
+
+/** One attempt's own directory, with the task's files in it, and the tools over it its role may use. */
+export interface AttemptWorkspace {
+  tools: readonly AgentTool[]
+  /** The files the agent created or changed, kept (as blobs) so the result can name them. */
+  collect: () => Promise<FileRef[]>
+  /** Removes the directory. */
+  close: () => Promise<void>
+}
+
+export interface AttemptWorkspaces {
+  /**
+   * A fresh directory for the attempt, the task's attached files fetched (from peers if need be)
+   * into it, and `carried`: the files the previous stage produced, held by its worker.
+   */
+  open: (spec: TaskSpec, attempt: string, role: string, signal: AbortSignal, carried?: { files: readonly FileRef[], holder: string }) => Promise<AttemptWorkspace>
 }

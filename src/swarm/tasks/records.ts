@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { FileRef } from '../../../protocols/blob.ts'
+import { ROUTE_PRIORITIES } from '../../agents/route-table.ts'
 
 /**
  * What the task layer stores in replicated memory. Every record has exactly one writer (see
@@ -10,6 +12,8 @@ export const MAX_PROMPT_CHARS = 16_000
 export const MAX_STAGES = 8
 /** Results are replicated to every node: keep a record well under the namespace's value cap (64 KiB by default). */
 export const MAX_RESULT_TEXT_CHARS = 16_000
+/** Files attached to a task, or produced by one attempt: the records hold their hashes, blob stores the bytes. */
+export const MAX_TASK_FILES = 32
 
 const peer = z.string().min(1).max(128)
 const role = z.string().min(1).max(64)
@@ -32,7 +36,11 @@ export const TaskSpec = z.object({
   maxAttempts: z.number().int().min(1).max(10),
   budget: TaskBudget,
   submittedBy: peer,
-  submittedAt: z.number()
+  submittedAt: z.number(),
+  /** Attached files, put in each attempt's workspace; the submitter's node holds their bytes. */
+  files: z.array(FileRef).max(MAX_TASK_FILES).optional(),
+  /** The model priority every stage asks for, over the role's. */
+  priority: z.enum(ROUTE_PRIORITIES).optional()
 })
 export type TaskSpec = z.infer<typeof TaskSpec>
 
@@ -96,7 +104,13 @@ export const Result = z.object({
   transcript: z.array(TranscriptLine).max(24),
   /** ReasoningBank patterns given to the agent as context. */
   patterns: z.array(z.string().max(256)).max(20),
-  finishedAt: z.number()
+  finishedAt: z.number(),
+  /** Files the agent wrote in its workspace; the worker's node holds their bytes. */
+  files: z.array(FileRef).max(MAX_TASK_FILES).optional(),
+  /** Each model call that answered: where, which model, tokens and cost (the latest 64). */
+  calls: z.array(z.object({
+    turn: count, endpoint: z.string().max(64), model: z.string().max(128), inputTokens: count, outputTokens: count, costUsd: z.number().min(0)
+  })).max(64).optional()
 })
 export type Result = z.infer<typeof Result>
 

@@ -1,3 +1,4 @@
+import type { FileRef } from '../../../protocols/blob.ts'
 import type { Progress, Result, TranscriptLine } from './records.ts'
 import type { Attempt, TaskState, TaskView } from './task-view.ts'
 
@@ -55,6 +56,10 @@ export interface TaskReport {
   submittedAt: number
   finishedAt: number | null
   durationMs: number | null
+  /** Files attached at submit. */
+  files: FileRef[]
+  /** Files the agent of the shown result wrote, with the worker that holds them. */
+  resultFiles: Array<FileRef & { worker: string }>
 }
 
 export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error'> & {
@@ -152,7 +157,9 @@ export function reportTask (view: TaskView): TaskReport {
     submittedBy: spec.submittedBy,
     submittedAt: spec.submittedAt,
     finishedAt,
-    durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt
+    durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
+    files: spec.files ?? [],
+    resultFiles: (shown?.files ?? []).map((file) => ({ ...file, worker: shown?.worker ?? '' }))
   }
 }
 

@@ -1,13 +1,16 @@
 import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
-import { isRoleName, ROLE_NAMES, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
+import { isRoleName, ROLE_NAMES, type AgentRole, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
 import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
-import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
+import type { AttemptJob } from './attempt-runner.ts'
+import type { AttemptWorkspaces, PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
 import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
 import { planAssignments } from './scheduler.ts'
+import type { FileRef } from '../../../protocols/blob.ts'
+import type { RoutePriority } from '../../agents/index.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
 import { deriveTask, isTerminal, TASK_STATES, type TaskState, type TaskView } from './task-view.ts'
@@ -37,6 +40,14 @@ export interface TaskServiceOptions {
   patterns: () => PatternBank | undefined
   provider: () => ProviderConfig
   tools: readonly AgentTool[]
+  /** Tools only some roles may use, on top of `tools`. */
+  roleTools?: (role: string) => readonly AgentTool[]
+  /** Each attempt's own directory with the task's files. */
+  workspaces?: AttemptWorkspaces
+  /** A role's model priority as this node's config sets it, over the role's own. */
+  rolePriority?: (role: string) => RoutePriority | undefined
+  /** Roles beyond the built-in ones (user-written, shared by members). */
+  roles?: (name: string) => AgentRole | undefined
   settings: TaskSettings
   log: TaskLog
   /** Monotonic milliseconds, for liveness. */
@@ -51,6 +62,10 @@ export interface SubmitRequest {
   stages?: string[]
   maxAttempts?: number
   budget?: TaskBudget
+  /** Attached files, already in this node's blob store. */
+  files?: FileRef[]
+  /** Model priority for every stage, over the roles' own. */
+  priority?: RoutePriority
 }
 
 export interface ListFilter {
@@ -95,6 +110,10 @@ export class TaskService {
         provider: options.provider,
         patterns: options.patterns,
         tools: options.tools,
+        roleTools: options.roleTools,
+        workspaces: options.workspaces,
+        rolePriority: options.rolePriority,
+        roles: options.roles,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs
       }
@@ -133,10 +152,11 @@ export class TaskService {
     if (prompt === '') throw new TaskError('invalid', 'the task prompt is empty')
     if (prompt.length > MAX_PROMPT_CHARS) throw new TaskError('invalid', `the task prompt is longer than ${MAX_PROMPT_CHARS} characters`)
     const offered = [...new Set(Object.values(definition.roles).flat())]
-    const stages = request.stages ?? [request.role ?? offered.find(isRoleName) ?? 'coder']
+    const known = (role: string): boolean => isRoleName(role) || this.#options.roles?.(role) !== undefined
+    const stages = request.stages ?? [request.role ?? offered.find(known) ?? 'coder']
     if (stages.length === 0 || stages.length > MAX_STAGES) throw new TaskError('invalid', `a task has 1 to ${MAX_STAGES} stages`)
     for (const role of stages) {
-      if (!isRoleName(role)) throw new TaskError('invalid', `unknown role '${role}': expected one of ${ROLE_NAMES.join(', ')}`)
+      if (!known(role)) throw new TaskError('invalid', `unknown role '${role}': expected one of ${ROLE_NAMES.join(', ')}, or a role from 'peerflow agent roles'`)
       const able = definition.members.filter((peer) => (definition.roles[peer] ?? []).length === 0 || definition.roles[peer]?.includes(role))
       if (able.length === 0) throw new TaskError('invalid', `no member of swarm '${definition.name}' offers role '${role}' (offered: ${offered.join(', ')})`)
     }
@@ -146,7 +166,9 @@ export class TaskService {
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
     const submittedAt = Date.now()
     const spec: TaskSpec = {
-      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt
+      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
+      ...(request.files === undefined || request.files.length === 0 ? {} : { files: request.files }),
+      ...(request.priority === undefined ? {} : { priority: request.priority })
     }
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
@@ -292,12 +314,12 @@ export class TaskService {
         }
         continue
       }
-      let input: { role: string, text: string } | null = null
+      let input: AttemptJob['input'] = null
       if (current.assignment.inputFrom !== null) {
         const previous = view.attempts.find((attempt) => attempt.id === current.assignment.inputFrom)
         // The previous stage's result may still be on its way here: wait for it.
         if (previous?.result === undefined) continue
-        input = { role: previous.result.role, text: previous.result.text }
+        input = { role: previous.result.role, text: previous.result.text, ...(previous.result.files === undefined ? {} : { files: previous.result.files, worker: previous.result.worker }) }
       }
       this.#agents.accept({ spec: view.spec, assignment: current.assignment, input }, current.ref, current.id)
     }
