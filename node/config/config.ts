@@ -104,7 +104,12 @@ export const NodeConfigSchema = z.object({
     /** How long task records stay in replicated memory. */
     retentionMs: z.number().int().min(60_000),
     /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
-    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional()
+    baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional(),
+    /** Model prices in USD per million tokens, added to or overriding the built-in table (src/agents/pricing.ts). */
+    prices: z.record(z.string().min(1).max(128), z.object({
+      inputPerMTok: z.number().min(0).max(10_000),
+      outputPerMTok: z.number().min(0).max(10_000)
+    }).strict()).optional()
   }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })
 }).strict()
 export type NodeConfig = z.infer<typeof NodeConfigSchema>

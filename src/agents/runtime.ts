@@ -2,8 +2,8 @@ import type Anthropic from '@anthropic-ai/sdk'
 import { callModel } from './model-call.ts'
 import type { ModelCursor } from './model-call.ts'
 import { ModelCallError } from './model-errors.ts'
-import { estimateCostUsd } from './pricing.ts'
-import type { TokenUsage } from './pricing.ts'
+import { estimateCostUsd, priceOf } from './pricing.ts'
+import type { PriceTable, TokenUsage } from './pricing.ts'
 import type { AgentProgressEvent, ProgressListener } from './progress.ts'
 import type { ModelPriority, ProviderConfig } from './provider.ts'
 import { createClient, isConfigured, modelChain, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
@@ -28,6 +28,14 @@ export interface RunAgentOptions {
   budget?: Partial<AgentBudget>
   signal?: AbortSignal
   onProgress?: (event: AgentProgressEvent) => void
+  /** Prices that add to or override the built-in table (pricing.ts). */
+  prices?: PriceTable
+  /**
+   * Spend cap in USD for this run: no call is made once the run has spent it, and each call's output
+   * is limited to what the rest of the cap pays for. A call's input tokens are only known once it is
+   * answered, so the run can overshoot by at most one call's input cost.
+   */
+  maxCostUsd?: number
 }
 
 export type AgentStatus = 'done' | 'failed' | 'cancelled'
@@ -142,9 +150,17 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   const checkTokens = (): void => {
     if (tokensUsed() >= budget.maxTokens) throw new BudgetExceeded(`budget exceeded: max tokens ${budget.maxTokens} (used ${tokensUsed()})`)
   }
+  const maxCostUsd = options.maxCostUsd
   const ensureRoomForAnotherTurn = (): void => {
     if (turns >= budget.maxTurns) throw new BudgetExceeded(`budget exceeded: max turns ${budget.maxTurns}`)
     checkTokens()
+    if (maxCostUsd !== undefined && costUsd >= maxCostUsd) throw new BudgetExceeded(`budget exceeded: spend cap $${maxCostUsd.toFixed(4)} (spent $${costUsd.toFixed(4)})`)
+  }
+  /** Output tokens the rest of the spend cap pays for, at the price of the model expected to answer. */
+  const affordableOutput = (requested: string | undefined): number => {
+    const price = maxCostUsd === undefined ? undefined : priceOf(model ?? requested ?? '', options.prices)
+    if (maxCostUsd === undefined || price === undefined || price.outputPerMTok === 0) return Number.POSITIVE_INFINITY
+    return Math.max(1, Math.floor((maxCostUsd - costUsd) * 1_000_000 / price.outputPerMTok))
   }
 
   try {
@@ -164,7 +180,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
         signal,
         turn,
         emit,
-        params: { system, messages, max_tokens: Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed()), ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
+        params: { system, messages, max_tokens: Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed(), affordableOutput(cursor.chain[cursor.index])), ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
       })
       const { message } = answer
       const turnUsage = {
@@ -173,7 +189,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       }
       usage.inputTokens += turnUsage.inputTokens
       usage.outputTokens += turnUsage.outputTokens
-      costUsd += estimateCostUsd(message.model, turnUsage)
+      costUsd += estimateCostUsd(message.model, turnUsage, options.prices)
       model = message.model
       requestedModel = answer.requestedModel
       const replyText = textOf(message)
@@ -185,7 +201,10 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       if (message.stop_reason === 'refusal') throw new ModelStopped('the model declined the request (stop reason: refusal)')
       if (message.stop_reason === 'model_context_window_exceeded') throw new ModelStopped('the conversation no longer fits the model context window')
       // Cut off by the budget rather than finished: report it as such. Cut off by the per-turn cap: keep what we have.
-      if (message.stop_reason === 'max_tokens') checkTokens()
+      if (message.stop_reason === 'max_tokens') {
+        checkTokens()
+        if (maxCostUsd !== undefined && costUsd >= maxCostUsd) throw new BudgetExceeded(`budget exceeded: spend cap $${maxCostUsd.toFixed(4)} (spent $${costUsd.toFixed(4)})`)
+      }
       if (message.stop_reason !== 'tool_use') return finish('done')
 
       // Only spend tool side effects on results the model will get to see.

@@ -2,12 +2,16 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError, type ApiClient } from '../client.ts'
 import { parseDuration } from '../duration.ts'
-import type { TaskReport, TaskSummary } from '../../../src/swarm/tasks/task-report.ts'
+import { readInputFile } from '../input-file.ts'
+import type { LoopReport, TaskReport, TaskSummary } from '../../../src/swarm/tasks/task-report.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 /** Fields the progress line needs. */
 export type ProgressView = Pick<TaskReport, 'state' | 'assignee' | 'stages' | 'stage' | 'attempts' | 'maxAttempts' | 'durationMs' | 'error'> & {
   progress: Pick<NonNullable<TaskReport['progress']>, 'state' | 'turn' | 'maxTurns' | 'tokens'> | null
+  /** Loop tasks. */
+  loop?: Pick<LoopReport, 'maxIterations' | 'running' | 'spentUsd' | 'checkpoint' | 'iterationLog'> | null
+  stopReason?: TaskReport['stopReason']
 }
 
 interface SubmitOptions extends ReadOptions {
@@ -20,7 +24,19 @@ interface SubmitOptions extends ReadOptions {
   timeLimit?: string
   wait?: boolean
   waitTimeout: string
+  promptFile?: string
+  loop?: boolean
+  prdFile?: string
+  maxIterations?: string
+  iterationTimeout?: string
+  budgetUsd?: string
 }
+
+/** Flags that only make sense with --loop. */
+const LOOP_ONLY = [['prdFile', '--prd-file'], ['maxIterations', '--max-iterations'], ['iterationTimeout', '--iteration-timeout'], ['budgetUsd', '--budget-usd']] as const
+const DEFAULT_MAX_ITERATIONS = 20
+const DEFAULT_ITERATION_TIMEOUT = '10m'
+const LAST_NOTE_CHARS = 60
 
 const TERMINAL = new Set(['done', 'failed', 'cancelled'])
 const POLL_MS = 200
@@ -40,12 +56,36 @@ function taskPath (id: string): string {
   return `/tasks/${encodeURIComponent(id)}`
 }
 
+function usd (value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined
+  const parsed = Number(value)
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new CliError(`${option}: expected an amount in USD of 0 or more, got '${value}'`, 2)
+  return parsed
+}
+
+function oneLine (text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`
+}
+
+/** A loop's line, e.g. 'iteration 7/50 · worker 12D3KooW…44AqvW · $0.41 · last: "tests pass for module x"'. */
+function loopLine (task: ProgressView, loop: NonNullable<ProgressView['loop']>): string {
+  const done = loop.iterationLog.length
+  const parts = [`iteration ${loop.running ?? Math.min(done + 1, loop.maxIterations)}/${loop.maxIterations}`]
+  parts.push(task.assignee === null ? 'waiting for a worker' : `worker ${shortPeerId(task.assignee)}`)
+  parts.push(`$${loop.spentUsd.toFixed(2)}`)
+  if (loop.checkpoint !== null) parts.push(`last: "${oneLine(loop.checkpoint, LAST_NOTE_CHARS)}"`)
+  return parts.join(' · ')
+}
+
 /** One line of what a waiting submit shows, e.g. "assigned to 12D3Koo…x1 · running · turn 2/8 · tokens 1.9k". */
 export function progressLine (task: ProgressView): string {
   if (TERMINAL.has(task.state)) {
     const took = task.durationMs === null ? '' : ` in ${formatDuration(task.durationMs)}`
-    return task.state === 'done' ? `done${took}` : `${task.state}${took}${task.error === null ? '' : `: ${task.error}`}`
+    const loop = task.loop === undefined || task.loop === null ? '' : ` · ${task.loop.iterationLog.length} iterations${task.stopReason === null || task.stopReason === undefined ? '' : ` (${task.stopReason})`}`
+    return task.state === 'done' ? `done${took}${loop}` : `${task.state}${took}${loop}${task.error === null ? '' : `: ${task.error}`}`
   }
+  if (task.loop !== undefined && task.loop !== null) return loopLine(task, task.loop)
   const parts = [task.assignee === null ? 'waiting for a worker' : `assigned to ${shortPeerId(task.assignee)}`]
   if (task.stages.length > 1) parts.push(`stage ${task.stage + 1}/${task.stages.length} (${task.stages[task.stage] ?? '?'})`)
   if (task.attempts > 1) parts.push(`attempt ${task.attempts}/${task.maxAttempts}`)
@@ -92,6 +132,17 @@ function printTask (task: TaskReport): void {
         `  ${formatTokens(attempt.tokens)} tokens${attempt.error === null ? '' : `  (${attempt.error})`}`)
     }
   }
+  if (task.loop !== null) {
+    const loop = task.loop
+    lines.push(`Loop: ${task.iterations}/${loop.maxIterations} iterations` + (loop.running === null ? '' : `, running ${loop.running}`) +
+      `   spent: $${loop.spentUsd.toFixed(4)}${loop.budgetUsd === null ? '' : ` of $${loop.budgetUsd}`}` +
+      `   iteration timeout: ${formatDuration(loop.iterationTimeoutMs)}` + (task.stopReason === null ? '' : `   stopped: ${task.stopReason}`))
+    if (loop.iterationLog.length > 0) lines.push('Iterations:')
+    for (const it of loop.iterationLog) {
+      lines.push(`  ${String(it.iteration).padStart(3)}  ${shortPeerId(it.worker)} (${it.attempt})  ${formatDuration(it.durationMs)}  $${it.costUsd.toFixed(4)}` +
+        `${it.repeatOf === null ? '' : `  [repeats the iteration attempt ${it.repeatOf} had in flight]`}${it.complete ? '  [complete]' : ''}  "${oneLine(it.checkpoint, 80)}"`)
+    }
+  }
   if (task.transcript.length > 0) {
     lines.push('Transcript:')
     for (const line of task.transcript) lines.push(`  [${line.turn}] ${line.role}${line.detail === undefined ? '' : ` (${line.detail})`}: ${line.text.replace(/\s+/g, ' ')}`)
@@ -108,8 +159,14 @@ function printTask (task: TaskReport): void {
 export function registerTaskCommands (program: Command): void {
   const task = program.command('task').description("tasks for a swarm's agents: submit, follow, list, cancel")
 
-  withApi(task.command('submit').argument('<prompt>').description("submit a task to a swarm; its elected leader assigns it to a member's agent"))
+  withApi(task.command('submit').argument('[prompt]').description("submit a task to a swarm; its elected leader assigns it to a member's agent"))
     .requiredOption('--swarm <name>', 'swarm that runs the task')
+    .option('--prompt-file <file>', 'read the prompt from a file instead of the argument')
+    .option('--loop', 'loop task: run the prompt again and again, each iteration fed the PRD and the previous checkpoint, until the agent declares it complete or a limit is hit')
+    .option('--prd-file <file>', 'loop: the requirements document each iteration works towards')
+    .option('--max-iterations <n>', `loop: stop after this many iterations (default ${DEFAULT_MAX_ITERATIONS})`)
+    .option('--iteration-timeout <duration>', `loop: wall time per iteration, e.g. 10m (default ${DEFAULT_ITERATION_TIMEOUT})`)
+    .option('--budget-usd <amount>', 'loop: stop once the loop has spent this much (from model usage and the price table)')
     .option('--role <role>', 'agent role (coder, reviewer, tester, planner, researcher, ...)')
     .option('--stages <roles>', 'multi-stage task: comma-separated roles, each stage fed the previous output (e.g. planner,coder,reviewer)')
     .option('--attempts <n>', 'attempts per stage before the task fails (default: the node config)')
@@ -118,8 +175,25 @@ export function registerTaskCommands (program: Command): void {
     .option('--time-limit <duration>', "agent budget: wall time per attempt, e.g. 90s, 5m (default: the role's)")
     .option('--wait', 'wait for the task to finish, showing its progress on stderr')
     .option('--wait-timeout <duration>', 'give up waiting after this long', '30m')
-    .action(async (prompt: string, options: SubmitOptions) => {
+    .action(async (argument: string | undefined, options: SubmitOptions) => {
       if (options.role !== undefined && options.stages !== undefined) throw new CliError('give either --role or --stages, not both', 2)
+      if (argument !== undefined && options.promptFile !== undefined) throw new CliError('give the prompt either as an argument or with --prompt-file, not both', 2)
+      if (argument === undefined && options.promptFile === undefined) throw new CliError('missing the prompt: give it as an argument or with --prompt-file', 2)
+      if (options.loop !== true) {
+        const stray = LOOP_ONLY.find(([field]) => options[field] !== undefined)
+        if (stray !== undefined) throw new CliError(`${stray[1]} needs --loop`, 2)
+      } else if (options.stages !== undefined) {
+        throw new CliError('a loop task has one role: give --role, not --stages', 2)
+      }
+      const loop = options.loop === true
+        ? {
+            maxIterations: positiveInteger(options.maxIterations, '--max-iterations') ?? DEFAULT_MAX_ITERATIONS,
+            iterationTimeoutMs: parseDuration(options.iterationTimeout ?? DEFAULT_ITERATION_TIMEOUT, '--iteration-timeout'),
+            budgetUsd: usd(options.budgetUsd, '--budget-usd') ?? null,
+            prd: options.prdFile === undefined ? null : await readInputFile(options.prdFile, '--prd-file')
+          }
+        : undefined
+      const prompt = argument ?? await readInputFile(options.promptFile as string, '--prompt-file')
       const stages = options.stages?.split(',').map((stage) => stage.trim()).filter(Boolean)
       const budget = {
         maxTurns: positiveInteger(options.maxTurns, '--max-turns'),
@@ -129,11 +203,12 @@ export function registerTaskCommands (program: Command): void {
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
       const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget }
+        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, loop }
       })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
-        process.stdout.write(`submitted ${submitted.id} to swarm ${submitted.swarm} (${submitted.role}); follow it with: peerflow task show ${submitted.id}\n`)
+        const kind = submitted.loop === null ? '' : `, loop of at most ${submitted.loop.maxIterations} iterations`
+        process.stdout.write(`submitted ${submitted.id} to swarm ${submitted.swarm} (${submitted.role}${kind}); follow it with: peerflow task show ${submitted.id}\n`)
         return
       }
       const finished = await waitForTask(client, submitted.id, waitTimeoutMs, true)

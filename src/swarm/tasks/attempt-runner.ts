@@ -1,6 +1,7 @@
 import {
-  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type ProviderConfig, type TranscriptEntry
+  getRole, runAgent, type AgentProgressEvent, type AgentRunResult, type AgentTool, type PriceTable, type ProviderConfig, type TranscriptEntry
 } from '../../agents/index.ts'
+import type { LoopResume } from './loop-view.ts'
 import type { PatternBank, PatternMatch } from './ports.ts'
 import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
 
@@ -11,6 +12,8 @@ export interface AttemptJob {
   assignment: Assignment
   /** The previous stage's output, for every stage after the first. */
   input: { role: string, text: string } | null
+  /** Loop tasks: where this attempt picks the loop up. */
+  resume?: LoopResume
 }
 
 export interface AttemptDeps {
@@ -20,8 +23,10 @@ export interface AttemptDeps {
   tools: readonly AgentTool[]
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
-  /** Caps the wall time of every attempt, whatever the task's budget says. */
+  /** Caps the wall time of every attempt (every iteration of a loop), whatever the task's budget says. */
   taskTimeoutMs: number
+  /** Model prices added to or overriding the built-in table. */
+  prices: PriceTable
 }
 
 export interface AttemptStatus {
@@ -30,18 +35,20 @@ export interface AttemptStatus {
   tokens: number
   costUsd: number
   model: string | null
+  /** Loop tasks: the iteration running. */
+  iteration?: number
 }
 
 const MAX_TRANSCRIPT_LINES = 24
 /** A budget overrun would recur on any worker: retrying it only spends more. */
 const BUDGET_EXCEEDED = /^budget exceeded/
 
-function clip (text: string, max: number): string {
+export function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`
 }
 
 /** The first line (the prompt) and the latest lines: what `task show` prints. */
-function transcriptSummary (entries: readonly TranscriptEntry[]): TranscriptLine[] {
+export function transcriptSummary (entries: readonly TranscriptEntry[]): TranscriptLine[] {
   const lines = entries.map((entry): TranscriptLine => {
     if (entry.role === 'user') return { turn: entry.turn, role: 'user', text: clip(entry.text, 300) }
     if (entry.role === 'assistant') {
@@ -60,12 +67,12 @@ function promptFor (job: AttemptJob): string {
     `Output of the previous stage (${input.role}):\n${input.text}`
 }
 
-function contextFrom (matches: readonly PatternMatch[]): string | undefined {
+export function contextFrom (matches: readonly PatternMatch[]): string | undefined {
   if (matches.length === 0) return undefined
   return matches.map(({ pattern }) => `- ${pattern.name} (confidence ${pattern.confidence.toFixed(2)}): ${pattern.content}`).join('\n')
 }
 
-async function relevantPatterns (job: AttemptJob, deps: AttemptDeps): Promise<PatternMatch[]> {
+export async function relevantPatterns (job: AttemptJob, deps: AttemptDeps): Promise<PatternMatch[]> {
   const bank = deps.patterns()
   if (bank === undefined || deps.patternsInContext === 0) return []
   try {
@@ -120,7 +127,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
-      onProgress
+      onProgress,
+      prices: deps.prices
     })
   } catch (err) {
     return failed(`the agent could not start: ${(err as Error).message}`, false)
@@ -150,7 +158,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
  * when the model actually worked on the task: a missing key or an unreachable endpoint says
  * nothing about the patterns.
  */
-async function recordOutcome (deps: AttemptDeps, patterns: string[], run: AgentRunResult): Promise<void> {
+export async function recordOutcome (deps: AttemptDeps, patterns: string[], run: AgentRunResult): Promise<void> {
   const bank = deps.patterns()
   if (bank === undefined || patterns.length === 0 || run.status === 'cancelled') return
   if (run.status === 'failed' && run.usage.outputTokens === 0) return

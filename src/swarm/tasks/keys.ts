@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
  *   task/<id>/p/<term>.<n>      progress      worker of that attempt
  *   task/<id>/r/<term>.<n>      result        worker of that attempt
  *   task/<id>/c/<peer>          claim (mesh)  <peer>
+ *   task/<id>/i/<term>.<n>/<k>  loop iteration k, run by attempt <term>.<n>: its worker
  *   task/<id>/cancel            cancellation  whoever cancels (every writer writes the same fact)
  *   worker/<peer>               capacity      <peer>
  */
@@ -15,6 +16,7 @@ import { randomBytes } from 'node:crypto'
 export const TASKS_NAMESPACE = 'tasks'
 
 const TASK_ID = /^[a-z0-9][a-z0-9-]{0,63}$/
+const ITERATION = /^[1-9]\d{0,5}$/
 const ATTEMPT_ID = /^(\d{1,15})\.(\d{1,9})$/
 
 /** Time-ordered (roughly) and unique without coordination. */
@@ -50,6 +52,7 @@ export const taskKey = (id: string): string => `task/${id}`
 export const assignmentKey = (id: string, attempt: AttemptRef): string => `task/${id}/a/${attemptId(attempt)}`
 export const progressKey = (id: string, attempt: AttemptRef): string => `task/${id}/p/${attemptId(attempt)}`
 export const resultKey = (id: string, attempt: AttemptRef): string => `task/${id}/r/${attemptId(attempt)}`
+export const iterationKey = (id: string, attempt: AttemptRef, iteration: number): string => `task/${id}/i/${attemptId(attempt)}/${iteration}`
 export const claimKey = (id: string, peer: string): string => `task/${id}/c/${peer}`
 export const cancelKey = (id: string): string => `task/${id}/cancel`
 export const workerKey = (peer: string): string => `worker/${peer}`
@@ -58,6 +61,7 @@ export type ParsedKey =
   | { kind: 'spec', task: string }
   | { kind: 'assignment' | 'progress' | 'result', task: string, attempt: string }
   | { kind: 'claim', task: string, peer: string }
+  | { kind: 'iteration', task: string, attempt: string, iteration: number }
   | { kind: 'cancel', task: string }
   | { kind: 'worker', peer: string }
 
@@ -71,6 +75,11 @@ export function parseKey (key: string): ParsedKey | undefined {
   const task = parts[1] as string
   if (parts.length === 2) return { kind: 'spec', task }
   if (parts.length === 3 && parts[2] === 'cancel') return { kind: 'cancel', task }
+  if (parts.length === 5 && parts[2] === 'i') {
+    const [, , , attempt, number] = parts as [string, string, string, string, string]
+    if (parseAttemptId(attempt) === undefined || !ITERATION.test(number)) return undefined
+    return { kind: 'iteration', task, attempt, iteration: Number(number) }
+  }
   if (parts.length !== 4 || parts[3] === '') return undefined
   const [, , tag, rest] = parts as [string, string, string, string]
   if (tag === 'c') return { kind: 'claim', task, peer: rest }

@@ -1,7 +1,8 @@
 import { runAttempt, type AttemptDeps, type AttemptJob, type AttemptStatus } from './attempt-runner.ts'
-import { progressKey, resultKey, type AttemptRef } from './keys.ts'
+import { iterationKey, progressKey, resultKey, type AttemptRef } from './keys.ts'
+import { runLoopAttempt } from './loop-runner.ts'
 import type { TaskLog, TaskStore } from './ports.ts'
-import type { Progress, Result } from './records.ts'
+import type { Iteration, Progress, Result } from './records.ts'
 
 /**
  * The agents this node runs for its assignments: at most `maxConcurrent` at once, the rest waiting
@@ -34,6 +35,8 @@ export interface AgentInfo {
   maxTurns: number
   tokens: number
   costUsd: number
+  /** Loop tasks: the iteration running or last run here. */
+  iteration: number | null
   acceptedAt: number
   startedAt: number | null
   finishedAt: number | null
@@ -130,7 +133,7 @@ export class LocalAgents {
       lastWrittenAt: 0,
       info: {
         task: job.spec.id, attempt: attemptId, swarm: job.spec.swarm, role: job.spec.stages[job.assignment.stage] ?? '?', stage: job.assignment.stage,
-        state: 'waiting', model: null, turn: 0, maxTurns: 0, tokens: 0, costUsd: 0, acceptedAt: now, startedAt: null, finishedAt: null, error: null
+        state: 'waiting', model: null, turn: 0, maxTurns: 0, tokens: 0, costUsd: 0, iteration: null, acceptedAt: now, startedAt: null, finishedAt: null, error: null
       }
     }
     this.#active.set(key, run)
@@ -185,10 +188,14 @@ export class LocalAgents {
     run.info.state = 'running'
     run.info.startedAt = Date.now()
     this.#writeProgress(run, true)
-    const result = await runAttempt(run.job, this.#options.deps, run.controller.signal, (status: AttemptStatus) => {
+    const onStatus = (status: AttemptStatus): void => {
+      const iterationChanged = status.iteration !== undefined && status.iteration !== run.info.iteration
       Object.assign(run.info, status)
-      this.#writeProgress(run, false)
-    })
+      this.#writeProgress(run, iterationChanged)
+    }
+    const result = run.job.spec.loop === undefined
+      ? await runAttempt(run.job, this.#options.deps, run.controller.signal, onStatus)
+      : await runLoopAttempt(run.job, this.#options.deps, run.controller.signal, onStatus, async (iteration) => { await this.#writeIteration(run, iteration) })
     const reason = run.stopReason
     if (reason === 'superseded') {
       this.#finish(run, 'failed', 'attempt superseded (the leader gave the task to another member)')
@@ -236,11 +243,17 @@ export class LocalAgents {
       costUsd: run.info.costUsd,
       model: run.info.model,
       startedAt: run.info.startedAt ?? run.info.acceptedAt,
-      heartbeatAt: now
+      heartbeatAt: now,
+      ...(run.info.iteration === null ? {} : { iteration: run.info.iteration })
     }
     this.#options.store.put(progressKey(run.job.spec.id, run.ref), progress, this.#options.retentionMs).catch((err: Error) => {
       this.#options.log.warn({ task: run.job.spec.id, err: err.message }, 'could not record task progress')
     })
+  }
+
+  async #writeIteration (run: Run, iteration: Iteration): Promise<void> {
+    await this.#options.store.put(iterationKey(run.job.spec.id, run.ref, iteration.iteration), iteration, this.#options.retentionMs)
+    this.#options.log.info({ task: run.job.spec.id, attempt: run.info.attempt, iteration: iteration.iteration, complete: iteration.complete }, 'loop iteration recorded')
   }
 
   async #writeResult (run: Run, result: Result): Promise<void> {

@@ -1,5 +1,5 @@
 import { parseAttemptId, parseKey, type AttemptRef } from './keys.ts'
-import { Assignment, Cancel, Claim, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
+import { Assignment, Cancel, Claim, Iteration, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
 
 /** One entry of the tasks namespace as the store hands it out. */
 export interface StoredRecord {
@@ -14,6 +14,8 @@ export interface AttemptRecords {
   assignment?: Assignment
   progress?: Progress
   result?: Result
+  /** Loop iterations this attempt recorded, by number. */
+  iterations: Map<number, Iteration>
 }
 
 export interface TaskRecords {
@@ -38,6 +40,7 @@ type Decoded =
   | { kind: 'progress', task: string, attempt: string, value: Progress }
   | { kind: 'result', task: string, attempt: string, value: Result }
   | { kind: 'claim', task: string, peer: string, value: Claim }
+  | { kind: 'iteration', task: string, attempt: string, value: Iteration }
   | { kind: 'cancel', task: string, value: Cancel }
   | { kind: 'worker', peer: string, value: WorkerInfo }
 
@@ -66,6 +69,11 @@ function decode (record: StoredRecord): Decoded | undefined {
     case 'result': {
       const parsed = Result.safeParse(record.value)
       return parsed.success && parsed.data.worker === record.author ? { ...key, kind: 'result', value: parsed.data } : undefined
+    }
+    case 'iteration': {
+      const parsed = Iteration.safeParse(record.value)
+      const matches = parsed.success && parsed.data.iteration === key.iteration && parsed.data.worker === record.author
+      return matches ? { kind: 'iteration', task: key.task, attempt: key.attempt, value: parsed.data } : undefined
     }
     case 'claim': {
       const parsed = Claim.safeParse(record.value)
@@ -116,11 +124,12 @@ export class RecordIndexer {
         default: {
           let attempt = task.attempts.get(decoded.attempt)
           if (attempt === undefined) {
-            attempt = { id: decoded.attempt, ref: parseAttemptId(decoded.attempt) as AttemptRef }
+            attempt = { id: decoded.attempt, ref: parseAttemptId(decoded.attempt) as AttemptRef, iterations: new Map() }
             task.attempts.set(decoded.attempt, attempt)
           }
           if (decoded.kind === 'assignment') attempt.assignment = decoded.value
           else if (decoded.kind === 'progress') attempt.progress = decoded.value
+          else if (decoded.kind === 'iteration') attempt.iterations.set(decoded.value.iteration, decoded.value)
           else attempt.result = decoded.value
         }
       }

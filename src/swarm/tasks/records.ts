@@ -22,6 +22,23 @@ export const TaskBudget = z.object({
 }).strict()
 export type TaskBudget = z.infer<typeof TaskBudget>
 
+export const MAX_PRD_CHARS = 24_000
+export const MAX_CHECKPOINT_CHARS = 4_000
+export const MAX_LOOP_ITERATIONS = 1_000
+
+/**
+ * A loop task runs its prompt again and again (each iteration a fresh agent run fed the PRD and
+ * the previous checkpoint) until the agent declares the work complete or a limit is reached.
+ */
+export const LoopSpec = z.object({
+  prd: z.string().max(MAX_PRD_CHARS).nullable(),
+  maxIterations: z.number().int().min(1).max(MAX_LOOP_ITERATIONS),
+  iterationTimeoutMs: z.number().int().min(1_000).max(24 * 3_600_000),
+  /** Spend cap for the whole loop, over every attempt. */
+  budgetUsd: z.number().min(0).max(1_000_000).nullable()
+}).strict()
+export type LoopSpec = z.infer<typeof LoopSpec>
+
 /** Written once by the submitter. A single-stage task has one role in `stages`. */
 export const TaskSpec = z.object({
   id: z.string().min(1).max(64),
@@ -32,9 +49,14 @@ export const TaskSpec = z.object({
   maxAttempts: z.number().int().min(1).max(10),
   budget: TaskBudget,
   submittedBy: peer,
-  submittedAt: z.number()
+  submittedAt: z.number(),
+  /** Present for loop tasks (single stage only). */
+  loop: LoopSpec.optional()
 })
 export type TaskSpec = z.infer<typeof TaskSpec>
+
+export const LOOP_STOP_REASONS = ['completed', 'max-iterations', 'budget', 'repeated-failures'] as const
+export type LoopStopReason = typeof LOOP_STOP_REASONS[number]
 
 const ASSIGNMENT_REASONS = ['scheduled', 'claimed', 'retry', 'reassigned', 'next-stage', 'abandoned'] as const
 
@@ -67,7 +89,9 @@ export const Progress = z.object({
   costUsd: z.number().min(0),
   model: z.string().max(128).nullable(),
   startedAt: z.number(),
-  heartbeatAt: z.number()
+  heartbeatAt: z.number(),
+  /** Loop tasks: the iteration running now. */
+  iteration: z.number().int().min(1).optional()
 })
 export type Progress = z.infer<typeof Progress>
 
@@ -96,9 +120,31 @@ export const Result = z.object({
   transcript: z.array(TranscriptLine).max(24),
   /** ReasoningBank patterns given to the agent as context. */
   patterns: z.array(z.string().max(256)).max(20),
-  finishedAt: z.number()
+  finishedAt: z.number(),
+  /** Loop tasks: why the loop ended (when this attempt ended it). */
+  stopReason: z.enum(LOOP_STOP_REASONS).optional()
 })
 export type Result = z.infer<typeof Result>
+
+/**
+ * Loop tasks: one finished iteration, written once by the worker of the attempt that ran it,
+ * before the next iteration starts. The checkpoint is what the next iteration starts from.
+ */
+export const Iteration = z.object({
+  worker: peer,
+  iteration: z.number().int().min(1).max(MAX_LOOP_ITERATIONS),
+  checkpoint: z.string().max(MAX_CHECKPOINT_CHARS),
+  /** The agent declared the work complete. */
+  complete: z.boolean(),
+  tokens: count,
+  costUsd: z.number().min(0),
+  model: z.string().max(128).nullable(),
+  startedAt: z.number(),
+  finishedAt: z.number(),
+  /** A repeat of the iteration an earlier attempt had in flight when it was lost. */
+  repeatOf: z.string().max(64).optional()
+})
+export type Iteration = z.infer<typeof Iteration>
 
 /** Mesh topology: a member asks for a queued task; `after` names the attempt in force when it asked. */
 export const Claim = z.object({

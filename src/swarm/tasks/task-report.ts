@@ -1,4 +1,5 @@
-import type { Progress, Result, TranscriptLine } from './records.ts'
+import { loopProgress } from './loop-view.ts'
+import type { LoopSpec, LoopStopReason, Progress, Result, TranscriptLine } from './records.ts'
 import type { Attempt, TaskState, TaskView } from './task-view.ts'
 
 /** Tasks as the control API and the CLI show them: plain JSON built from a derived view. */
@@ -25,6 +26,31 @@ export interface StageOutput {
   worker: string
   attempt: string
   text: string
+}
+
+export interface IterationReport {
+  iteration: number
+  attempt: string
+  worker: string
+  checkpoint: string
+  complete: boolean
+  tokens: number
+  costUsd: number
+  durationMs: number
+  finishedAt: number
+  /** Set when this run repeats the iteration that attempt had in flight when it was lost. */
+  repeatOf: string | null
+}
+
+export interface LoopReport extends Omit<LoopSpec, 'prd'> {
+  prd: string | null
+  /** The iteration running now, if any. */
+  running: number | null
+  /** Spent by every attempt of the loop. */
+  spentUsd: number
+  /** The checkpoint the next iteration starts from. */
+  checkpoint: string | null
+  iterationLog: IterationReport[]
 }
 
 export interface TaskReport {
@@ -55,6 +81,11 @@ export interface TaskReport {
   submittedAt: number
   finishedAt: number | null
   durationMs: number | null
+  /** Loop tasks: iterations recorded (each number once), else 0. */
+  iterations: number
+  /** Loop tasks: why the loop ended, once it has. */
+  stopReason: LoopStopReason | null
+  loop: LoopReport | null
 }
 
 export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error'> & {
@@ -110,6 +141,30 @@ function stageOutputs (view: TaskView): StageOutput[] {
   return outputs
 }
 
+function reportLoop (view: TaskView): LoopReport | null {
+  const loop = view.spec.loop
+  if (loop === undefined) return null
+  const progress = loopProgress(view.attempts)
+  return {
+    ...loop,
+    running: progress.running,
+    spentUsd: progress.spentUsd,
+    checkpoint: progress.iterations.at(-1)?.checkpoint ?? null,
+    iterationLog: progress.iterations.map((iteration) => ({
+      iteration: iteration.iteration,
+      attempt: iteration.attempt,
+      worker: iteration.worker,
+      checkpoint: iteration.checkpoint,
+      complete: iteration.complete,
+      tokens: iteration.tokens,
+      costUsd: iteration.costUsd,
+      durationMs: iteration.finishedAt - iteration.startedAt,
+      finishedAt: iteration.finishedAt,
+      repeatOf: iteration.repeatOf ?? null
+    }))
+  }
+}
+
 export function reportTask (view: TaskView): TaskReport {
   const { spec, current } = view
   const latestResult = [...view.attempts].reverse().find((attempt) => attempt.result !== undefined)?.result
@@ -125,6 +180,7 @@ export function reportTask (view: TaskView): TaskReport {
     ? view.result?.finishedAt ?? null
     : view.state === 'failed' ? current?.result?.finishedAt ?? current?.assignment.at ?? null
       : view.state === 'cancelled' ? view.cancel?.at ?? null : null
+  const loop = reportLoop(view)
   const progress = current !== undefined && current.result === undefined && current.progress !== undefined
     ? (({ seq: _seq, worker: _worker, ...rest }) => rest)(current.progress)
     : null
@@ -152,7 +208,10 @@ export function reportTask (view: TaskView): TaskReport {
     submittedBy: spec.submittedBy,
     submittedAt: spec.submittedAt,
     finishedAt,
-    durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt
+    durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
+    iterations: loop?.iterationLog.length ?? 0,
+    stopReason: view.state === 'done' || view.state === 'failed' ? current?.result?.stopReason ?? null : null,
+    loop
   }
 }
 

@@ -1,12 +1,13 @@
 import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
-import { isRoleName, ROLE_NAMES, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
+import { isRoleName, ROLE_NAMES, type AgentTool, type PriceTable, type ProviderConfig } from '../../agents/index.ts'
 import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
+import { loopResume } from './loop-view.ts'
 import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
-import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
+import { LoopSpec, MAX_PRD_CHARS, MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
 import { planAssignments } from './scheduler.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
@@ -27,6 +28,8 @@ export interface TaskSettings {
   patternsInContext: number
   /** How long task records stay in replicated memory. */
   retentionMs: number
+  /** Model prices (USD per million tokens) added to or overriding the built-in table. */
+  prices?: PriceTable
 }
 
 export interface TaskServiceOptions {
@@ -50,11 +53,32 @@ export interface SubmitRequest {
   stages?: string[]
   maxAttempts?: number
   budget?: TaskBudget
+  /** Makes it a loop task (single stage). */
+  loop?: LoopRequest
+}
+
+export interface LoopRequest {
+  prd?: string | null
+  maxIterations: number
+  iterationTimeoutMs: number
+  budgetUsd?: number | null
 }
 
 export interface ListFilter {
   swarm?: string
   state?: TaskState
+}
+
+function loopSpecOf (request: LoopRequest, stages: string[]): LoopSpec {
+  if (stages.length !== 1) throw new TaskError('invalid', 'a loop task has one stage (one role)')
+  const prd = request.prd === undefined || request.prd === null || request.prd.trim() === '' ? null : request.prd
+  if (prd !== null && prd.length > MAX_PRD_CHARS) throw new TaskError('invalid', `the PRD is longer than ${MAX_PRD_CHARS} characters`)
+  const parsed = LoopSpec.safeParse({ prd, maxIterations: request.maxIterations, iterationTimeoutMs: request.iterationTimeoutMs, budgetUsd: request.budgetUsd ?? null })
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new TaskError('invalid', `invalid loop: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'rejected'}`.trim())
+  }
+  return parsed.data
 }
 
 /**
@@ -95,7 +119,8 @@ export class TaskService {
         patterns: options.patterns,
         tools: options.tools,
         patternsInContext: options.settings.patternsInContext,
-        taskTimeoutMs: options.settings.taskTimeoutMs
+        taskTimeoutMs: options.settings.taskTimeoutMs,
+        prices: options.settings.prices ?? {}
       }
     })
   }
@@ -143,9 +168,11 @@ export class TaskService {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new TaskError('invalid', 'maxAttempts must be an integer from 1 to 10')
     const budget = TaskBudget.safeParse(request.budget ?? {})
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
+    const loop = request.loop === undefined ? undefined : loopSpecOf(request.loop, stages)
     const submittedAt = Date.now()
     const spec: TaskSpec = {
-      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt
+      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
+      ...(loop === undefined ? {} : { loop })
     }
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
@@ -298,7 +325,8 @@ export class TaskService {
         if (previous?.result === undefined) continue
         input = { role: previous.result.role, text: previous.result.text }
       }
-      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input }, current.ref, current.id)
+      const resume = view.spec.loop === undefined ? {} : { resume: loopResume(view.attempts) }
+      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, ...resume }, current.ref, current.id)
     }
   }
 

@@ -1,6 +1,6 @@
 import { compareAttempts, type AttemptRef } from './keys.ts'
 import type { TaskRecords } from './record-index.ts'
-import type { Assignment, Cancel, Claim, Progress, Result, TaskSpec } from './records.ts'
+import type { Assignment, Cancel, Claim, Iteration, Progress, Result, TaskSpec } from './records.ts'
 
 /**
  * A task's state, derived from its records alone: every replica holding the same records derives
@@ -22,6 +22,8 @@ export interface Attempt {
   progress?: Progress
   /** Only the assigned worker's result counts. */
   result?: Result
+  /** Loop tasks: iterations the assigned worker recorded in this attempt, in order. */
+  iterations: Iteration[]
 }
 
 /** What the leader should assign next, when the task waits for a worker. */
@@ -60,7 +62,8 @@ function attemptsOf (records: TaskRecords): Attempt[] {
   for (const record of records.attempts.values()) {
     const assignment = record.assignment
     if (assignment === undefined) continue
-    const attempt: Attempt = { id: record.id, ref: record.ref, assignment }
+    const iterations = [...record.iterations.values()].filter((iteration) => iteration.worker === assignment.worker).sort((a, b) => a.iteration - b.iteration)
+    const attempt: Attempt = { id: record.id, ref: record.ref, assignment, iterations }
     if (record.progress !== undefined && record.progress.worker === assignment.worker) attempt.progress = record.progress
     if (record.result !== undefined && record.result.worker === assignment.worker) attempt.result = record.result
     attempts.push(attempt)
