@@ -17,7 +17,7 @@ import { statusRoute } from './status.ts'
 import {
   swarmEventsRoute, swarmInitRoute, swarmJoinRoute, swarmLeaveRoute, swarmListRoute, swarmStatusRoute
 } from './swarms.ts'
-import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
+import { taskApproveRoute, taskCancelRoute, taskListRoute, taskPlanRoute, taskRejectRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
 export const routes: Route[] = [
@@ -56,8 +56,11 @@ export const routes: Route[] = [
   patternForgetRoute,
   patternConsolidateRoute,
   taskSubmitRoute,
+  taskPlanRoute,
   taskListRoute,
   taskShowRoute,
   taskCancelRoute,
+  taskApproveRoute,
+  taskRejectRoute,
   agentListRoute
 ]

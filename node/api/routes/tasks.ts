@@ -1,6 +1,7 @@
 import { PeerflowError } from '../../../crdt/index.ts'
 import { TaskBudget } from '../../../src/swarm/tasks/records.ts'
 import { TaskError } from '../../../src/swarm/tasks/task-error.ts'
+import type { PlanStep } from '../../../src/swarm/tasks/plan.ts'
 import type { LoopRequest, SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
 import type { TaskState } from '../../../src/swarm/tasks/task-view.ts'
 import { requireString, type Route } from '../route.ts'
@@ -23,7 +24,11 @@ function loopRequestOf (value: unknown): LoopRequest | undefined {
 }
 
 function submitRequestOf (body: unknown): SubmitRequest {
-  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, loop?: unknown }
+  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, loop?: unknown, approve?: unknown, after?: unknown }
+  if (fields.approve !== undefined && typeof fields.approve !== 'boolean') throw new PeerflowError('invalid', 'approve must be a boolean')
+  if (fields.after !== undefined && (!Array.isArray(fields.after) || fields.after.some((id) => typeof id !== 'string'))) {
+    throw new PeerflowError('invalid', 'after must be an array of task ids')
+  }
   if (fields.role !== undefined && typeof fields.role !== 'string') throw new PeerflowError('invalid', 'role must be a string')
   if (fields.stages !== undefined && (!Array.isArray(fields.stages) || fields.stages.some((stage) => typeof stage !== 'string'))) {
     throw new PeerflowError('invalid', 'stages must be an array of role names')
@@ -38,7 +43,9 @@ function submitRequestOf (body: unknown): SubmitRequest {
     stages: fields.stages as string[] | undefined,
     maxAttempts: fields.maxAttempts,
     budget: budget.data,
-    loop: loopRequestOf(fields.loop)
+    loop: loopRequestOf(fields.loop),
+    approve: fields.approve,
+    after: fields.after as string[] | undefined
   }
 }
 
@@ -66,4 +73,50 @@ export const taskCancelRoute: Route = {
   method: 'POST',
   path: '/tasks/:id/cancel',
   handle: async ({ node, params }) => node.tasks.cancel(params.id as string)
+}
+
+function noteOf (body: unknown): string | null {
+  const note = (body as { note?: unknown } | null)?.note
+  if (note === undefined || note === null) return null
+  if (typeof note !== 'string') throw new PeerflowError('invalid', 'note must be a string')
+  return note
+}
+
+export const taskApproveRoute: Route = {
+  method: 'POST',
+  path: '/tasks/:id/approve',
+  handle: async ({ node, params, body }) => node.tasks.decide(params.id as string, 'approved', noteOf(body))
+}
+
+export const taskRejectRoute: Route = {
+  method: 'POST',
+  path: '/tasks/:id/reject',
+  handle: async ({ node, params, body }) => node.tasks.decide(params.id as string, 'rejected', noteOf(body))
+}
+
+function planStepsOf (body: unknown): PlanStep[] {
+  const steps = (body as { steps?: unknown } | null)?.steps
+  if (!Array.isArray(steps)) throw new PeerflowError('invalid', 'steps must be an array')
+  return steps.map((value, i) => {
+    const step = (value ?? {}) as Record<string, unknown>
+    if (typeof step.ref !== 'string' || typeof step.prompt !== 'string') throw new PeerflowError('invalid', `step ${i + 1}: ref and prompt must be strings`)
+    if (step.role !== undefined && typeof step.role !== 'string') throw new PeerflowError('invalid', `step ${i + 1}: role must be a string`)
+    if (step.after !== undefined && (!Array.isArray(step.after) || step.after.some((name) => typeof name !== 'string'))) {
+      throw new PeerflowError('invalid', `step ${i + 1}: after must be an array of refs or task ids`)
+    }
+    return {
+      ref: step.ref,
+      prompt: step.prompt,
+      ...(step.role === undefined ? {} : { role: step.role as string }),
+      ...(step.after === undefined ? {} : { after: step.after as string[] }),
+      approve: step.approve === true
+    }
+  })
+}
+
+/** Several tasks at once, naming each other in `after` by ref: a DAG the swarm runs. */
+export const taskPlanRoute: Route = {
+  method: 'POST',
+  path: '/tasks/plan',
+  handle: async ({ node, body }) => ({ tasks: await node.tasks.submitPlan(requireString(body, 'swarm'), planStepsOf(body)) })
 }

@@ -12,6 +12,7 @@ export type ProgressView = Pick<TaskReport, 'state' | 'assignee' | 'stages' | 's
   /** Loop tasks. */
   loop?: Pick<LoopReport, 'maxIterations' | 'running' | 'spentUsd' | 'checkpoint' | 'iterationLog'> | null
   stopReason?: TaskReport['stopReason']
+  blockedBy?: string[]
 }
 
 interface SubmitOptions extends ReadOptions {
@@ -30,6 +31,8 @@ interface SubmitOptions extends ReadOptions {
   maxIterations?: string
   iterationTimeout?: string
   budgetUsd?: string
+  after?: string
+  approve?: boolean
 }
 
 /** Flags that only make sense with --loop. */
@@ -85,6 +88,8 @@ export function progressLine (task: ProgressView): string {
     const loop = task.loop === undefined || task.loop === null ? '' : ` · ${task.loop.iterationLog.length} iterations${task.stopReason === null || task.stopReason === undefined ? '' : ` (${task.stopReason})`}`
     return task.state === 'done' ? `done${took}${loop}` : `${task.state}${took}${loop}${task.error === null ? '' : `: ${task.error}`}`
   }
+  if (task.state === 'waiting') return `waiting for ${task.blockedBy?.join(', ') ?? 'its dependencies'}`
+  if (task.state === 'input-required') return 'waiting for approval (peerflow task approve|reject <id>)'
   if (task.loop !== undefined && task.loop !== null) return loopLine(task, task.loop)
   const parts = [task.assignee === null ? 'waiting for a worker' : `assigned to ${shortPeerId(task.assignee)}`]
   if (task.stages.length > 1) parts.push(`stage ${task.stage + 1}/${task.stages.length} (${task.stages[task.stage] ?? '?'})`)
@@ -132,6 +137,13 @@ function printTask (task: TaskReport): void {
         `  ${formatTokens(attempt.tokens)} tokens${attempt.error === null ? '' : `  (${attempt.error})`}`)
     }
   }
+  if (task.after.length > 0) lines.push(`After: ${task.after.join(', ')}${task.blockedBy.length > 0 ? `   waiting for: ${task.blockedBy.join(', ')}` : ''}`)
+  if (task.approval !== null) {
+    const approval = task.approval
+    lines.push(approval.state === 'pending'
+      ? `Approval: pending (peerflow task approve ${task.id} [--note ...] | peerflow task reject ${task.id} --note ...)`
+      : `Approval: ${approval.state} by ${approval.by ?? '?'}${approval.at === null ? '' : ` at ${new Date(approval.at).toISOString()}`}${approval.note === null ? '' : `: ${approval.note}`}`)
+  }
   if (task.loop !== null) {
     const loop = task.loop
     lines.push(`Loop: ${task.iterations}/${loop.maxIterations} iterations` + (loop.running === null ? '' : `, running ${loop.running}`) +
@@ -167,6 +179,8 @@ export function registerTaskCommands (program: Command): void {
     .option('--max-iterations <n>', `loop: stop after this many iterations (default ${DEFAULT_MAX_ITERATIONS})`)
     .option('--iteration-timeout <duration>', `loop: wall time per iteration, e.g. 10m (default ${DEFAULT_ITERATION_TIMEOUT})`)
     .option('--budget-usd <amount>', 'loop: stop once the loop has spent this much (from model usage and the price table)')
+    .option('--after <ids>', 'comma-separated task ids that must be done first; one failing fails this task')
+    .option('--approve', "wait in state input-required until someone runs 'peerflow task approve <id>'")
     .option('--role <role>', 'agent role (coder, reviewer, tester, planner, researcher, ...)')
     .option('--stages <roles>', 'multi-stage task: comma-separated roles, each stage fed the previous output (e.g. planner,coder,reviewer)')
     .option('--attempts <n>', 'attempts per stage before the task fails (default: the node config)')
@@ -203,7 +217,9 @@ export function registerTaskCommands (program: Command): void {
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
       const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, loop }
+        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, loop,
+          approve: options.approve === true ? true : undefined,
+          after: options.after?.split(',').map((id) => id.trim()).filter(Boolean) }
       })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
@@ -219,15 +235,18 @@ export function registerTaskCommands (program: Command): void {
 
   withApi(task.command('list').description('tasks this node knows, newest first'))
     .option('--swarm <name>', 'only this swarm')
-    .option('--state <state>', 'only this state: submitted | assigned | running | done | failed | cancelled')
+    .option('--state <state>', 'only this state: waiting | input-required | submitted | assigned | running | done | failed | cancelled')
     .action(async (options: ReadOptions & { swarm?: string, state?: string }) => {
       const reply = await clientFor(options).request<{ tasks: TaskSummary[] }>('GET', '/tasks', { query: { swarm: options.swarm, state: options.state } })
       if (options.json === true) return printJson(reply)
+      const pending = reply.tasks.filter((row) => row.state === 'input-required')
+      if (pending.length > 0) process.stdout.write(`${pending.length} waiting for approval: peerflow task approve|reject ${pending.map((row) => row.id).join(' | ')}\n`)
       printTable(reply.tasks, [
         { header: 'id', value: (row) => row.id },
         { header: 'swarm', value: (row) => row.swarm },
         { header: 'role', value: (row) => row.role },
-        { header: 'state', value: (row) => row.state },
+        { header: 'state', value: (row) => row.state === 'input-required' ? 'input-required (approval)' : row.state },
+        { header: 'iter', value: (row) => row.iterations === 0 ? '-' : String(row.iterations) },
         { header: 'assignee', value: (row) => row.assignee === null ? '-' : shortPeerId(row.assignee) },
         { header: 'attempts', value: (row) => String(row.attempts) },
         { header: 'tokens', value: (row) => formatTokens(row.tokens) },
@@ -242,6 +261,16 @@ export function registerTaskCommands (program: Command): void {
       if (options.json === true) return printJson(report)
       printTask(report)
     })
+
+  for (const [verb, past] of [['approve', 'approved'], ['reject', 'rejected']] as const) {
+    withApi(task.command(verb).argument('<id>').description(`${verb} a task waiting in input-required (from any node); who and the note are recorded`))
+      .option('--note <text>', 'why, recorded with the decision')
+      .action(async (id: string, options: ReadOptions & { note?: string }) => {
+        const report = await clientFor(options).request<TaskReport>('POST', `${taskPath(id)}/${verb}`, { body: { note: options.note ?? null } })
+        if (options.json === true) return printJson(report)
+        process.stdout.write(`${past} ${id}${report.state === 'waiting' ? ` (still waiting for ${report.blockedBy.join(', ')})` : ''}\n`)
+      })
+  }
 
   withApi(task.command('cancel').argument('<id>').description('cancel a task; its running agent is stopped'))
     .action(async (id: string, options: ReadOptions) => {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
  *   task/<id>/r/<term>.<n>      result        worker of that attempt
  *   task/<id>/c/<peer>          claim (mesh)  <peer>
  *   task/<id>/i/<term>.<n>/<k>  loop iteration k, run by attempt <term>.<n>: its worker
+ *   task/<id>/d/<peer>          approval decision  <peer>
  *   task/<id>/cancel            cancellation  whoever cancels (every writer writes the same fact)
  *   worker/<peer>               capacity      <peer>
  */
@@ -53,6 +54,7 @@ export const assignmentKey = (id: string, attempt: AttemptRef): string => `task/
 export const progressKey = (id: string, attempt: AttemptRef): string => `task/${id}/p/${attemptId(attempt)}`
 export const resultKey = (id: string, attempt: AttemptRef): string => `task/${id}/r/${attemptId(attempt)}`
 export const iterationKey = (id: string, attempt: AttemptRef, iteration: number): string => `task/${id}/i/${attemptId(attempt)}/${iteration}`
+export const decisionKey = (id: string, peer: string): string => `task/${id}/d/${peer}`
 export const claimKey = (id: string, peer: string): string => `task/${id}/c/${peer}`
 export const cancelKey = (id: string): string => `task/${id}/cancel`
 export const workerKey = (peer: string): string => `worker/${peer}`
@@ -61,6 +63,7 @@ export type ParsedKey =
   | { kind: 'spec', task: string }
   | { kind: 'assignment' | 'progress' | 'result', task: string, attempt: string }
   | { kind: 'claim', task: string, peer: string }
+  | { kind: 'decision', task: string, peer: string }
   | { kind: 'iteration', task: string, attempt: string, iteration: number }
   | { kind: 'cancel', task: string }
   | { kind: 'worker', peer: string }
@@ -83,6 +86,7 @@ export function parseKey (key: string): ParsedKey | undefined {
   if (parts.length !== 4 || parts[3] === '') return undefined
   const [, , tag, rest] = parts as [string, string, string, string]
   if (tag === 'c') return { kind: 'claim', task, peer: rest }
+  if (tag === 'd') return { kind: 'decision', task, peer: rest }
   const kind = ATTEMPT_KINDS[tag as keyof typeof ATTEMPT_KINDS]
   if (kind === undefined || parseAttemptId(rest) === undefined) return undefined
   return { kind, task, attempt: rest }

@@ -1,5 +1,5 @@
 import { parseAttemptId, parseKey, type AttemptRef } from './keys.ts'
-import { Assignment, Cancel, Claim, Iteration, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
+import { Assignment, Cancel, Claim, Decision, Iteration, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
 
 /** One entry of the tasks namespace as the store hands it out. */
 export interface StoredRecord {
@@ -26,6 +26,8 @@ export interface TaskRecords {
   attempts: Map<string, AttemptRecords>
   /** Mesh claims by member. */
   claims: Map<string, Claim>
+  /** Approval decisions by deciding node. */
+  decisions: Map<string, Decision>
   cancel?: Cancel
 }
 
@@ -41,6 +43,7 @@ type Decoded =
   | { kind: 'result', task: string, attempt: string, value: Result }
   | { kind: 'claim', task: string, peer: string, value: Claim }
   | { kind: 'iteration', task: string, attempt: string, value: Iteration }
+  | { kind: 'decision', task: string, peer: string, value: Decision }
   | { kind: 'cancel', task: string, value: Cancel }
   | { kind: 'worker', peer: string, value: WorkerInfo }
 
@@ -75,6 +78,10 @@ function decode (record: StoredRecord): Decoded | undefined {
       const matches = parsed.success && parsed.data.iteration === key.iteration && parsed.data.worker === record.author
       return matches ? { kind: 'iteration', task: key.task, attempt: key.attempt, value: parsed.data } : undefined
     }
+    case 'decision': {
+      const parsed = Decision.safeParse(record.value)
+      return parsed.success && key.peer === record.author && parsed.data.by === record.author ? { ...key, value: parsed.data } : undefined
+    }
     case 'claim': {
       const parsed = Claim.safeParse(record.value)
       return parsed.success && key.peer === record.author ? { ...key, value: parsed.data } : undefined
@@ -103,7 +110,7 @@ export class RecordIndexer {
     const taskOf = (id: string): TaskRecords => {
       let task = tasks.get(id)
       if (task === undefined) {
-        task = { id, sources: [], attempts: new Map(), claims: new Map() }
+        task = { id, sources: [], attempts: new Map(), claims: new Map(), decisions: new Map() }
         tasks.set(id, task)
       }
       return task
@@ -121,6 +128,7 @@ export class RecordIndexer {
         case 'spec': task.spec = decoded.value; break
         case 'cancel': task.cancel = decoded.value; break
         case 'claim': task.claims.set(decoded.peer, decoded.value); break
+        case 'decision': task.decisions.set(decoded.peer, decoded.value); break
         default: {
           let attempt = task.attempts.get(decoded.attempt)
           if (attempt === undefined) {

@@ -22,6 +22,8 @@ export const TaskBudget = z.object({
 }).strict()
 export type TaskBudget = z.infer<typeof TaskBudget>
 
+export const MAX_DEPENDENCIES = 32
+export const MAX_NOTE_CHARS = 2_000
 export const MAX_PRD_CHARS = 24_000
 export const MAX_CHECKPOINT_CHARS = 4_000
 export const MAX_LOOP_ITERATIONS = 1_000
@@ -51,7 +53,11 @@ export const TaskSpec = z.object({
   submittedBy: peer,
   submittedAt: z.number(),
   /** Present for loop tasks (single stage only). */
-  loop: LoopSpec.optional()
+  loop: LoopSpec.optional(),
+  /** The task waits in `input-required` until someone approves it (or rejects it). */
+  approve: z.boolean().optional(),
+  /** Tasks that must be done before this one starts; one of them failing fails this one. */
+  after: z.array(z.string().min(1).max(64)).max(MAX_DEPENDENCIES).optional()
 })
 export type TaskSpec = z.infer<typeof TaskSpec>
 
@@ -152,6 +158,15 @@ export const Claim = z.object({
   at: z.number()
 })
 export type Claim = z.infer<typeof Claim>
+
+/** An approval gate's decision, one record per deciding node; the earliest decision stands (see task-view.ts). */
+export const Decision = z.object({
+  by: peer,
+  decision: z.enum(['approved', 'rejected']),
+  note: z.string().max(MAX_NOTE_CHARS).nullable(),
+  at: z.number()
+})
+export type Decision = z.infer<typeof Decision>
 
 export const Cancel = z.object({
   by: peer,

@@ -53,6 +53,15 @@ export interface LoopReport extends Omit<LoopSpec, 'prd'> {
   iterationLog: IterationReport[]
 }
 
+export interface ApprovalReport {
+  state: 'pending' | 'approved' | 'rejected'
+  /** What is to be approved: the task's prompt. */
+  request: string
+  by: string | null
+  note: string | null
+  at: number | null
+}
+
 export interface TaskReport {
   id: string
   state: TaskState
@@ -81,6 +90,12 @@ export interface TaskReport {
   submittedAt: number
   finishedAt: number | null
   durationMs: number | null
+  /** Approval-gated tasks: pending until someone decides. */
+  approval: ApprovalReport | null
+  /** Tasks this one waits for. */
+  after: string[]
+  /** Of those, the ones not done yet. */
+  blockedBy: string[]
   /** Loop tasks: iterations recorded (each number once), else 0. */
   iterations: number
   /** Loop tasks: why the loop ended, once it has. */
@@ -88,7 +103,9 @@ export interface TaskReport {
   loop: LoopReport | null
 }
 
-export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error'> & {
+export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error' | 'iterations' | 'blockedBy'> & {
+  /** Approval-gated tasks: pending, approved or rejected. */
+  approval: ApprovalReport['state'] | null
   prompt: string
   tokens: number
   costUsd: number
@@ -209,6 +226,11 @@ export function reportTask (view: TaskView): TaskReport {
     submittedAt: spec.submittedAt,
     finishedAt,
     durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
+    approval: spec.approve === true
+      ? { state: view.decision?.decision ?? 'pending', request: spec.prompt, by: view.decision?.by ?? null, note: view.decision?.note ?? null, at: view.decision?.at ?? null }
+      : null,
+    after: spec.after ?? [],
+    blockedBy: view.blockedBy ?? [],
     iterations: loop?.iterationLog.length ?? 0,
     stopReason: view.state === 'done' || view.state === 'failed' ? current?.result?.stopReason ?? null : null,
     loop
@@ -227,6 +249,9 @@ export function summarizeTask (view: TaskView): TaskSummary {
     submittedAt: report.submittedAt,
     finishedAt: report.finishedAt,
     error: report.error,
+    iterations: report.iterations,
+    blockedBy: report.blockedBy,
+    approval: report.approval?.state ?? null,
     prompt: report.prompt.length > 120 ? `${report.prompt.slice(0, 119)}…` : report.prompt,
     tokens: report.usage.inputTokens + report.usage.outputTokens,
     costUsd: report.costUsd

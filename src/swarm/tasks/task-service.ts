@@ -2,12 +2,16 @@ import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
 import { isRoleName, ROLE_NAMES, type AgentTool, type PriceTable, type ProviderConfig } from '../../agents/index.ts'
 import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
-import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
+import { assignmentKey, cancelKey, claimKey, decisionKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
+import { applyDependencies } from './dependencies.ts'
+import { orderPlan, type PlanStep } from './plan.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
 import { loopResume } from './loop-view.ts'
 import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
-import { LoopSpec, MAX_PRD_CHARS, MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
+import {
+  LoopSpec, MAX_DEPENDENCIES, MAX_NOTE_CHARS, MAX_PRD_CHARS, MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type Decision, type TaskSpec, type WorkerInfo
+} from './records.ts'
 import { planAssignments } from './scheduler.ts'
 import { TaskError } from './task-error.ts'
 import { reportTask, summarizeTask, type TaskReport, type TaskSummary } from './task-report.ts'
@@ -55,6 +59,10 @@ export interface SubmitRequest {
   budget?: TaskBudget
   /** Makes it a loop task (single stage). */
   loop?: LoopRequest
+  /** Wait in `input-required` for an approval before starting. */
+  approve?: boolean
+  /** Ids of tasks that must be done first. */
+  after?: string[]
 }
 
 export interface LoopRequest {
@@ -148,6 +156,13 @@ export class TaskService {
   }
 
   async submit (request: SubmitRequest): Promise<TaskReport> {
+    const spec = this.#specFor(request, newTaskId(), this.#dependenciesOf(request.after ?? [], () => false))
+    await this.#write(spec)
+    return this.show(spec.id)
+  }
+
+  /** Checks a request and builds its spec; `after` is already checked. */
+  #specFor (request: SubmitRequest, id: string, after: string[]): TaskSpec {
     const definition = this.#options.swarms.definition(request.swarm)
     if (definition === undefined) {
       const known = this.#options.swarms.definitions().map((d) => d.name)
@@ -169,18 +184,65 @@ export class TaskService {
     const budget = TaskBudget.safeParse(request.budget ?? {})
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
     const loop = request.loop === undefined ? undefined : loopSpecOf(request.loop, stages)
-    const submittedAt = Date.now()
-    const spec: TaskSpec = {
-      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
-      ...(loop === undefined ? {} : { loop })
+    return {
+      id, swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt: Date.now(),
+      ...(loop === undefined ? {} : { loop }),
+      ...(request.approve === true ? { approve: true } : {}),
+      ...(after.length === 0 ? {} : { after })
     }
+  }
+
+  async #write (spec: TaskSpec): Promise<void> {
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
     } catch (err) {
       if (err instanceof NamespaceLimitError || err instanceof InvalidEntryError) throw new TaskError('invalid', `the task cannot be stored: ${err.message}`)
       throw err
     }
-    return this.show(spec.id)
+  }
+
+  /**
+   * Dependencies must be tasks this node knows. A new task cannot be named by any task that exists
+   * already, so no cycle can form through here; unknown ids are refused rather than waited for.
+   */
+  #dependenciesOf (ids: readonly string[], isPlanned: (id: string) => boolean): string[] {
+    const unique = [...new Set(ids.map((id) => id.trim()).filter((id) => id !== ''))]
+    if (unique.length > MAX_DEPENDENCIES) throw new TaskError('invalid', `a task may wait for at most ${MAX_DEPENDENCIES} tasks`)
+    for (const id of unique) {
+      if (!isTaskId(id)) throw new TaskError('invalid', `'${id}' in after is not a task id`)
+      if (!isPlanned(id) && this.#options.store.list(taskKey(id)).length === 0) throw new TaskError('invalid', `unknown task '${id}' in after (not known on this node)`)
+    }
+    return unique
+  }
+
+  /**
+   * Submits a plan's steps as tasks, each waiting for the steps it names. Everything is checked
+   * before the first task is written (cycles and unknown names included).
+   */
+  async submitPlan (swarm: string, steps: readonly PlanStep[]): Promise<Array<{ ref: string, id: string }>> {
+    const ordered = orderPlan(steps, (id) => isTaskId(id) && this.#options.store.list(taskKey(id)).length > 0)
+    const ids = new Map(ordered.map((step) => [step.ref, newTaskId()]))
+    const planned = new Set(ids.values())
+    const specs = ordered.map((step) => {
+      const after = this.#dependenciesOf((step.after ?? []).map((name) => ids.get(name) ?? name), (id) => planned.has(id))
+      const request: SubmitRequest = { swarm, prompt: step.prompt, ...(step.role === undefined ? {} : { role: step.role }), approve: step.approve === true }
+      return this.#specFor(request, ids.get(step.ref) as string, after)
+    })
+    // Dependencies first, so that a replica sees a task only after the tasks it names (one writer's updates apply in order).
+    for (const spec of specs) await this.#write(spec)
+    return ordered.map((step) => ({ ref: step.ref, id: ids.get(step.ref) as string }))
+  }
+
+  /** Records this node's decision on an approval-gated task that has not started yet. */
+  async decide (id: string, decision: Decision['decision'], note: string | null): Promise<TaskReport> {
+    if (note !== null && note.length > MAX_NOTE_CHARS) throw new TaskError('invalid', `the note is longer than ${MAX_NOTE_CHARS} characters`)
+    const view = this.#requireView(id)
+    if (view.spec.approve !== true) throw new TaskError('conflict', `task ${id} does not wait for an approval`)
+    if (view.decision !== undefined) throw new TaskError('conflict', `task ${id} was already ${view.decision.decision} by ${view.decision.by}`)
+    if (isTerminal(view.state)) throw new TaskError('conflict', `task ${id} is already ${view.state}`)
+    const record: Decision = { by: this.#options.self, decision, note, at: Date.now() }
+    await this.#options.store.put(decisionKey(id, this.#options.self), record, this.#options.settings.retentionMs)
+    return this.show(id)
   }
 
   /** Derived from the records on this node right now. */
@@ -226,7 +288,9 @@ export class TaskService {
   #requireView (id: string): TaskView {
     if (!isTaskId(id)) throw new TaskError('invalid', `'${id}' is not a task id`)
     const records = this.#indexer.index(this.#options.store.list(taskKey(id))).tasks.get(id)
-    const view = records === undefined ? undefined : deriveTask(records)
+    let view = records === undefined ? undefined : deriveTask(records)
+    // Its state depends on other tasks': derive them too.
+    if (view?.spec.after !== undefined && view.spec.after.length > 0) view = this.#deriveAll(this.#index()).get(id)
     if (view === undefined) throw new TaskError('not-found', `no task '${id}' on this node (it may not have replicated here yet)`)
     return view
   }
@@ -248,7 +312,7 @@ export class TaskService {
       derived.set(view.id, { sources: records.sources, view })
     }
     this.#derived = derived
-    return views
+    return applyDependencies(views)
   }
 
   #requestPass (): void {

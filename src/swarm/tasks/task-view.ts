@@ -1,13 +1,14 @@
 import { compareAttempts, type AttemptRef } from './keys.ts'
 import type { TaskRecords } from './record-index.ts'
-import type { Assignment, Cancel, Claim, Iteration, Progress, Result, TaskSpec } from './records.ts'
+import type { Assignment, Cancel, Claim, Decision, Iteration, Progress, Result, TaskSpec } from './records.ts'
 
 /**
  * A task's state, derived from its records alone: every replica holding the same records derives
  * the same view, whatever order the records arrived in. Nobody writes a task's state.
  */
 
-export const TASK_STATES = ['submitted', 'assigned', 'running', 'done', 'failed', 'cancelled'] as const
+/** `waiting`: for the tasks named in `after`. `input-required`: for an approval decision. */
+export const TASK_STATES = ['waiting', 'input-required', 'submitted', 'assigned', 'running', 'done', 'failed', 'cancelled'] as const
 export type TaskState = typeof TASK_STATES[number]
 
 export function isTerminal (state: TaskState): boolean {
@@ -55,6 +56,22 @@ export interface TaskView {
   next?: NextStep
   claims: ReadonlyMap<string, Claim>
   cancel?: Cancel
+  /** Approval-gated tasks: the decision that stands, once one is made. */
+  decision?: Decision
+  /** Dependencies not done yet (state `waiting`). */
+  blockedBy?: string[]
+}
+
+/**
+ * The decision that stands: the earliest by its maker's clock, then by PeerId. Deciders race only
+ * when two people decide within moments of each other; every replica picks the same one.
+ */
+export function standingDecision (decisions: ReadonlyMap<string, Decision>): Decision | undefined {
+  let standing: Decision | undefined
+  for (const decision of decisions.values()) {
+    if (standing === undefined || decision.at < standing.at || (decision.at === standing.at && decision.by < standing.by)) standing = decision
+  }
+  return standing
 }
 
 function attemptsOf (records: TaskRecords): Attempt[] {
@@ -89,9 +106,16 @@ export function deriveTask (records: TaskRecords): TaskView | undefined {
   if (spec === undefined) return undefined
   const attempts = attemptsOf(records)
   const current = attempts.at(-1)
-  const base = { id: records.id, spec, attempts, claims: records.claims, ...(records.cancel === undefined ? {} : { cancel: records.cancel }) }
+  const decision = spec.approve === true ? standingDecision(records.decisions) : undefined
+  const base = {
+    id: records.id, spec, attempts, claims: records.claims, ...(records.cancel === undefined ? {} : { cancel: records.cancel }), ...(decision === undefined ? {} : { decision })
+  }
   if (current === undefined) {
     if (records.cancel !== undefined) return { ...base, state: 'cancelled', stage: 0 }
+    if (spec.approve === true && decision === undefined) return { ...base, state: 'input-required', stage: 0 }
+    if (decision?.decision === 'rejected') {
+      return { ...base, state: 'failed', stage: 0, error: `rejected by ${decision.by}${decision.note === null ? '' : `: ${decision.note}`}` }
+    }
     return { ...base, state: 'submitted', stage: 0, next: { stage: 0, inputFrom: null, reason: 'scheduled', after: null, avoid: [], ringAfter: null } }
   }
   const { assignment, result } = current
