@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { CliError } from './client.ts'
 import { registerAgentCommands } from './commands/agent-commands.ts'
+import { registerBudgetCommands } from './commands/budget-commands.ts'
 import { registerMemoryCommands } from './commands/memory-commands.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
 import { registerPatternCommands } from './commands/pattern-commands.ts'
@@ -23,6 +24,7 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerPatternCommands(program)
   registerTaskCommands(program)
   registerAgentCommands(program)
+  registerBudgetCommands(program)
   return program
 }
 

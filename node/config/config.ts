@@ -105,6 +105,8 @@ export const NodeConfigSchema = z.object({
     retentionMs: z.number().int().min(60_000),
     /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
     baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional(),
+    /** This node's own daily spend cap in USD (its agents make no model call past it). */
+    dailyBudgetUsd: z.number().min(0).max(1_000_000).optional(),
     /** Model prices in USD per million tokens, added to or overriding the built-in table (src/agents/pricing.ts). */
     prices: z.record(z.string().min(1).max(128), z.object({
       inputPerMTok: z.number().min(0).max(10_000),

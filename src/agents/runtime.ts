@@ -36,6 +36,11 @@ export interface RunAgentOptions {
    * answered, so the run can overshoot by at most one call's input cost.
    */
   maxCostUsd?: number
+  /**
+   * Asked before every model call with what the run has spent: resolves with how much more it may
+   * spend (it may wait for an allotment), or rejects to stop the run with that reason as a budget stop.
+   */
+  spendGate?: (spentUsd: number) => Promise<number>
 }
 
 export type AgentStatus = 'done' | 'failed' | 'cancelled'
@@ -156,11 +161,23 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     checkTokens()
     if (maxCostUsd !== undefined && costUsd >= maxCostUsd) throw new BudgetExceeded(`budget exceeded: spend cap $${maxCostUsd.toFixed(4)} (spent $${costUsd.toFixed(4)})`)
   }
-  /** Output tokens the rest of the spend cap pays for, at the price of the model expected to answer. */
-  const affordableOutput = (requested: string | undefined): number => {
-    const price = maxCostUsd === undefined ? undefined : priceOf(model ?? requested ?? '', options.prices)
-    if (maxCostUsd === undefined || price === undefined || price.outputPerMTok === 0) return Number.POSITIVE_INFINITY
-    return Math.max(1, Math.floor((maxCostUsd - costUsd) * 1_000_000 / price.outputPerMTok))
+  /** What may still be spent: the run's cap and the gate's allowance, whichever is smaller. */
+  const spendable = async (): Promise<number> => {
+    let allowance = maxCostUsd === undefined ? Number.POSITIVE_INFINITY : maxCostUsd - costUsd
+    if (options.spendGate !== undefined) {
+      try {
+        allowance = Math.min(allowance, await options.spendGate(costUsd))
+      } catch (err) {
+        throw new BudgetExceeded((err as Error).message)
+      }
+    }
+    return allowance
+  }
+  /** Output tokens `usd` pays for, at the price of the model expected to answer. */
+  const affordableOutput = (usd: number, requested: string | undefined): number => {
+    const price = Number.isFinite(usd) ? priceOf(model ?? requested ?? '', options.prices) : undefined
+    if (price === undefined || price.outputPerMTok === 0) return Number.POSITIVE_INFINITY
+    return Math.max(1, Math.floor(usd * 1_000_000 / price.outputPerMTok))
   }
 
   try {
@@ -170,6 +187,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     const system = systemPrompt(role, options.context)
     for (;;) {
       ensureRoomForAnotherTurn()
+      const allowance = await spendable()
       turns++
       const turn = turns
       emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: cursor.chain[cursor.index] })
@@ -180,7 +198,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
         signal,
         turn,
         emit,
-        params: { system, messages, max_tokens: Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed(), affordableOutput(cursor.chain[cursor.index])), ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
+        params: { system, messages, max_tokens: Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed(), affordableOutput(allowance, cursor.chain[cursor.index])), ...(apiTools.length > 0 ? { tools: apiTools } : {}) }
       })
       const { message } = answer
       const turnUsage = {

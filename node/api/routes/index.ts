@@ -2,6 +2,7 @@ import type { Route } from '../route.ts'
 import { agentListRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
+import { budgetSetRoute, budgetShowRoute } from './budget.ts'
 import { dashboardPageRoute, dashboardScriptRoute, dashboardStyleRoute, overviewRoute } from './dashboard.ts'
 import { eventsRoute } from './events.ts'
 import { idRoute } from './id.ts'
@@ -62,5 +63,7 @@ export const routes: Route[] = [
   taskCancelRoute,
   taskApproveRoute,
   taskRejectRoute,
-  agentListRoute
+  agentListRoute,
+  budgetShowRoute,
+  budgetSetRoute
 ]

@@ -14,7 +14,11 @@ export interface AttemptJob {
   input: { role: string, text: string } | null
   /** Loop tasks: where this attempt picks the loop up. */
   resume?: LoopResume
+  /** Spend caps beyond the task's own: given what the attempt has spent, how much more it may spend (may wait for an allotment). */
+  gate?: SpendGate
 }
+
+export type SpendGate = (attemptSpentUsd: number, signal: AbortSignal) => Promise<number>
 
 export interface AttemptDeps {
   self: string
@@ -128,7 +132,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,
       onProgress,
-      prices: deps.prices
+      prices: deps.prices,
+      ...(job.gate === undefined ? {} : { spendGate: async (spent: number) => (job.gate as SpendGate)(spent, signal) })
     })
   } catch (err) {
     return failed(`the agent could not start: ${(err as Error).message}`, false)

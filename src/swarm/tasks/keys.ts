@@ -12,6 +12,9 @@ import { randomBytes } from 'node:crypto'
  *   task/<id>/d/<peer>          approval decision  <peer>
  *   task/<id>/cancel            cancellation  whoever cancels (every writer writes the same fact)
  *   worker/<peer>               capacity      <peer>
+ *   grant/<swarm>/<term>.<seq>  spend allotment    leader of <term>
+ *   budget/swarm/<swarm>/<peer> swarm daily cap    <peer>
+ *   budget/network/<peer>       network daily cap  <peer>
  */
 
 export const TASKS_NAMESPACE = 'tasks'
@@ -57,6 +60,9 @@ export const iterationKey = (id: string, attempt: AttemptRef, iteration: number)
 export const decisionKey = (id: string, peer: string): string => `task/${id}/d/${peer}`
 export const claimKey = (id: string, peer: string): string => `task/${id}/c/${peer}`
 export const cancelKey = (id: string): string => `task/${id}/cancel`
+export const grantKey = (swarm: string, term: number, seq: number): string => `grant/${swarm}/${term}.${seq}`
+export const swarmBudgetKey = (swarm: string, peer: string): string => `budget/swarm/${swarm}/${peer}`
+export const networkBudgetKey = (peer: string): string => `budget/network/${peer}`
 export const workerKey = (peer: string): string => `worker/${peer}`
 
 export type ParsedKey =
@@ -67,6 +73,8 @@ export type ParsedKey =
   | { kind: 'iteration', task: string, attempt: string, iteration: number }
   | { kind: 'cancel', task: string }
   | { kind: 'worker', peer: string }
+  | { kind: 'grant', swarm: string, term: number, seq: number }
+  | { kind: 'budget', swarm: string | null, peer: string }
 
 const ATTEMPT_KINDS = { a: 'assignment', p: 'progress', r: 'result' } as const
 
@@ -74,6 +82,15 @@ const ATTEMPT_KINDS = { a: 'assignment', p: 'progress', r: 'result' } as const
 export function parseKey (key: string): ParsedKey | undefined {
   const parts = key.split('/')
   if (parts[0] === 'worker' && parts.length === 2 && parts[1] !== '') return { kind: 'worker', peer: parts[1] as string }
+  if (parts[0] === 'grant' && parts.length === 3 && parts[1] !== '') {
+    const ref = parseAttemptId(parts[2] as string)
+    return ref === undefined ? undefined : { kind: 'grant', swarm: parts[1] as string, term: ref.term, seq: ref.n }
+  }
+  if (parts[0] === 'budget') {
+    if (parts[1] === 'network' && parts.length === 3 && parts[2] !== '') return { kind: 'budget', swarm: null, peer: parts[2] as string }
+    if (parts[1] === 'swarm' && parts.length === 4 && parts[2] !== '' && parts[3] !== '') return { kind: 'budget', swarm: parts[2] as string, peer: parts[3] as string }
+    return undefined
+  }
   if (parts[0] !== 'task' || parts.length < 2 || !isTaskId(parts[1] as string)) return undefined
   const task = parts[1] as string
   if (parts.length === 2) return { kind: 'spec', task }

@@ -1,6 +1,6 @@
 import { getRole, runAgent, type AgentRunResult } from '../../agents/index.ts'
 import {
-  clip, contextFrom, recordOutcome, relevantPatterns, transcriptSummary, type AttemptDeps, type AttemptJob, type AttemptStatus
+  clip, contextFrom, recordOutcome, relevantPatterns, transcriptSummary, type AttemptDeps, type AttemptJob, type AttemptStatus, type SpendGate
 } from './attempt-runner.ts'
 import { iterationTools, type IterationEnd } from './loop-tools.ts'
 import type { LoopResume } from './loop-view.ts'
@@ -101,6 +101,7 @@ export async function runLoopAttempt (
       signal,
       prices: deps.prices,
       ...(loop.budgetUsd === null ? {} : { maxCostUsd: loop.budgetUsd - spent() }),
+      ...(job.gate === undefined ? {} : { spendGate: async (runSpent: number) => (job.gate as SpendGate)(totals.costUsd + runSpent, signal) }),
       onProgress: (event) => {
         if (event.type === 'turn_start') {
           status.turn = event.turn
@@ -123,7 +124,7 @@ export async function runLoopAttempt (
     model = run.model ?? model
     if (run.status === 'cancelled') return result('cancelled', run.error ?? 'cancelled')
     if (run.status === 'failed') {
-      if (/^budget exceeded: spend cap/.test(run.error ?? '')) return result('failed', `budget exceeded: the loop's $${loop.budgetUsd} budget (${run.error})`, 'budget')
+      if (/^budget exceeded/.test(run.error ?? '')) return result('failed', run.error ?? 'budget exceeded', 'budget')
       failuresInARow++
       if (failuresInARow >= MAX_FAILED_ITERATIONS_IN_A_ROW) {
         return result('failed', `iteration ${iteration} failed ${failuresInARow} times in a row: ${run.error ?? 'no reason given'}`, 'repeated-failures')

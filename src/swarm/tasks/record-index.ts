@@ -1,5 +1,5 @@
 import { parseAttemptId, parseKey, type AttemptRef } from './keys.ts'
-import { Assignment, Cancel, Claim, Decision, Iteration, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
+import { Assignment, BudgetSetting, Cancel, Claim, Decision, Grant, Iteration, Progress, Result, TaskSpec, WorkerInfo } from './records.ts'
 
 /** One entry of the tasks namespace as the store hands it out. */
 export interface StoredRecord {
@@ -34,6 +34,10 @@ export interface TaskRecords {
 export interface RecordIndex {
   tasks: Map<string, TaskRecords>
   workers: Map<string, WorkerInfo>
+  /** Spend allotments, every swarm and term. */
+  grants: Grant[]
+  /** Daily caps by swarm (null: the network's), each by the node that set it. */
+  budgets: Array<{ swarm: string | null, setting: BudgetSetting }>
 }
 
 type Decoded =
@@ -46,6 +50,8 @@ type Decoded =
   | { kind: 'decision', task: string, peer: string, value: Decision }
   | { kind: 'cancel', task: string, value: Cancel }
   | { kind: 'worker', peer: string, value: WorkerInfo }
+  | { kind: 'grant', value: Grant }
+  | { kind: 'budget', swarm: string | null, value: BudgetSetting }
 
 /**
  * Validates a record and checks that it comes from its one allowed writer (the author the store
@@ -94,6 +100,15 @@ function decode (record: StoredRecord): Decoded | undefined {
       const parsed = WorkerInfo.safeParse(record.value)
       return parsed.success && key.peer === record.author ? { ...key, value: parsed.data } : undefined
     }
+    case 'grant': {
+      const parsed = Grant.safeParse(record.value)
+      const matches = parsed.success && parsed.data.leader === record.author && parsed.data.swarm === key.swarm && parsed.data.term === key.term && parsed.data.seq === key.seq
+      return matches ? { kind: 'grant', value: parsed.data } : undefined
+    }
+    case 'budget': {
+      const parsed = BudgetSetting.safeParse(record.value)
+      return parsed.success && parsed.data.by === record.author && key.peer === record.author ? { kind: 'budget', swarm: key.swarm, value: parsed.data } : undefined
+    }
   }
 }
 
@@ -107,6 +122,8 @@ export class RecordIndexer {
   index (records: Iterable<StoredRecord>): RecordIndex {
     const tasks = new Map<string, TaskRecords>()
     const workers = new Map<string, WorkerInfo>()
+    const grants: Grant[] = []
+    const budgets: RecordIndex['budgets'] = []
     const taskOf = (id: string): TaskRecords => {
       let task = tasks.get(id)
       if (task === undefined) {
@@ -120,6 +137,14 @@ export class RecordIndexer {
       if (decoded === undefined) continue
       if (decoded.kind === 'worker') {
         workers.set(decoded.peer, decoded.value)
+        continue
+      }
+      if (decoded.kind === 'grant') {
+        grants.push(decoded.value)
+        continue
+      }
+      if (decoded.kind === 'budget') {
+        budgets.push({ swarm: decoded.swarm, setting: decoded.value })
         continue
       }
       const task = taskOf(decoded.task)
@@ -142,7 +167,7 @@ export class RecordIndexer {
         }
       }
     }
-    return { tasks, workers }
+    return { tasks, workers, grants, budgets }
   }
 
   #decode (record: StoredRecord): Decoded | undefined {

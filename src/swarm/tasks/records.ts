@@ -180,3 +180,31 @@ export const WorkerInfo = z.object({
   startedAt: z.number()
 })
 export type WorkerInfo = z.infer<typeof WorkerInfo>
+
+/**
+ * Spend allotment: the leader of `term` lets the worker of one attempt spend `usd` more (or, with
+ * `exhausted`, tells it the swarm's cap is spent). Written once by that leader.
+ */
+export const Grant = z.object({
+  leader: peer,
+  term: count,
+  seq: z.number().int().min(1),
+  swarm: z.string().min(1).max(48),
+  task: z.string().min(1).max(64),
+  attempt: z.string().min(1).max(64),
+  worker: peer,
+  usd: z.number().min(0).max(1_000_000),
+  /** UTC day (YYYY-MM-DD) whose cap it counts against. */
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  at: z.number(),
+  exhausted: z.string().max(500).nullable()
+})
+export type Grant = z.infer<typeof Grant>
+
+/** A daily spend cap for a swarm or the whole network, one record per node that set it; the latest stands. */
+export const BudgetSetting = z.object({
+  dailyUsd: z.number().min(0).max(1_000_000).nullable(),
+  by: peer,
+  at: z.number()
+})
+export type BudgetSetting = z.infer<typeof BudgetSetting>

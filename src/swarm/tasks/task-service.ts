@@ -4,6 +4,7 @@ import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, decisionKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { applyDependencies } from './dependencies.ts'
+import { SpendCaps, type BudgetReport, type BudgetScope } from './spend-caps.ts'
 import { orderPlan, type PlanStep } from './plan.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
 import { loopResume } from './loop-view.ts'
@@ -34,6 +35,8 @@ export interface TaskSettings {
   retentionMs: number
   /** Model prices (USD per million tokens) added to or overriding the built-in table. */
   prices?: PriceTable
+  /** This node's own daily spend cap in USD. */
+  dailyBudgetUsd?: number
 }
 
 export interface TaskServiceOptions {
@@ -100,6 +103,7 @@ export class TaskService {
   readonly #indexer = new RecordIndexer()
   readonly #activity = new ActivityTracker()
   readonly #agents: LocalAgents
+  readonly #caps: SpendCaps
   readonly #now: () => number
   readonly #staleLogged = new Set<string>()
   #views = new Map<string, TaskView>()
@@ -114,6 +118,16 @@ export class TaskService {
   constructor (options: TaskServiceOptions) {
     this.#options = options
     this.#now = options.now ?? (() => performance.now())
+    this.#caps = new SpendCaps({
+      self: options.self,
+      store: options.store,
+      swarms: options.swarms,
+      nodeDailyUsd: options.settings.dailyBudgetUsd ?? null,
+      // Long enough for a leader change to settle and the new leader to grant.
+      grantWaitMs: 2 * options.settings.workerTimeoutMs,
+      retentionMs: options.settings.retentionMs,
+      now: this.#now
+    })
     this.#agents = new LocalAgents({
       self: options.self,
       maxConcurrent: options.settings.maxConcurrent,
@@ -269,6 +283,18 @@ export class TaskService {
     return this.show(id)
   }
 
+  /** Daily caps and what was spent today against them, as this node sees it. */
+  budget (): BudgetReport {
+    const index = this.#index()
+    return this.#caps.report([...this.#deriveAll(index).values()], index)
+  }
+
+  /** Sets (or, with null, lifts) a daily cap for a swarm or the whole network. */
+  async setBudget (target: BudgetScope, dailyUsd: number | null): Promise<BudgetReport> {
+    await this.#caps.set(target, dailyUsd)
+    return this.budget()
+  }
+
   /** Agents on this node: running, waiting for a slot, and the latest finished. */
   agents (): AgentInfo[] {
     return this.#agents.list()
@@ -343,6 +369,7 @@ export class TaskService {
     const index = this.#index()
     const views = this.#deriveAll(index)
     this.#views = views
+    this.#caps.observe(index, [...views.values()])
     const now = this.#now()
     this.#activity.observe(views.values(), now)
     this.#superviseLocalAgents(views)
@@ -390,7 +417,8 @@ export class TaskService {
         input = { role: previous.result.role, text: previous.result.text }
       }
       const resume = view.spec.loop === undefined ? {} : { resume: loopResume(view.attempts) }
-      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, ...resume }, current.ref, current.id)
+      const gate = async (spentUsd: number, signal: AbortSignal): Promise<number> => this.#caps.gate(view.id, current.id, view.spec.swarm, spentUsd, signal)
+      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, gate, ...resume }, current.ref, current.id)
     }
   }
 
@@ -452,6 +480,7 @@ export class TaskService {
         }
         writes.push(store.put(assignmentKey(task, assignment), assignment, settings.retentionMs))
       }
+      writes.push(...this.#caps.grantsFor(definition.name, seat.term))
     }
     return writes
   }
