@@ -1,5 +1,5 @@
 import type { Route } from '../route.ts'
-import { agentListRoute } from './agents.ts'
+import { agentListRoute, agentSpawnRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
 import { budgetSetRoute, budgetShowRoute } from './budget.ts'
@@ -64,6 +64,7 @@ export const routes: Route[] = [
   taskApproveRoute,
   taskRejectRoute,
   agentListRoute,
+  agentSpawnRoute,
   budgetShowRoute,
   budgetSetRoute
 ]

@@ -1,5 +1,7 @@
+import { getRole, isRoleName } from '../../agents/index.ts'
 import { runAttempt, type AttemptDeps, type AttemptJob, type AttemptStatus } from './attempt-runner.ts'
 import { iterationKey, progressKey, resultKey, type AttemptRef } from './keys.ts'
+import { EphemeralSlots, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
 import { runLoopAttempt } from './loop-runner.ts'
 import type { TaskLog, TaskStore } from './ports.ts'
 import type { Iteration, Progress, Result } from './records.ts'
@@ -19,6 +21,8 @@ export interface LocalAgentsOptions {
   store: TaskStore
   deps: AttemptDeps
   log: TaskLog
+  /** Called when ephemeral slots come or go (this node's published capacity changes). */
+  onSlotsChange?: () => void
 }
 
 export type AgentState = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled'
@@ -44,7 +48,7 @@ export interface AgentInfo {
 }
 
 /** Why a run was stopped from outside: decides what, if anything, it records. */
-type StopReason = 'superseded' | 'cancelled' | 'node-stopping'
+type StopReason = 'superseded' | 'cancelled' | 'node-stopping' | 'slot-ended'
 
 interface Run {
   job: AttemptJob
@@ -52,6 +56,9 @@ interface Run {
   info: AgentInfo
   controller: AbortController
   stopReason?: StopReason
+  /** The ephemeral slot it runs in, if not one of the node's own. */
+  slot?: string
+  slotEnd?: string
   seq: number
   lastWrittenAt: number
 }
@@ -75,11 +82,42 @@ export class LocalAgents {
   readonly #waiting: Run[] = []
   readonly #finished: AgentInfo[] = []
   readonly #running = new Set<Promise<void>>()
+  readonly #slots: EphemeralSlots
   #heartbeat: NodeJS.Timeout | undefined
   #stopped = false
 
   constructor (options: LocalAgentsOptions) {
     this.#options = options
+    this.#slots = new EphemeralSlots((slot, why) => { this.#slotEnded(slot, why) })
+  }
+
+  /** Ephemeral agent slots alive on this node. */
+  get slots (): SlotInfo[] {
+    return this.#slots.list()
+  }
+
+  /** Agent slots this node offers: its own and the ephemeral ones. */
+  get capacity (): number {
+    return this.#options.maxConcurrent + this.#slots.size
+  }
+
+  spawnSlot (request: SlotRequest): SlotInfo {
+    const slot = this.#slots.spawn(request)
+    this.#options.log.info({ slot: slot.id, swarm: slot.swarm, role: slot.role, ttlMs: slot.ttlMs, maxTokens: slot.maxTokens }, 'ephemeral agent spawned')
+    this.#options.onSlotsChange?.()
+    this.#pump()
+    return slot
+  }
+
+  #slotEnded (slot: SlotInfo, why: string): void {
+    this.#options.log.info({ slot: slot.id, why }, 'ephemeral agent ended')
+    for (const run of this.#active.values()) {
+      if (run.slot !== slot.id || run.stopReason !== undefined) continue
+      run.stopReason = 'slot-ended'
+      run.slotEnd = why
+      run.controller.abort(new Error(`ephemeral agent ended: ${why}`))
+    }
+    this.#options.onSlotsChange?.()
   }
 
   start (): void {
@@ -161,6 +199,7 @@ export class LocalAgents {
   async close (): Promise<void> {
     this.#stopped = true
     clearInterval(this.#heartbeat)
+    this.#slots.close()
     const waiting = this.#waiting.splice(0)
     for (const run of this.#active.values()) {
       run.stopReason ??= 'node-stopping'
@@ -173,9 +212,21 @@ export class LocalAgents {
     await Promise.allSettled([...this.#running, ...writes])
   }
 
+  /** Starts waiting runs in arrival order: in the node's own slots while free, else in an idle ephemeral slot of their swarm and role. */
   #pump (): void {
-    while (!this.#stopped && this.#waiting.length > 0 && this.#active.size - this.#waiting.length < this.#options.maxConcurrent) {
-      const run = this.#waiting.shift() as Run
+    for (let i = 0; !this.#stopped && i < this.#waiting.length;) {
+      const run = this.#waiting[i] as Run
+      let ownRunning = 0
+      for (const active of this.#active.values()) if (active.slot === undefined && !this.#waiting.includes(active)) ownRunning++
+      if (ownRunning >= this.#options.maxConcurrent) {
+        const slot = this.#slots.claim(run.job.spec.swarm, run.info.role, run.job.spec.id)
+        if (slot === undefined) {
+          i++
+          continue
+        }
+        run.slot = slot.id
+      }
+      this.#waiting.splice(i, 1)
       const running = this.#execute(run).finally(() => {
         this.#running.delete(running)
         this.#pump()
@@ -193,10 +244,21 @@ export class LocalAgents {
       Object.assign(run.info, status)
       this.#writeProgress(run, iterationChanged)
     }
-    const result = run.job.spec.loop === undefined
-      ? await runAttempt(run.job, this.#options.deps, run.controller.signal, onStatus)
-      : await runLoopAttempt(run.job, this.#options.deps, run.controller.signal, onStatus, async (iteration) => { await this.#writeIteration(run, iteration) })
+    const job = run.slot === undefined ? run.job : this.#withinSlot(run.job, run.info.role, run.slot)
+    const result = job.spec.loop === undefined
+      ? await runAttempt(job, this.#options.deps, run.controller.signal, onStatus)
+      : await runLoopAttempt(job, this.#options.deps, run.controller.signal, onStatus, async (iteration) => { await this.#writeIteration(run, iteration) })
+    if (run.slot !== undefined) {
+      // The slot's own token budget running out is no reason to give the task up: another agent can go on.
+      if (result.status === 'failed' && job !== run.job && /^budget exceeded: max tokens/.test(result.error ?? '')) result.retryable = true
+      this.#slots.release(run.slot, result.usage.inputTokens + result.usage.outputTokens)
+    }
     const reason = run.stopReason
+    if (reason === 'slot-ended') {
+      this.#finish(run, 'failed', `ephemeral agent ended: ${run.slotEnd ?? ''}`)
+      await this.#writeResult(run, { ...result, status: 'failed', error: `the ephemeral agent running it ended (${run.slotEnd ?? 'expired'})`, retryable: true })
+      return
+    }
     if (reason === 'superseded') {
       this.#finish(run, 'failed', 'attempt superseded (the leader gave the task to another member)')
       return
@@ -208,6 +270,14 @@ export class LocalAgents {
     }
     this.#finish(run, result.status, result.error)
     await this.#writeResult(run, result)
+  }
+
+  /** The job with its token budget lowered to what the slot has left, when that is less (the same job otherwise). */
+  #withinSlot (job: AttemptJob, role: string, slot: string): AttemptJob {
+    const left = this.#slots.tokensLeft(slot)
+    const own = job.spec.budget.maxTokens ?? (isRoleName(role) ? getRole(role).budget.maxTokens : Number.POSITIVE_INFINITY)
+    if (left >= own) return job
+    return { ...job, spec: { ...job.spec, budget: { ...job.spec.budget, maxTokens: Math.max(1, left) } } }
   }
 
   #finish (run: Run, state: AgentState, error: string | null): void {

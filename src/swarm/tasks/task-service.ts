@@ -4,6 +4,7 @@ import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
 import { assignmentKey, cancelKey, claimKey, decisionKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
 import { applyDependencies } from './dependencies.ts'
+import { MAX_SLOT_TTL_MS, MAX_SLOTS, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
 import { SpendCaps, type BudgetReport, type BudgetScope } from './spend-caps.ts'
 import { orderPlan, type PlanStep } from './plan.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
@@ -114,6 +115,7 @@ export class TaskService {
   #dirty = false
   #passing: Promise<void> | undefined
   #stopped = false
+  readonly #startedAt = Date.now()
 
   constructor (options: TaskServiceOptions) {
     this.#options = options
@@ -135,6 +137,7 @@ export class TaskService {
       retentionMs: options.settings.retentionMs,
       store: options.store,
       log: options.log,
+      onSlotsChange: () => { void this.#publishCapacity() },
       deps: {
         self: options.self,
         provider: options.provider,
@@ -148,8 +151,7 @@ export class TaskService {
   }
 
   async start (): Promise<void> {
-    const info: WorkerInfo = { maxConcurrent: this.#options.settings.maxConcurrent, startedAt: Date.now() }
-    await this.#options.store.put(workerKey(this.#options.self), info)
+    await this.#publishCapacity()
     this.#unsubscribe = [
       this.#options.store.onChange(() => { this.#requestPass() }),
       this.#options.swarms.onLeaderChange(() => { this.#requestPass() })
@@ -159,6 +161,34 @@ export class TaskService {
     this.#tick = setInterval(() => { this.#requestPass() }, Math.min(this.#options.settings.heartbeatMs, 1_000))
     this.#tick.unref()
     this.#requestPass()
+  }
+
+  /** Tells leaders how many agents this node runs at once (its own slots and live ephemeral ones). */
+  async #publishCapacity (): Promise<void> {
+    const info: WorkerInfo = { maxConcurrent: this.#agents.capacity, startedAt: this.#startedAt }
+    try {
+      await this.#options.store.put(workerKey(this.#options.self), info)
+    } catch (err) {
+      this.#options.log.warn({ err: (err as Error).message }, 'could not publish agent capacity')
+    }
+    this.#requestPass()
+  }
+
+  /** Runs an ephemeral agent slot here: tasks of `role` in `swarm` for `ttlMs`, within `maxTokens`. */
+  spawnAgent (request: SlotRequest): SlotInfo {
+    const definition = this.#options.swarms.definition(request.swarm)
+    if (definition === undefined) throw new TaskError('invalid', `unknown swarm '${request.swarm}'`)
+    if (!definition.members.includes(this.#options.self)) throw new TaskError('invalid', `this node is not a member of swarm '${request.swarm}': join it first`)
+    if (!isRoleName(request.role)) throw new TaskError('invalid', `unknown role '${request.role}': expected one of ${ROLE_NAMES.join(', ')}`)
+    if (!Number.isInteger(request.ttlMs) || request.ttlMs < 1_000 || request.ttlMs > MAX_SLOT_TTL_MS) throw new TaskError('invalid', 'ttl must be from 1 s to 7 days')
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1 || request.maxTokens > 100_000_000) throw new TaskError('invalid', 'maxTokens must be an integer from 1 to 100M')
+    if (this.#agents.slots.length >= MAX_SLOTS) throw new TaskError('conflict', `this node already runs ${MAX_SLOTS} ephemeral agents`)
+    return this.#agents.spawnSlot(request)
+  }
+
+  /** Ephemeral agent slots alive on this node, with the time they have left. */
+  slots (): SlotInfo[] {
+    return this.#agents.slots
   }
 
   async stop (): Promise<void> {
@@ -426,7 +456,7 @@ export class TaskService {
   #claimMeshWork (views: Map<string, TaskView>): Array<Promise<void>> {
     const self = this.#options.self
     const writes: Array<Promise<void>> = []
-    let free = this.#options.settings.maxConcurrent - this.#agents.activeCount
+    let free = this.#agents.capacity - this.#agents.activeCount
     for (const definition of this.#options.swarms.definitions()) {
       if (definition.topology !== 'mesh' || !definition.members.includes(self) || free <= 0) continue
       const queued = [...views.values()]
