@@ -39,6 +39,8 @@ export interface TaskOverview {
   counts: Record<string, number>
   /** The most recently submitted tasks, newest first. */
   recent: TaskRow[]
+  /** Every task waiting in input-required for an approval decision, oldest first. */
+  approvals: TaskRow[]
   throughput: ThroughputBucket[]
 }
 
@@ -88,7 +90,8 @@ function taskOverview (listing: TaskListing, now: number): TaskOverview {
   const counts: Record<string, number> = {}
   for (const task of tasks) counts[task.state] = (counts[task.state] ?? 0) + 1
   const recent = [...tasks].sort((a, b) => b.submittedAt - a.submittedAt).slice(0, RECENT_TASKS)
-  return { counts, recent, throughput: throughputOf(tasks, now) }
+  const approvals = tasks.filter((task) => task.state === 'input-required').sort((a, b) => a.submittedAt - b.submittedAt)
+  return { counts, recent, approvals, throughput: throughputOf(tasks, now) }
 }
 
 function patternsOf (node: PeerflowNode): BankStats | null {

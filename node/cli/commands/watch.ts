@@ -18,6 +18,7 @@ interface OverviewReply {
   tasks: null | {
     counts: Record<string, number>
     recent: Array<{ id: string, state: string, swarm: string, role: string, assignee: string | null, submittedAt: number, finishedAt: number | null, prompt: string }>
+    approvals?: Array<{ id: string, swarm: string, submittedAt: number, prompt: string }>
   }
 }
 
@@ -65,6 +66,15 @@ export function renderOverview (overview: OverviewReply, width: number): string 
   if (tasks === null) {
     lines.push(section('TASKS', 'no task layer on this node'))
   } else {
+    const approvals = tasks.approvals ?? []
+    if (approvals.length > 0) {
+      lines.push(section(`APPROVALS PENDING  ${approvals.length} (peerflow task approve|reject <id>)`, formatTable(approvals.slice(0, TASK_ROWS), [
+        { header: 'id', value: (task) => task.id },
+        { header: 'swarm', value: (task) => task.swarm },
+        { header: 'waiting', value: (task) => formatDuration(at - task.submittedAt) },
+        { header: 'to approve', value: (task) => task.prompt.replace(/\s+/g, ' ') }
+      ])))
+    }
     const counts = Object.entries(tasks.counts).map(([state, count]) => `${state} ${count}`).join(' · ')
     lines.push(section(`TASKS${counts === '' ? '' : `  ${counts}`}`, tasks.recent.length === 0 ? 'none yet' : formatTable(tasks.recent.slice(0, TASK_ROWS), [
       { header: 'id', value: (task) => task.id },

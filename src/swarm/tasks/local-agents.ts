@@ -214,11 +214,14 @@ export class LocalAgents {
 
   /** Starts waiting runs in arrival order: in the node's own slots while free, else in an idle ephemeral slot of their swarm and role. */
   #pump (): void {
+    let ownRunning = 0
+    for (const active of this.#active.values()) if (active.slot === undefined && active.info.state === 'running') ownRunning++
     for (let i = 0; !this.#stopped && i < this.#waiting.length;) {
       const run = this.#waiting[i] as Run
-      let ownRunning = 0
-      for (const active of this.#active.values()) if (active.slot === undefined && !this.#waiting.includes(active)) ownRunning++
-      if (ownRunning >= this.#options.maxConcurrent) {
+      if (ownRunning < this.#options.maxConcurrent) {
+        ownRunning++
+      } else {
+        if (this.#slots.size === 0) break
         const slot = this.#slots.claim(run.job.spec.swarm, run.info.role, run.job.spec.id)
         if (slot === undefined) {
           i++
