@@ -37,6 +37,12 @@ describe('approval gates', () => {
     expect(listed.stdout).toContain(`1 waiting for approval: peerflow task approve|reject ${id}`)
     expect(listed.stdout).toContain('input-required (approval)')
 
+    const metrics = async (node: PeerflowNode): Promise<string> => await (await fetch(`http://${node.apiAddress}/metrics`)).text()
+    expect(await metrics(b)).toMatch(/^peerflow_approvals_pending 1$/m)
+    expect(await metrics(b)).toMatch(/^peerflow_tasks\{state="input-required"\} 1$/m)
+    const overview = await (await fetch(`http://${b.apiAddress}/overview`)).json() as { tasks: { approvals: Array<{ id: string }> } }
+    expect(overview.tasks.approvals.map((task) => task.id)).toEqual([id])
+
     const approved = await runCli(['task', 'approve', id, '--note', 'release window open', '--api', b.apiAddress])
     expect(approved.code, approved.stderr).toBe(0)
     expect(approved.stdout).toBe(`approved ${id}\n`)
@@ -47,6 +53,7 @@ describe('approval gates', () => {
     expect(again.stderr).toContain(`was already approved by ${b.peerId}`)
     const shown = await runCli(['task', 'show', id, '--api', a.apiAddress])
     expect(shown.stdout).toContain(`Approval: approved by ${b.peerId}`)
+    expect(await metrics(a)).toMatch(/^peerflow_approvals_pending 0$/m)
   })
 
   it('a rejection fails the task with who and why; nothing runs', async () => {
@@ -115,5 +122,27 @@ describe('dependencies', () => {
     expect([...new Set(order)]).toEqual(['design', 'code', 'review'])
     const summaries: TaskSummary[] = b.tasks.list()
     expect(summaries.find((task) => task.id === plan[2]?.id)?.blockedBy).toEqual([])
+  })
+
+  it('a planner agent turns its plan into dependent tasks through its tool', async () => {
+    const server = await serve()
+    const [a, b] = await startTaskSwarm(net, { topology: 'hierarchical', size: 2, baseUrl: server.url }) as [PeerflowNode, PeerflowNode]
+    // The planner's first reply is a plan (as a model would write it); everything after is the stand-in's.
+    server.script({
+      kind: 'reply',
+      text: 'Here is the plan.',
+      toolUses: [{ name: 'plan_submit', input: { steps: [
+        { ref: 'tests', prompt: 'subtask: write the tests', role: 'tester' },
+        { ref: 'impl', prompt: 'subtask: implement the parser', role: 'coder', after: ['tests'] }
+      ] } }]
+    })
+    const planner = await a.tasks.submit({ swarm: 'work', prompt: 'Plan the parser rewrite', role: 'planner' })
+    await waitForFinished([a, b], [planner.id])
+    await waitFor('both subtasks replicated', () => b.tasks.list().filter((task) => task.prompt.startsWith('subtask:')).length === 2)
+    const idOf = (prompt: string): string => b.tasks.list().find((task) => task.prompt === prompt)?.id as string
+    const [tests, impl] = await waitForFinished([a, b], [idOf('subtask: write the tests'), idOf('subtask: implement the parser')])
+    expect(tests).toMatchObject({ role: 'tester', state: 'done', after: [] })
+    expect(impl).toMatchObject({ role: 'coder', state: 'done', after: [tests?.id] })
+    expect(b.tasks.show(planner.id).transcript.some((line) => line.role === 'tool' && line.detail === 'plan_submit')).toBe(true)
   })
 })

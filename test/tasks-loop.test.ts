@@ -51,6 +51,8 @@ describe('loop tasks', () => {
     // Every node shows the same iterations.
     await waitFor('iterations replicated', () => b.tasks.show(submitted.id).iterations === 3)
     expect(b.tasks.show(submitted.id).loop?.iterationLog).toEqual(report?.loop?.iterationLog)
+    const metrics = await (await fetch(`http://${b.apiAddress}/metrics`)).text()
+    expect(metrics).toMatch(/^peerflow_loop_iterations 3$/m)
   })
 
   it('stops when the agent calls complete', async () => {

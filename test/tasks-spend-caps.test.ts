@@ -67,6 +67,13 @@ describe('swarm spend caps', () => {
     const report = JSON.parse(shown.stdout) as { swarms: Array<{ name: string, spentUsd: number, capUsd: number }> }
     expect(report.swarms[0]).toMatchObject({ name: 'work', capUsd: CAP_USD })
     expect(report.swarms[0]?.spentUsd).toBeCloseTo(spent, 6)
+    const metrics = await (await fetch(`http://${(nodes[2] as PeerflowNode).apiAddress}/metrics`)).text()
+    expect(metrics).toMatch(new RegExp(`^peerflow_spend_cap_usd\\{swarm="work"\\} ${CAP_USD}$`, 'm'))
+    const human = await runCli(['budget', 'show', '--api', (nodes[0] as PeerflowNode).apiAddress])
+    expect(human.stdout).toMatch(/^work +\$0\.\d{4} +\$0\.\d{4} +\$0\.6000 +\$0\.6000$/m)
+    const negative = await runCli(['budget', 'set', '--swarm', 'work', '--daily-usd', '-5', '--api', (nodes[0] as PeerflowNode).apiAddress])
+    expect(negative.code).toBe(2)
+    expect(negative.stderr).toContain('--daily-usd: expected an amount in USD of 0 or more')
   }, 180_000)
 
   it('a worker cut off mid-run stops when its allotment runs out; the swarm still stays within the bound', async () => {

@@ -25,6 +25,8 @@ export interface AttemptDeps {
   provider: () => ProviderConfig
   patterns: () => PatternBank | undefined
   tools: readonly AgentTool[]
+  /** Tools that depend on the job (e.g. a planner's plan submission to its swarm). */
+  jobTools?: (job: AttemptJob) => AgentTool[]
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
   /** Caps the wall time of every attempt (every iteration of a loop), whatever the task's budget says. */
@@ -127,7 +129,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       role: agentRole,
       prompt: promptFor(job),
       context: contextFrom(matches),
-      tools: deps.tools,
+      tools: [...deps.tools, ...(deps.jobTools?.(job) ?? [])],
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
       signal,

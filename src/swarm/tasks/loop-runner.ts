@@ -95,7 +95,7 @@ export async function runLoopAttempt (
       role: agentRole,
       prompt: iterationPrompt(job.spec.prompt, loop, iteration, checkpoint),
       context: contextFrom(matches),
-      tools: [...deps.tools, ...tools],
+      tools: [...deps.tools, ...(deps.jobTools?.(job) ?? []), ...tools],
       provider,
       budget: { ...job.spec.budget, wallTimeMs: Math.min(loop.iterationTimeoutMs, deps.taskTimeoutMs) },
       signal,

@@ -7,6 +7,7 @@ import { applyDependencies } from './dependencies.ts'
 import { MAX_SLOT_TTL_MS, MAX_SLOTS, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
 import { SpendCaps, type BudgetReport, type BudgetScope } from './spend-caps.ts'
 import { orderPlan, type PlanStep } from './plan.ts'
+import { planTool } from './plan-tool.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
 import { loopResume } from './loop-view.ts'
 import type { PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
@@ -145,7 +146,9 @@ export class TaskService {
         tools: options.tools,
         patternsInContext: options.settings.patternsInContext,
         taskTimeoutMs: options.settings.taskTimeoutMs,
-        prices: options.settings.prices ?? {}
+        prices: options.settings.prices ?? {},
+        // Planners may turn their plan into tasks of their own swarm.
+        jobTools: (job) => job.spec.stages[job.assignment.stage] === 'planner' ? [planTool(async (steps) => this.submitPlan(job.spec.swarm, steps))] : []
       }
     })
   }
