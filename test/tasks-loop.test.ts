@@ -86,6 +86,21 @@ describe('loop tasks', () => {
     expect(report?.iterations).toBeLessThan(50)
   })
 
+  it("stops at the node's own daily cap (agents.dailyBudgetUsd), naming it", async () => {
+    const server = await serve()
+    const prices = { [STAND_IN_MODEL_ID]: { inputPerMTok: 100, outputPerMTok: 100 } }
+    const nodes = await startTaskSwarm(net, { topology: 'hierarchical', size: 2, baseUrl: server.url, agents: { prices, dailyBudgetUsd: 0.3 } })
+    const submitted = await (nodes[0] as PeerflowNode).tasks.submit({ swarm: 'work', prompt: 'Refactor everything', role: 'coder', loop: { maxIterations: 50, iterationTimeoutMs: 30_000 } })
+    const [report] = await waitForFinished(nodes, [submitted.id])
+    expect(report).toMatchObject({ state: 'failed', stopReason: 'budget' })
+    expect(report?.error).toContain("this node's daily spend cap of $0.3 is spent")
+    const worker = nodes.find((node) => node.peerId === report?.assignee) as PeerflowNode
+    const spent = worker.tasks.budget().nodes.find((entry) => entry.peer === worker.peerId)
+    expect(spent?.capUsd).toBe(0.3)
+    expect(spent?.spentUsd).toBeGreaterThanOrEqual(0.3)
+    expect(spent?.spentUsd).toBeLessThan(0.3 + 0.2)
+  })
+
   it('stops after repeated failures', async () => {
     const server = await serve()
     server.script({ kind: 'not_found', times: Number.POSITIVE_INFINITY })
