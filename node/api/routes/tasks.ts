@@ -8,8 +8,8 @@ import { requireString, type Route } from '../route.ts'
 
 function loopRequestOf (value: unknown): LoopRequest | undefined {
   if (value === undefined || value === null) return undefined
+  if (typeof value !== 'object' || Array.isArray(value)) throw new PeerflowError('invalid', 'loop must be an object')
   const loop = value as Record<string, unknown>
-  if (typeof value !== 'object') throw new PeerflowError('invalid', 'loop must be an object')
   for (const field of ['maxIterations', 'iterationTimeoutMs'] as const) {
     if (typeof loop[field] !== 'number') throw new PeerflowError('invalid', `loop.${field} must be a number`)
   }

@@ -217,9 +217,17 @@ export function registerTaskCommands (program: Command): void {
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)
       const submitted = await client.request<TaskReport>('POST', '/tasks', {
-        body: { swarm: options.swarm, prompt, role: options.role, stages, maxAttempts: positiveInteger(options.attempts, '--attempts'), budget, loop,
+        body: {
+          swarm: options.swarm,
+          prompt,
+          role: options.role,
+          stages,
+          maxAttempts: positiveInteger(options.attempts, '--attempts'),
+          budget,
+          loop,
           approve: options.approve === true ? true : undefined,
-          after: options.after?.split(',').map((id) => id.trim()).filter(Boolean) }
+          after: options.after?.split(',').map((id) => id.trim()).filter(Boolean)
+        }
       })
       if (options.wait !== true) {
         if (options.json === true) return printJson(submitted)
