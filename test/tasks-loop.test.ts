@@ -101,6 +101,19 @@ describe('loop tasks', () => {
     expect(spent?.spentUsd).toBeLessThan(0.3 + 0.2)
   })
 
+  it('a plain task with a USD budget stops at it, over all its attempts', async () => {
+    const server = await serve()
+    const prices = { [STAND_IN_MODEL_ID]: { inputPerMTok: 100, outputPerMTok: 100 } }
+    const nodes = await startTaskSwarm(net, { topology: 'hierarchical', size: 2, baseUrl: server.url, agents: { prices } })
+    // Asked to remember, the stand-in uses a tool first: two calls, and the first already spends the cap.
+    const submitted = await (nodes[0] as PeerflowNode).tasks.submit({ swarm: 'work', prompt: 'Remember that the build uses vitest', role: 'coder', budget: { maxCostUsd: 0.01 } })
+    expect(submitted.budgetUsd).toBe(0.01)
+    const [report] = await waitForFinished(nodes, [submitted.id])
+    expect(report).toMatchObject({ state: 'failed', attempts: 1 })
+    expect(report?.error).toMatch(/^budget exceeded: spend cap \$0\.0100/)
+    expect(server.requests).toHaveLength(1)
+  })
+
   it('stops after repeated failures', async () => {
     const server = await serve()
     server.script({ kind: 'not_found', times: Number.POSITIVE_INFINITY })

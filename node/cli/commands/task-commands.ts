@@ -36,7 +36,7 @@ interface SubmitOptions extends ReadOptions {
 }
 
 /** Flags that only make sense with --loop. */
-const LOOP_ONLY = [['prdFile', '--prd-file'], ['maxIterations', '--max-iterations'], ['iterationTimeout', '--iteration-timeout'], ['budgetUsd', '--budget-usd']] as const
+const LOOP_ONLY = [['prdFile', '--prd-file'], ['maxIterations', '--max-iterations'], ['iterationTimeout', '--iteration-timeout']] as const
 const DEFAULT_MAX_ITERATIONS = 20
 const DEFAULT_ITERATION_TIMEOUT = '10m'
 const LAST_NOTE_CHARS = 60
@@ -162,7 +162,7 @@ function printTask (task: TaskReport): void {
   if (task.result !== null) lines.push(`Result:\n${indent(task.result)}`)
   if (task.error !== null) lines.push(`Error: ${task.error}`)
   const tokens = task.usage.inputTokens + task.usage.outputTokens
-  lines.push(`Cost: $${task.costUsd.toFixed(4)} (${formatTokens(tokens)} tokens${task.model === null ? '' : `, model ${task.model}`})` +
+  lines.push(`Cost: $${task.costUsd.toFixed(4)}${task.budgetUsd === null ? '' : ` of $${task.budgetUsd}`} (${formatTokens(tokens)} tokens${task.model === null ? '' : `, model ${task.model}`})` +
     (task.patterns.length > 0 ? `   patterns: ${task.patterns.join(', ')}` : ''))
   process.stdout.write(`${lines.join('\n')}\n`)
 }
@@ -178,7 +178,7 @@ export function registerTaskCommands (program: Command): void {
     .option('--prd-file <file>', 'loop: the requirements document each iteration works towards')
     .option('--max-iterations <n>', `loop: stop after this many iterations (default ${DEFAULT_MAX_ITERATIONS})`)
     .option('--iteration-timeout <duration>', `loop: wall time per iteration, e.g. 10m (default ${DEFAULT_ITERATION_TIMEOUT})`)
-    .option('--budget-usd <amount>', 'loop: stop once the loop has spent this much (from model usage and the price table)')
+    .option('--budget-usd <amount>', 'spend cap in USD over the whole task or loop (from model usage and the price table)')
     .option('--after <ids>', 'comma-separated task ids that must be done first; one failing fails this task')
     .option('--approve', "wait in state input-required until someone runs 'peerflow task approve <id>'")
     .option('--role <role>', 'agent role (coder, reviewer, tester, planner, researcher, ...)')
@@ -212,7 +212,8 @@ export function registerTaskCommands (program: Command): void {
       const budget = {
         maxTurns: positiveInteger(options.maxTurns, '--max-turns'),
         maxTokens: positiveInteger(options.maxTokens, '--max-tokens'),
-        wallTimeMs: options.timeLimit === undefined ? undefined : parseDuration(options.timeLimit, '--time-limit')
+        wallTimeMs: options.timeLimit === undefined ? undefined : parseDuration(options.timeLimit, '--time-limit'),
+        maxCostUsd: options.loop === true ? undefined : usd(options.budgetUsd, '--budget-usd')
       }
       const waitTimeoutMs = parseDuration(options.waitTimeout, '--wait-timeout')
       const client = clientFor(options)

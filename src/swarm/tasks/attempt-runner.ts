@@ -16,6 +16,8 @@ export interface AttemptJob {
   resume?: LoopResume
   /** Spend caps beyond the task's own: given what the attempt has spent, how much more it may spend (may wait for an allotment). */
   gate?: SpendGate
+  /** What the task's earlier attempts spent (counts against `budget.maxCostUsd`). */
+  spentBeforeUsd?: number
 }
 
 export type SpendGate = (attemptSpentUsd: number, signal: AbortSignal) => Promise<number>
@@ -109,7 +111,12 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     return failed((err as Error).message, false)
   }
   const matches = await relevantPatterns(job, deps)
-  const maxTurns = job.spec.budget.maxTurns ?? agentRole.budget.maxTurns
+  const { maxCostUsd, ...budget } = job.spec.budget
+  const maxTurns = budget.maxTurns ?? agentRole.budget.maxTurns
+  const costCap = maxCostUsd === undefined ? {} : { maxCostUsd: maxCostUsd - (job.spentBeforeUsd ?? 0) }
+  if (costCap.maxCostUsd !== undefined && costCap.maxCostUsd <= 0) {
+    return failed(`budget exceeded: the task's $${maxCostUsd} budget is spent by its earlier attempts`, false)
+  }
   const status: AttemptStatus = { turn: 0, maxTurns, tokens: 0, costUsd: 0, model: null }
   const onProgress = (event: AgentProgressEvent): void => {
     if (event.type === 'turn_start') {
@@ -131,7 +138,8 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       context: contextFrom(matches),
       tools: [...deps.tools, ...(deps.jobTools?.(job) ?? [])],
       provider,
-      budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
+      budget: { ...budget, wallTimeMs: Math.min(budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
+      ...costCap,
       signal,
       onProgress,
       prices: deps.prices,

@@ -77,7 +77,9 @@ export async function runLoopAttempt (
   }
   const matches = await relevantPatterns(job, deps)
   patterns = matches.map((match) => match.pattern.name)
-  const maxTurns = job.spec.budget.maxTurns ?? agentRole.budget.maxTurns
+  // A loop's spend cap is `loop.budgetUsd`.
+  const { maxCostUsd: _taskCap, ...budget } = job.spec.budget
+  const maxTurns = budget.maxTurns ?? agentRole.budget.maxTurns
   const spent = (): number => resume.spentUsd + totals.costUsd
   if (resume.completed) return result('done', null, 'completed')
   let failuresInARow = 0
@@ -97,7 +99,7 @@ export async function runLoopAttempt (
       context: contextFrom(matches),
       tools: [...deps.tools, ...(deps.jobTools?.(job) ?? []), ...tools],
       provider,
-      budget: { ...job.spec.budget, wallTimeMs: Math.min(loop.iterationTimeoutMs, deps.taskTimeoutMs) },
+      budget: { ...budget, wallTimeMs: Math.min(loop.iterationTimeoutMs, deps.taskTimeoutMs) },
       signal,
       prices: deps.prices,
       ...(loop.budgetUsd === null ? {} : { maxCostUsd: loop.budgetUsd - spent() }),

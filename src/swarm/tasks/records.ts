@@ -18,7 +18,9 @@ const count = z.number().int().min(0)
 export const TaskBudget = z.object({
   maxTurns: z.number().int().min(1).max(100).optional(),
   maxTokens: z.number().int().min(1).max(10_000_000).optional(),
-  wallTimeMs: z.number().int().min(100).max(24 * 3_600_000).optional()
+  wallTimeMs: z.number().int().min(100).max(24 * 3_600_000).optional(),
+  /** USD the task may spend over all its attempts (loop tasks use `loop.budgetUsd`). */
+  maxCostUsd: z.number().min(0).max(1_000_000).optional()
 }).strict()
 export type TaskBudget = z.infer<typeof TaskBudget>
 

@@ -161,7 +161,7 @@ export class SpendCaps {
       }),
       nodes: [...byNode].map(([peer, spentUsd]) => ({ peer, spentUsd, capUsd: peer === this.#options.self ? this.#options.nodeDailyUsd : null })),
       tasks: views.flatMap((view) => {
-        const budgetUsd = view.spec.loop?.budgetUsd ?? null
+        const budgetUsd = view.spec.loop?.budgetUsd ?? view.spec.budget.maxCostUsd ?? null
         if (budgetUsd === null) return []
         let spentUsd = 0
         for (const attempt of view.attempts) spentUsd += spentBy(attempt)

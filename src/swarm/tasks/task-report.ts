@@ -90,6 +90,8 @@ export interface TaskReport {
   submittedAt: number
   finishedAt: number | null
   durationMs: number | null
+  /** The task's spend cap in USD (a loop's `budgetUsd`), if it has one. */
+  budgetUsd: number | null
   /** Approval-gated tasks: pending until someone decides. */
   approval: ApprovalReport | null
   /** Tasks this one waits for. */
@@ -226,6 +228,7 @@ export function reportTask (view: TaskView): TaskReport {
     submittedAt: spec.submittedAt,
     finishedAt,
     durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
+    budgetUsd: spec.loop?.budgetUsd ?? spec.budget.maxCostUsd ?? null,
     approval: spec.approve === true
       ? { state: view.decision?.decision ?? 'pending', request: spec.prompt, by: view.decision?.by ?? null, note: view.decision?.note ?? null, at: view.decision?.at ?? null }
       : null,

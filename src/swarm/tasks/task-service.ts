@@ -6,6 +6,7 @@ import { assignmentKey, cancelKey, claimKey, decisionKey, isTaskId, newTaskId, t
 import { applyDependencies } from './dependencies.ts'
 import { MAX_SLOT_TTL_MS, MAX_SLOTS, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
 import { SpendCaps, type BudgetReport, type BudgetScope } from './spend-caps.ts'
+import { spentBy } from './spend-ledger.ts'
 import { orderPlan, type PlanStep } from './plan.ts'
 import { planTool } from './plan-tool.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
@@ -82,8 +83,9 @@ export interface ListFilter {
   state?: TaskState
 }
 
-function loopSpecOf (request: LoopRequest, stages: string[]): LoopSpec {
+function loopSpecOf (request: LoopRequest, stages: string[], budgetUsd: number | undefined): LoopSpec {
   if (stages.length !== 1) throw new TaskError('invalid', 'a loop task has one stage (one role)')
+  if (budgetUsd !== undefined) throw new TaskError('invalid', "a loop's spend cap is loop.budgetUsd, not budget.maxCostUsd")
   const prd = request.prd === undefined || request.prd === null || request.prd.trim() === '' ? null : request.prd
   if (prd !== null && prd.length > MAX_PRD_CHARS) throw new TaskError('invalid', `the PRD is longer than ${MAX_PRD_CHARS} characters`)
   const parsed = LoopSpec.safeParse({ prd, maxIterations: request.maxIterations, iterationTimeoutMs: request.iterationTimeoutMs, budgetUsd: request.budgetUsd ?? null })
@@ -230,7 +232,7 @@ export class TaskService {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new TaskError('invalid', 'maxAttempts must be an integer from 1 to 10')
     const budget = TaskBudget.safeParse(request.budget ?? {})
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
-    const loop = request.loop === undefined ? undefined : loopSpecOf(request.loop, stages)
+    const loop = request.loop === undefined ? undefined : loopSpecOf(request.loop, stages, budget.data.maxCostUsd)
     return {
       id, swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt: Date.now(),
       ...(loop === undefined ? {} : { loop }),
@@ -450,8 +452,10 @@ export class TaskService {
         input = { role: previous.result.role, text: previous.result.text }
       }
       const resume = view.spec.loop === undefined ? {} : { resume: loopResume(view.attempts) }
+      let spentBeforeUsd = 0
+      for (const attempt of view.attempts) if (attempt !== current) spentBeforeUsd += spentBy(attempt)
       const gate = async (spentUsd: number, signal: AbortSignal): Promise<number> => this.#caps.gate(view.id, current.id, view.spec.swarm, spentUsd, signal)
-      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, gate, ...resume }, current.ref, current.id)
+      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, gate, spentBeforeUsd, ...resume }, current.ref, current.id)
     }
   }
 
