@@ -40,8 +40,12 @@ describe('approval gates', () => {
     const metrics = async (node: PeerflowNode): Promise<string> => await (await fetch(`http://${node.apiAddress}/metrics`)).text()
     expect(await metrics(b)).toMatch(/^peerflow_approvals_pending 1$/m)
     expect(await metrics(b)).toMatch(/^peerflow_tasks\{state="input-required"\} 1$/m)
-    const overview = await (await fetch(`http://${b.apiAddress}/overview`)).json() as { tasks: { approvals: Array<{ id: string }> } }
+    const overview = await (await fetch(`http://${b.apiAddress}/overview`)).json() as { tasks: { approvals: Array<{ id: string }>, spend: { swarms: Array<{ name: string, spentUsd: number }> } } }
     expect(overview.tasks.approvals.map((task) => task.id)).toEqual([id])
+    expect(overview.tasks.spend.swarms).toEqual([{ name: 'work', spentUsd: 0, effectiveCapUsd: null }])
+    const watched = await runCli(['status', '--watch', '--api', b.apiAddress], {}, 2_500)
+    expect(watched.stdout).toContain('APPROVALS PENDING  1')
+    expect(watched.stdout).toContain('SPEND TODAY  $0.00')
 
     const approved = await runCli(['task', 'approve', id, '--note', 'release window open', '--api', b.apiAddress])
     expect(approved.code, approved.stderr).toBe(0)

@@ -142,7 +142,12 @@ function renderTasks (overview) {
           { header: 'waiting', number: true, value: (task) => duration(overview.at - task.submittedAt) },
           { header: 'to approve', value: (task) => { const cell = el('div', 'prompt', task.prompt); cell.title = task.prompt; return cell } }
         ]))]
-  replace('tasks', chips, ...approvals, table(tasks.recent, [
+  const spend = tasks.spend === null || tasks.spend === undefined
+    ? []
+    : [el('div', 'chips', badge(`spent today $${tasks.spend.network.spentUsd.toFixed(2)}${tasks.spend.network.capUsd === null ? '' : ` of $${tasks.spend.network.capUsd}`}`, 'spend'),
+        ...tasks.spend.swarms.map((swarm) => badge(`${swarm.name} $${swarm.spentUsd.toFixed(2)}${swarm.effectiveCapUsd === null ? '' : ` / $${swarm.effectiveCapUsd.toFixed(2)}`}`,
+          swarm.effectiveCapUsd !== null && swarm.spentUsd >= swarm.effectiveCapUsd * 0.9 ? 'warn' : 'spend')))]
+  replace('tasks', chips, ...spend, ...approvals, table(tasks.recent, [
     { header: 'task', value: (task) => el('span', 'peer-id', task.id) },
     { header: 'state', value: (task) => badge(task.state) },
     { header: 'swarm', value: (task) => task.swarm },

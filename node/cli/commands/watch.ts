@@ -19,6 +19,7 @@ interface OverviewReply {
     counts: Record<string, number>
     recent: Array<{ id: string, state: string, swarm: string, role: string, assignee: string | null, submittedAt: number, finishedAt: number | null, prompt: string }>
     approvals?: Array<{ id: string, swarm: string, submittedAt: number, prompt: string }>
+    spend?: { network: { capUsd: number | null, spentUsd: number }, swarms: Array<{ name: string, spentUsd: number, effectiveCapUsd: number | null }> } | null
   }
 }
 
@@ -66,6 +67,11 @@ export function renderOverview (overview: OverviewReply, width: number): string 
   if (tasks === null) {
     lines.push(section('TASKS', 'no task layer on this node'))
   } else {
+    if (tasks.spend !== null && tasks.spend !== undefined) {
+      const capped = (spent: number, cap: number | null): string => `$${spent.toFixed(2)}${cap === null ? '' : ` of $${cap.toFixed(2)}`}`
+      lines.push(section(`SPEND TODAY  ${capped(tasks.spend.network.spentUsd, tasks.spend.network.capUsd)}`,
+        tasks.spend.swarms.map((swarm) => `${swarm.name} ${capped(swarm.spentUsd, swarm.effectiveCapUsd)}`).join(' · ') || 'no swarms'))
+    }
     const approvals = tasks.approvals ?? []
     if (approvals.length > 0) {
       lines.push(section(`APPROVALS PENDING  ${approvals.length} (peerflow task approve|reject <id>)`, formatTable(approvals.slice(0, TASK_ROWS), [
