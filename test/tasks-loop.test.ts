@@ -114,6 +114,16 @@ describe('loop tasks', () => {
     expect(server.requests).toHaveLength(1)
   })
 
+  it('an iteration past its --iteration-timeout is tried again, not taken for the budget', async () => {
+    const server = await serve()
+    // The first call hangs past the 1 s iteration timeout; everything after answers at once.
+    server.script({ kind: 'stand_in', latencyMs: 3_000 })
+    const nodes = await startTaskSwarm(net, { topology: 'hierarchical', size: 2, baseUrl: server.url })
+    const submitted = await (nodes[0] as PeerflowNode).tasks.submit({ swarm: 'work', prompt: 'Slow start', role: 'coder', loop: { maxIterations: 2, iterationTimeoutMs: 1_000 } })
+    const [report] = await waitForFinished(nodes, [submitted.id])
+    expect(report).toMatchObject({ state: 'done', stopReason: 'max-iterations', iterations: 2, attempts: 1 })
+  })
+
   it('stops after repeated failures', async () => {
     const server = await serve()
     server.script({ kind: 'not_found', times: Number.POSITIVE_INFINITY })

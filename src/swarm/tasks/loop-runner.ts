@@ -18,6 +18,12 @@ export const MAX_FAILED_ITERATIONS_IN_A_ROW = 3
 /** Stores one finished iteration; resolves once it is durable locally. */
 export type RecordIteration = (iteration: Iteration) => Promise<void>
 
+/**
+ * A spend cap stops the loop; an iteration's own limits (wall time, turns, tokens) only fail that
+ * iteration, which is tried again.
+ */
+const SPEND_CAP_REACHED = /^budget exceeded: (?!wall time|max turns|max tokens)/
+
 const FIRST_ITERATION: LoopResume = { nextIteration: 1, checkpoint: null, spentUsd: 0, inFlightOf: null, completed: false }
 
 export function iterationPrompt (prompt: string, loop: LoopSpec, iteration: number, checkpoint: string | null): string {
@@ -126,7 +132,7 @@ export async function runLoopAttempt (
     model = run.model ?? model
     if (run.status === 'cancelled') return result('cancelled', run.error ?? 'cancelled')
     if (run.status === 'failed') {
-      if (/^budget exceeded/.test(run.error ?? '')) return result('failed', run.error ?? 'budget exceeded', 'budget')
+      if (SPEND_CAP_REACHED.test(run.error ?? '')) return result('failed', run.error ?? 'budget exceeded', 'budget')
       failuresInARow++
       if (failuresInARow >= MAX_FAILED_ITERATIONS_IN_A_ROW) {
         return result('failed', `iteration ${iteration} failed ${failuresInARow} times in a row: ${run.error ?? 'no reason given'}`, 'repeated-failures')
