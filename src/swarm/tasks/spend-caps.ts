@@ -20,8 +20,6 @@ export interface SpendCapsOptions {
   nodeDailyUsd: number | null
   /** How long an attempt waits for an allotment before it fails (retryable). */
   grantWaitMs: number
-  /** Lifetime of grant and budget records. */
-  retentionMs: number
   now: () => number
 }
 
@@ -134,7 +132,8 @@ export class SpendCaps {
     if (target.scope === 'swarm' && this.#options.swarms.definition(target.swarm) === undefined) throw new TaskError('invalid', `unknown swarm '${target.swarm}'`)
     const setting: BudgetSetting = { dailyUsd, by: this.#options.self, at: Date.now() }
     const key = target.scope === 'swarm' ? swarmBudgetKey(target.swarm, this.#options.self) : networkBudgetKey(this.#options.self)
-    await this.#options.store.put(key, setting, this.#options.retentionMs)
+    // A cap stays until it is changed or lifted: no TTL.
+    await this.#options.store.put(key, setting)
   }
 
   report (views: readonly TaskView[], index: RecordIndex): BudgetReport {

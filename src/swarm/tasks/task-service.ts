@@ -130,7 +130,6 @@ export class TaskService {
       nodeDailyUsd: options.settings.dailyBudgetUsd ?? null,
       // Long enough for a leader change to settle and the new leader to grant.
       grantWaitMs: 2 * options.settings.workerTimeoutMs,
-      retentionMs: options.settings.retentionMs,
       now: this.#now
     })
     this.#agents = new LocalAgents({
