@@ -72,6 +72,40 @@ describe('approval gates', () => {
   })
 })
 
+describe('stage gates', () => {
+  it('--approve-stages holds the next stage until the previous stage\'s output is approved', async () => {
+    const server = await serve()
+    const [a, b] = await startTaskSwarm(net, { topology: 'hierarchical', size: 2, baseUrl: server.url }) as [PeerflowNode, PeerflowNode]
+    const submitted = await runCli(['task', 'submit', 'Plan then write the migration', '--swarm', 'work', '--stages', 'planner,coder,reviewer', '--approve-stages', '2', '--json', '--api', a.apiAddress])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const { id } = JSON.parse(submitted.stdout) as TaskReport
+    await waitFor('the plan waiting for approval', () => { try { return b.tasks.show(id).state === 'input-required' } catch { return false } }, 20_000)
+    const waiting = b.tasks.show(id)
+    expect(waiting.approval).toMatchObject({ state: 'pending', beforeStage: 2 })
+    expect(waiting.approval?.request).toBe(waiting.stageOutputs[0]?.text)
+    expect(waiting.approval?.request).toContain('You are the planner agent')
+    const callsBefore = server.requests.length
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(server.requests).toHaveLength(callsBefore)
+    const shown = await runCli(['task', 'show', id, '--api', a.apiAddress])
+    expect(shown.stdout).toContain('Approval before stage 2: pending')
+    await b.tasks.decide(id, 'approved', 'plan looks right')
+    const [report] = await waitForFinished([a, b], [id])
+    expect(report).toMatchObject({ state: 'done', approval: { state: 'approved', beforeStage: 2, by: b.peerId, note: 'plan looks right' } })
+    expect(report?.stageOutputs.map((output) => output.role)).toEqual(['planner', 'coder', 'reviewer'])
+    await expect(a.tasks.decide(id, 'rejected', null)).rejects.toThrow(/already/)
+
+    const rejectedRun = await a.tasks.submit({ swarm: 'work', prompt: 'Plan a risky change', stages: ['planner', 'coder'], approveStages: [1] })
+    await waitFor('the second plan waiting', () => a.tasks.show(rejectedRun.id).state === 'input-required', 20_000)
+    await a.tasks.decide(rejectedRun.id, 'rejected', 'too risky')
+    const [rejected] = await waitForFinished([a, b], [rejectedRun.id])
+    expect(rejected).toMatchObject({ state: 'failed', error: `stage 2 rejected by ${a.peerId}: too risky` })
+    const bad = await runCli(['task', 'submit', 'x', '--swarm', 'work', '--stages', 'planner,coder', '--approve-stages', '1', '--api', a.apiAddress])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('a stage gate goes before stage 2 to 2 of this task, not 1')
+  })
+})
+
 describe('dependencies', () => {
   it('--after waits until the named tasks are done', async () => {
     const server = await serve()

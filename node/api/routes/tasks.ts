@@ -24,8 +24,11 @@ function loopRequestOf (value: unknown): LoopRequest | undefined {
 }
 
 function submitRequestOf (body: unknown): SubmitRequest {
-  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, loop?: unknown, approve?: unknown, after?: unknown }
+  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, loop?: unknown, approve?: unknown, approveStages?: unknown, after?: unknown }
   if (fields.approve !== undefined && typeof fields.approve !== 'boolean') throw new PeerflowError('invalid', 'approve must be a boolean')
+  if (fields.approveStages !== undefined && (!Array.isArray(fields.approveStages) || fields.approveStages.some((stage) => typeof stage !== 'number'))) {
+    throw new PeerflowError('invalid', 'approveStages must be an array of stage numbers')
+  }
   if (fields.after !== undefined && (!Array.isArray(fields.after) || fields.after.some((id) => typeof id !== 'string'))) {
     throw new PeerflowError('invalid', 'after must be an array of task ids')
   }
@@ -45,6 +48,7 @@ function submitRequestOf (body: unknown): SubmitRequest {
     budget: budget.data,
     loop: loopRequestOf(fields.loop),
     approve: fields.approve,
+    approveStages: fields.approveStages as number[] | undefined,
     after: fields.after as string[] | undefined
   }
 }

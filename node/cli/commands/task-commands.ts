@@ -33,6 +33,7 @@ interface SubmitOptions extends ReadOptions {
   budgetUsd?: string
   after?: string
   approve?: boolean
+  approveStages?: string
 }
 
 /** Flags that only make sense with --loop. */
@@ -140,9 +141,11 @@ function printTask (task: TaskReport): void {
   if (task.after.length > 0) lines.push(`After: ${task.after.join(', ')}${task.blockedBy.length > 0 ? `   waiting for: ${task.blockedBy.join(', ')}` : ''}`)
   if (task.approval !== null) {
     const approval = task.approval
+    const where = approval.beforeStage === 1 ? '' : ` before stage ${approval.beforeStage}`
     lines.push(approval.state === 'pending'
-      ? `Approval: pending (peerflow task approve ${task.id} [--note ...] | peerflow task reject ${task.id} --note ...)`
-      : `Approval: ${approval.state} by ${approval.by ?? '?'}${approval.at === null ? '' : ` at ${new Date(approval.at).toISOString()}`}${approval.note === null ? '' : `: ${approval.note}`}`)
+      ? `Approval${where}: pending (peerflow task approve ${task.id} [--note ...] | peerflow task reject ${task.id} --note ...)` +
+        (approval.beforeStage === 1 ? '' : `\n${indent(approval.request)}`)
+      : `Approval${where}: ${approval.state} by ${approval.by ?? '?'}${approval.at === null ? '' : ` at ${new Date(approval.at).toISOString()}`}${approval.note === null ? '' : `: ${approval.note}`}`)
   }
   if (task.loop !== null) {
     const loop = task.loop
@@ -181,6 +184,7 @@ export function registerTaskCommands (program: Command): void {
     .option('--budget-usd <amount>', 'spend cap in USD over the whole task or loop (from model usage and the price table)')
     .option('--after <ids>', 'comma-separated task ids that must be done first; one failing fails this task')
     .option('--approve', "wait in state input-required until someone runs 'peerflow task approve <id>'")
+    .option('--approve-stages <numbers>', 'multi-stage task: stages (counting from 1) that wait for an approval of the previous stage\'s output, e.g. 3 or 2,3')
     .option('--role <role>', 'agent role (coder, reviewer, tester, planner, researcher, ...)')
     .option('--stages <roles>', 'multi-stage task: comma-separated roles, each stage fed the previous output (e.g. planner,coder,reviewer)')
     .option('--attempts <n>', 'attempts per stage before the task fails (default: the node config)')
@@ -227,6 +231,7 @@ export function registerTaskCommands (program: Command): void {
           budget,
           loop,
           approve: options.approve === true ? true : undefined,
+          approveStages: options.approveStages?.split(',').map((stage) => positiveInteger(stage.trim(), '--approve-stages') as number - 1),
           after: options.after?.split(',').map((id) => id.trim()).filter(Boolean)
         }
       })

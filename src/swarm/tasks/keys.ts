@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
  *   task/<id>/c/<peer>          claim (mesh)  <peer>
  *   task/<id>/i/<term>.<n>/<k>  loop iteration k, run by attempt <term>.<n>: its worker
  *   task/<id>/d/<peer>          approval decision  <peer>
+ *   task/<id>/d/<peer>/<stage>  approval of a stage gate  <peer>
  *   task/<id>/cancel            cancellation  whoever cancels (every writer writes the same fact)
  *   worker/<peer>               capacity      <peer>
  *   grant/<swarm>/<term>.<seq>  spend allotment    leader of <term>
@@ -57,7 +58,7 @@ export const assignmentKey = (id: string, attempt: AttemptRef): string => `task/
 export const progressKey = (id: string, attempt: AttemptRef): string => `task/${id}/p/${attemptId(attempt)}`
 export const resultKey = (id: string, attempt: AttemptRef): string => `task/${id}/r/${attemptId(attempt)}`
 export const iterationKey = (id: string, attempt: AttemptRef, iteration: number): string => `task/${id}/i/${attemptId(attempt)}/${iteration}`
-export const decisionKey = (id: string, peer: string): string => `task/${id}/d/${peer}`
+export const decisionKey = (id: string, peer: string, stage = 0): string => stage === 0 ? `task/${id}/d/${peer}` : `task/${id}/d/${peer}/${stage}`
 export const claimKey = (id: string, peer: string): string => `task/${id}/c/${peer}`
 export const cancelKey = (id: string): string => `task/${id}/cancel`
 export const grantKey = (swarm: string, term: number, seq: number): string => `grant/${swarm}/${term}.${seq}`
@@ -69,7 +70,7 @@ export type ParsedKey =
   | { kind: 'spec', task: string }
   | { kind: 'assignment' | 'progress' | 'result', task: string, attempt: string }
   | { kind: 'claim', task: string, peer: string }
-  | { kind: 'decision', task: string, peer: string }
+  | { kind: 'decision', task: string, peer: string, stage: number }
   | { kind: 'iteration', task: string, attempt: string, iteration: number }
   | { kind: 'cancel', task: string }
   | { kind: 'worker', peer: string }
@@ -95,6 +96,9 @@ export function parseKey (key: string): ParsedKey | undefined {
   const task = parts[1] as string
   if (parts.length === 2) return { kind: 'spec', task }
   if (parts.length === 3 && parts[2] === 'cancel') return { kind: 'cancel', task }
+  if (parts.length === 5 && parts[2] === 'd' && parts[3] !== '' && /^[1-9]$/.test(parts[4] as string)) {
+    return { kind: 'decision', task, peer: parts[3] as string, stage: Number(parts[4]) }
+  }
   if (parts.length === 5 && parts[2] === 'i') {
     const [, , , attempt, number] = parts as [string, string, string, string, string]
     if (parseAttemptId(attempt) === undefined || !ITERATION.test(number)) return undefined
@@ -103,7 +107,7 @@ export function parseKey (key: string): ParsedKey | undefined {
   if (parts.length !== 4 || parts[3] === '') return undefined
   const [, , tag, rest] = parts as [string, string, string, string]
   if (tag === 'c') return { kind: 'claim', task, peer: rest }
-  if (tag === 'd') return { kind: 'decision', task, peer: rest }
+  if (tag === 'd') return { kind: 'decision', task, peer: rest, stage: 0 }
   const kind = ATTEMPT_KINDS[tag as keyof typeof ATTEMPT_KINDS]
   if (kind === undefined || parseAttemptId(rest) === undefined) return undefined
   return { kind, task, attempt: rest }

@@ -26,7 +26,7 @@ export interface TaskRecords {
   attempts: Map<string, AttemptRecords>
   /** Mesh claims by member. */
   claims: Map<string, Claim>
-  /** Approval decisions by deciding node. */
+  /** Approval decisions by gate and deciding node (`<stage>/<peer>`). */
   decisions: Map<string, Decision>
   cancel?: Cancel
 }
@@ -47,7 +47,7 @@ type Decoded =
   | { kind: 'result', task: string, attempt: string, value: Result }
   | { kind: 'claim', task: string, peer: string, value: Claim }
   | { kind: 'iteration', task: string, attempt: string, value: Iteration }
-  | { kind: 'decision', task: string, peer: string, value: Decision }
+  | { kind: 'decision', task: string, peer: string, stage: number, value: Decision }
   | { kind: 'cancel', task: string, value: Cancel }
   | { kind: 'worker', peer: string, value: WorkerInfo }
   | { kind: 'grant', value: Grant }
@@ -86,7 +86,8 @@ function decode (record: StoredRecord): Decoded | undefined {
     }
     case 'decision': {
       const parsed = Decision.safeParse(record.value)
-      return parsed.success && key.peer === record.author && parsed.data.by === record.author ? { ...key, value: parsed.data } : undefined
+      const matches = parsed.success && key.peer === record.author && parsed.data.by === record.author && (parsed.data.stage ?? 0) === key.stage
+      return matches ? { ...key, value: parsed.data } : undefined
     }
     case 'claim': {
       const parsed = Claim.safeParse(record.value)
@@ -153,7 +154,7 @@ export class RecordIndexer {
         case 'spec': task.spec = decoded.value; break
         case 'cancel': task.cancel = decoded.value; break
         case 'claim': task.claims.set(decoded.peer, decoded.value); break
-        case 'decision': task.decisions.set(decoded.peer, decoded.value); break
+        case 'decision': task.decisions.set(`${decoded.stage}/${decoded.peer}`, decoded.value); break
         default: {
           let attempt = task.attempts.get(decoded.attempt)
           if (attempt === undefined) {

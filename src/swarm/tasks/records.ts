@@ -58,6 +58,8 @@ export const TaskSpec = z.object({
   loop: LoopSpec.optional(),
   /** The task waits in `input-required` until someone approves it (or rejects it). */
   approve: z.boolean().optional(),
+  /** Stages (0-based, after the first) that wait for an approval of the previous stage's output. */
+  approveStages: z.array(z.number().int().min(1).max(MAX_STAGES - 1)).max(MAX_STAGES).optional(),
   /** Tasks that must be done before this one starts; one of them failing fails this one. */
   after: z.array(z.string().min(1).max(64)).max(MAX_DEPENDENCIES).optional()
 })
@@ -164,6 +166,8 @@ export type Claim = z.infer<typeof Claim>
 /** An approval gate's decision, one record per deciding node; the earliest decision stands (see task-view.ts). */
 export const Decision = z.object({
   by: peer,
+  /** The gate decided: 0 before the task starts, n before stage n (0-based). */
+  stage: z.number().int().min(0).max(MAX_STAGES - 1).optional(),
   decision: z.enum(['approved', 'rejected']),
   note: z.string().max(MAX_NOTE_CHARS).nullable(),
   at: z.number()

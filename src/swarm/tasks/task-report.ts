@@ -55,7 +55,9 @@ export interface LoopReport extends Omit<LoopSpec, 'prd'> {
 
 export interface ApprovalReport {
   state: 'pending' | 'approved' | 'rejected'
-  /** What is to be approved: the task's prompt. */
+  /** The stage the gate comes before, counting from 1 (1: before the task starts). */
+  beforeStage: number
+  /** What is to be approved: the task's prompt, or the output of the stage before the gate. */
   request: string
   by: string | null
   note: string | null
@@ -184,6 +186,29 @@ function reportLoop (view: TaskView): LoopReport | null {
   }
 }
 
+const MAX_REQUEST_CHARS = 2_000
+
+/** The gate reached last (or the first one ahead, pending): its decision, or what it waits to have approved. */
+function approvalOf (view: TaskView): ApprovalReport | null {
+  const { spec } = view
+  const gates = [...(spec.approve === true ? [0] : []), ...(spec.approveStages ?? [])]
+  const gate = view.gate ?? gates[0]
+  if (gate === undefined) return null
+  const before = gate === 0
+    ? undefined
+    : view.attempts.findLast((attempt) => attempt.assignment.stage === gate - 1 && attempt.result?.status === 'done')?.result?.text
+  const request = gate === 0 ? spec.prompt : before === undefined ? `the output of stage ${gate} (not there yet)` : before
+  const decision = view.gate === gate ? view.decision : undefined
+  return {
+    state: decision?.decision ?? 'pending',
+    beforeStage: gate + 1,
+    request: request.length > MAX_REQUEST_CHARS ? `${request.slice(0, MAX_REQUEST_CHARS - 1)}…` : request,
+    by: decision?.by ?? null,
+    note: decision?.note ?? null,
+    at: decision?.at ?? null
+  }
+}
+
 export function reportTask (view: TaskView): TaskReport {
   const { spec, current } = view
   const latestResult = [...view.attempts].reverse().find((attempt) => attempt.result !== undefined)?.result
@@ -229,9 +254,7 @@ export function reportTask (view: TaskView): TaskReport {
     finishedAt,
     durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
     budgetUsd: spec.loop?.budgetUsd ?? spec.budget.maxCostUsd ?? null,
-    approval: spec.approve === true
-      ? { state: view.decision?.decision ?? 'pending', request: spec.prompt, by: view.decision?.by ?? null, note: view.decision?.note ?? null, at: view.decision?.at ?? null }
-      : null,
+    approval: approvalOf(view),
     after: spec.after ?? [],
     blockedBy: view.blockedBy ?? [],
     iterations: loop?.iterationLog.length ?? 0,

@@ -67,6 +67,8 @@ export interface SubmitRequest {
   loop?: LoopRequest
   /** Wait in `input-required` for an approval before starting. */
   approve?: boolean
+  /** Stages (0-based, after the first) that wait for an approval of the previous stage's output. */
+  approveStages?: number[]
   /** Ids of tasks that must be done first. */
   after?: string[]
 }
@@ -81,6 +83,17 @@ export interface LoopRequest {
 export interface ListFilter {
   swarm?: string
   state?: TaskState
+}
+
+function approveStagesOf (requested: number[] | undefined, stages: string[]): { approveStages?: number[] } {
+  if (requested === undefined || requested.length === 0) return {}
+  const unique = [...new Set(requested)].sort((a, b) => a - b)
+  for (const stage of unique) {
+    if (!Number.isInteger(stage) || stage < 1 || stage >= stages.length) {
+      throw new TaskError('invalid', `a stage gate goes before stage 2 to ${stages.length} of this task, not ${Number.isInteger(stage) ? stage + 1 : stage}`)
+    }
+  }
+  return { approveStages: unique }
 }
 
 function loopSpecOf (request: LoopRequest, stages: string[], budgetUsd: number | undefined): LoopSpec {
@@ -236,6 +249,7 @@ export class TaskService {
       id, swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt: Date.now(),
       ...(loop === undefined ? {} : { loop }),
       ...(request.approve === true ? { approve: true } : {}),
+      ...approveStagesOf(request.approveStages, stages),
       ...(after.length === 0 ? {} : { after })
     }
   }
@@ -281,15 +295,16 @@ export class TaskService {
     return ordered.map((step) => ({ ref: step.ref, id: ids.get(step.ref) as string }))
   }
 
-  /** Records this node's decision on an approval-gated task that has not started yet. */
+  /** Records this node's decision at the gate the task has reached (before it starts, or before a gated stage). */
   async decide (id: string, decision: Decision['decision'], note: string | null): Promise<TaskReport> {
     if (note !== null && note.length > MAX_NOTE_CHARS) throw new TaskError('invalid', `the note is longer than ${MAX_NOTE_CHARS} characters`)
     const view = this.#requireView(id)
-    if (view.spec.approve !== true) throw new TaskError('conflict', `task ${id} does not wait for an approval`)
+    if (view.spec.approve !== true && (view.spec.approveStages ?? []).length === 0) throw new TaskError('conflict', `task ${id} does not wait for an approval`)
     if (view.decision !== undefined) throw new TaskError('conflict', `task ${id} was already ${view.decision.decision} by ${view.decision.by}`)
     if (isTerminal(view.state)) throw new TaskError('conflict', `task ${id} is already ${view.state}`)
-    const record: Decision = { by: this.#options.self, decision, note, at: Date.now() }
-    await this.#options.store.put(decisionKey(id, this.#options.self), record, this.#options.settings.retentionMs)
+    if (view.gate === undefined) throw new TaskError('conflict', `task ${id} has not reached its approval gate yet (it is ${view.state})`)
+    const record: Decision = { by: this.#options.self, ...(view.gate === 0 ? {} : { stage: view.gate }), decision, note, at: Date.now() }
+    await this.#options.store.put(decisionKey(id, this.#options.self, view.gate), record, this.#options.settings.retentionMs)
     return this.show(id)
   }
 

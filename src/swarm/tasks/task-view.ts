@@ -56,8 +56,10 @@ export interface TaskView {
   next?: NextStep
   claims: ReadonlyMap<string, Claim>
   cancel?: Cancel
-  /** Approval-gated tasks: the decision that stands, once one is made. */
+  /** Approval-gated tasks: the decision that stands at the gate reached last, once one is made. */
   decision?: Decision
+  /** The gate reached last: 0 before the task starts, n before stage n. */
+  gate?: number
   /** Dependencies not done yet (state `waiting`). */
   blockedBy?: string[]
 }
@@ -66,9 +68,10 @@ export interface TaskView {
  * The decision that stands: the earliest by its maker's clock, then by PeerId. Deciders race only
  * when two people decide within moments of each other; every replica picks the same one.
  */
-export function standingDecision (decisions: ReadonlyMap<string, Decision>): Decision | undefined {
+export function standingDecision (decisions: ReadonlyMap<string, Decision>, stage = 0): Decision | undefined {
   let standing: Decision | undefined
   for (const decision of decisions.values()) {
+    if ((decision.stage ?? 0) !== stage) continue
     if (standing === undefined || decision.at < standing.at || (decision.at === standing.at && decision.by < standing.by)) standing = decision
   }
   return standing
@@ -108,7 +111,13 @@ export function deriveTask (records: TaskRecords): TaskView | undefined {
   const current = attempts.at(-1)
   const decision = spec.approve === true ? standingDecision(records.decisions) : undefined
   const base = {
-    id: records.id, spec, attempts, claims: records.claims, ...(records.cancel === undefined ? {} : { cancel: records.cancel }), ...(decision === undefined ? {} : { decision })
+    id: records.id,
+    spec,
+    attempts,
+    claims: records.claims,
+    ...(records.cancel === undefined ? {} : { cancel: records.cancel }),
+    ...(spec.approve === true ? { gate: 0 } : {}),
+    ...(decision === undefined ? {} : { decision })
   }
   if (current === undefined) {
     if (records.cancel !== undefined) return { ...base, state: 'cancelled', stage: 0 }
@@ -120,7 +129,13 @@ export function deriveTask (records: TaskRecords): TaskView | undefined {
   }
   const { assignment, result } = current
   const stage = assignment.stage
-  const withCurrent = { ...base, current, stage }
+  // The last gate reached: the one before the stage in force, or before the next once this one is done.
+  const reachable = result?.status === 'done' ? stage + 1 : stage
+  const gate = Math.max(...(spec.approveStages ?? []).filter((gated) => gated <= reachable), spec.approve === true ? 0 : -1)
+  const gateDecision = gate > 0 ? standingDecision(records.decisions, gate) : decision
+  const withCurrent = {
+    ...base, current, stage, ...(gate >= 0 ? { gate } : {}), ...(gateDecision === undefined ? {} : { decision: gateDecision })
+  }
   const lastStage = spec.stages.length - 1
   // A finished final stage stands even against a cancellation that came too late.
   if (result?.status === 'done' && stage >= lastStage) return { ...withCurrent, state: 'done', result }
@@ -128,6 +143,13 @@ export function deriveTask (records: TaskRecords): TaskView | undefined {
   if (assignment.worker === null) return { ...withCurrent, state: 'failed', error: assignment.error ?? 'abandoned by the leader' }
   if (result === undefined) return { ...withCurrent, state: current.progress?.state === 'running' ? 'running' : 'assigned' }
   if (result.status === 'done') {
+    // A gate before the next stage: the output so far waits for a decision.
+    if (gate === stage + 1) {
+      if (gateDecision === undefined) return { ...withCurrent, state: 'input-required' }
+      if (gateDecision.decision === 'rejected') {
+        return { ...withCurrent, state: 'failed', error: `stage ${gate + 1} rejected by ${gateDecision.by}${gateDecision.note === null ? '' : `: ${gateDecision.note}`}` }
+      }
+    }
     return {
       ...withCurrent,
       state: 'submitted',
