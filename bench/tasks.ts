@@ -7,13 +7,20 @@
  *     assignment to a third node: two hops).
  *   - throughput: tasks/s through the swarm (2 agent slots per node), against a direct in-process
  *     SDK call loop with as many calls in flight as the swarm has slots, in the same run.
+ *   - loop resume: a loop task's worker SIGKILLed mid-iteration -> the loop's next model call, made
+ *     by another node (fast failover settings: heartbeats every 100 ms, a 1.5 s silence limit).
+ *   - checkpoint write: the durable local write of one loop iteration's record (LevelDB-backed
+ *     replicated memory, in process), which every iteration waits for before the next starts.
  * BENCH_QUICK=1 runs fewer samples.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Anthropic from '@anthropic-ai/sdk'
+import { MemoryStore } from '../crdt/index.ts'
 import { ApiClient } from '../node/cli/client.ts'
+import { iterationKey, TASKS_NAMESPACE } from '../src/swarm/tasks/keys.ts'
+import type { Iteration } from '../src/swarm/tasks/records.ts'
 import type { TaskReport, TaskSummary } from '../src/swarm/tasks/task-report.ts'
 import { startAnthropicServer, type AnthropicServer, type RecordedRequest } from '../test/fixtures/anthropic-server.ts'
 import { startNodeProcess, type NodeProcess } from '../test/helpers/cli.ts'
@@ -25,6 +32,12 @@ const DISPATCH_WARMUP = 10
 const THROUGHPUT_TASKS = quick ? 60 : 300
 const SLOTS_PER_NODE = 2
 const GOAL_DISPATCH_P50_MS = 20
+const RESUME_SAMPLES = quick ? 3 : 10
+const GOAL_RESUME_P50_MS = 1_000
+const CHECKPOINT_SAMPLES = quick ? 100 : 500
+const GOAL_CHECKPOINT_P50_MS = 20
+/** Failover settings for the resume figure (the defaults wait 10 s of silence before moving work). */
+const FAST_FAILOVER = { heartbeatMs: 100, workerTimeoutMs: 1_500 }
 
 interface BenchNode extends NodeProcess {
   client: ApiClient
@@ -46,11 +59,70 @@ async function until (what: string, check: () => Promise<boolean>, timeoutMs = 3
   throw new Error(`timed out waiting for ${what}`)
 }
 
-async function startNode (baseUrl: string): Promise<BenchNode> {
+async function startNode (baseUrl: string, agents: Record<string, unknown> = {}, apiKey = 'bench'): Promise<BenchNode> {
   const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-tasks-'))
-  await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ embedder: 'hash', agents: { baseUrl, maxConcurrent: SLOTS_PER_NODE } }))
-  const node = await startNodeProcess(['--data', dir, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { PEERFLOW_LOG_LEVEL: 'error' })
+  await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ embedder: 'hash', agents: { baseUrl, maxConcurrent: SLOTS_PER_NODE, ...agents } }))
+  const node = await startNodeProcess(['--data', dir, '--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0'], { PEERFLOW_LOG_LEVEL: 'error', ANTHROPIC_API_KEY: apiKey })
   return { ...node, client: new ApiClient(node.api), dir }
+}
+
+function callerKey (request: RecordedRequest): string | undefined {
+  const header = request.headers['x-api-key']
+  return typeof header === 'string' ? header : /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]
+}
+
+/**
+ * One sample: a fresh worker runs a loop, is SIGKILLed while iteration 2 is in flight; ms from the
+ * kill to the stand-in receiving the loop's next model call from the surviving worker.
+ */
+async function resumeAfterKill (server: AnthropicServer, leader: BenchNode, successor: BenchNode, sample: number): Promise<number> {
+  const victim = await startNode(server.url, FAST_FAILOVER, `bench-victim-${sample}`)
+  try {
+    const quic = leader.addresses.find((addr) => addr.includes('/quic-v1/')) as string
+    await victim.client.request('POST', '/join', { body: { multiaddr: quic } })
+    // The victim joins before the successor: with equal free slots the leader picks it first.
+    const swarm = `resume-${sample}`
+    await formSwarm([leader, victim, successor], swarm, [['planner'], ['coder'], ['coder']])
+    const marker = `resume-${sample}`
+    const { id } = await leader.client.request<TaskReport>('POST', '/tasks', {
+      body: { swarm, prompt: `${marker}: port the next module`, role: 'coder', loop: { maxIterations: 3, iterationTimeoutMs: 30_000 } }
+    })
+    await until(`${marker} running iteration 2 on the victim`, async () => {
+      const report = await leader.client.request<TaskReport>('GET', `/tasks/${id}`)
+      return report.loop?.running === 2 && report.assignee === victim.peerId
+    }, 30_000, 5)
+    await victim.stop('SIGKILL')
+    const killedAt = Date.now()
+    const successorCall = (): RecordedRequest | undefined => server.requests.find((request) => callerKey(request) === 'bench-successor' && promptOf(request).startsWith(`${marker}:`))
+    await until(`${marker} resumed`, async () => successorCall() !== undefined, 30_000, 2)
+    const resumedAt = (successorCall() as RecordedRequest).receivedAt
+    await until(`${marker} done`, async () => (await leader.client.request<TaskReport>('GET', `/tasks/${id}`)).state === 'done', 30_000, 20)
+    return resumedAt - killedAt
+  } finally {
+    await victim.stop('SIGKILL')
+    await rm(victim.dir, { recursive: true, force: true })
+  }
+}
+
+/** Ms per durable local write of a loop iteration record (2 KB checkpoint), one after another. */
+async function checkpointWrites (samples: number): Promise<number[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-checkpoint-'))
+  const store = await MemoryStore.open(dir)
+  try {
+    const times: number[] = []
+    for (let i = 1; i <= samples; i++) {
+      const record: Iteration = {
+        worker: 'bench', iteration: i, checkpoint: `iteration ${i}: ${'x'.repeat(2_000)}`, complete: false, tokens: 1_000, costUsd: 0.01, model: 'bench', startedAt: 0, finishedAt: 1
+      }
+      const started = performance.now()
+      await store.put(TASKS_NAMESPACE, iterationKey('t-bench', { term: 1, n: 1 }, i), record, { author: 'bench' })
+      times.push(performance.now() - started)
+    }
+    return times
+  } finally {
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** Forms swarm `name` with `roles[i]` offered by node i; resolves once every member agrees on the leader. */
@@ -177,7 +249,21 @@ try {
   const direct = await directThroughput(server, THROUGHPUT_TASKS, 3 * SLOTS_PER_NODE)
   const directSequential = await directThroughput(server, DISPATCH_SAMPLES, 1)
 
+  log(`checkpoint writes: ${CHECKPOINT_SAMPLES} iteration records…`)
+  const checkpoints = await checkpointWrites(CHECKPOINT_SAMPLES)
+  log(`loop resume: ${RESUME_SAMPLES} workers SIGKILLed mid-iteration…`)
+  const resumeLeader = await startNode(server.url, FAST_FAILOVER, 'bench-leader')
+  const successor = await startNode(server.url, FAST_FAILOVER, 'bench-successor')
+  nodes.push(resumeLeader, successor)
+  await successor.client.request('POST', '/join', { body: { multiaddr: resumeLeader.addresses.find((addr) => addr.includes('/quic-v1/')) as string } })
+  // Iterations that take a while, so that the kill lands mid-iteration.
+  server.script({ kind: 'stand_in', latencyMs: 250, times: Number.POSITIVE_INFINITY })
+  const resumes: number[] = []
+  for (let i = 0; i < RESUME_SAMPLES; i++) resumes.push(await resumeAfterKill(server, resumeLeader, successor, i))
+
   const oneHopP50 = median(oneHop)
+  const resumeP50 = median(resumes)
+  const checkpointP50 = median(checkpoints)
   const rows: BenchRow[] = [
     { metric: 'dispatch latency, submit at leader -> remote model call (p50)', value: oneHopP50, unit: 'ms', goal: `< ${GOAL_DISPATCH_P50_MS}`, met: oneHopP50 < GOAL_DISPATCH_P50_MS },
     { metric: 'dispatch latency, submit at leader (p90 / p99)', value: `${percentile(oneHop, 90).toFixed(1)} / ${percentile(oneHop, 99).toFixed(1)}`, unit: 'ms' },
@@ -188,13 +274,17 @@ try {
     { metric: `direct SDK calls, ${3 * SLOTS_PER_NODE} in flight (baseline)`, value: direct.perSecond, unit: 'calls/s' },
     { metric: 'swarm / direct throughput', value: swarm.perSecond / direct.perSecond, unit: 'x' },
     { metric: 'CPU per task, summed over the 3 node processes', value: cpuPerTask, unit: 'ms' },
-    { metric: 'tasks failed during the throughput run', value: swarm.failed, unit: 'tasks' }
+    { metric: 'tasks failed during the throughput run', value: swarm.failed, unit: 'tasks' },
+    { metric: `loop resume: worker SIGKILL -> next iteration's model call on another node (p50, ${RESUME_SAMPLES} kills)`, value: resumeP50, unit: 'ms', goal: `< ${GOAL_RESUME_P50_MS}`, met: resumeP50 < GOAL_RESUME_P50_MS },
+    { metric: 'loop resume (max)', value: Math.max(...resumes), unit: 'ms' },
+    { metric: 'checkpoint write per iteration, durable locally (p50)', value: checkpointP50, unit: 'ms', goal: `< ${GOAL_CHECKPOINT_P50_MS}`, met: checkpointP50 < GOAL_CHECKPOINT_P50_MS },
+    { metric: 'checkpoint write per iteration (p99)', value: percentile(checkpoints, 99), unit: 'ms' }
   ]
   printRows('bench:tasks (3 node processes on loopback, instant stand-in model, 2 shared cores)', rows)
   await writeResults('tasks', rows, {
     quick,
-    samples: { dispatchOneHopMs: oneHop, dispatchTwoHopsMs: twoHops, directCallMs: directSequential.latencies },
-    settings: { slotsPerNode: SLOTS_PER_NODE, embedder: 'hash', throughputTasks: THROUGHPUT_TASKS }
+    samples: { dispatchOneHopMs: oneHop, dispatchTwoHopsMs: twoHops, directCallMs: directSequential.latencies, loopResumeMs: resumes, checkpointWriteMs: checkpoints },
+    settings: { slotsPerNode: SLOTS_PER_NODE, embedder: 'hash', throughputTasks: THROUGHPUT_TASKS, resumeFailover: FAST_FAILOVER }
   })
 } finally {
   await Promise.all(nodes.map(async (node) => {

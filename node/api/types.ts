@@ -10,8 +10,10 @@ import type { BankStats, ConsolidationResult, ListSort, PatternInfo, QueryMatch 
 import type { SwarmEvent } from '../../src/swarm/swarm-events.ts'
 import type { SwarmStatus } from '../../src/swarm/swarm-service.ts'
 import type { AgentInfo } from '../../src/swarm/tasks/local-agents.ts'
+import type { SlotInfo } from '../../src/swarm/tasks/ephemeral-slots.ts'
 import type { TaskBudget } from '../../src/swarm/tasks/records.ts'
 import type { TaskReport, TaskSummary } from '../../src/swarm/tasks/task-report.ts'
+import type { LoopRequest } from '../../src/swarm/tasks/task-service.ts'
 import type { TaskState } from '../../src/swarm/tasks/task-view.ts'
 import type { AdmissionMode, Refusal } from '../admission/admission.ts'
 import type { RoleFileProblem, RoleListing } from '../stores/user-roles.ts'
@@ -92,12 +94,27 @@ export interface TaskSubmitRequest {
   budget?: Partial<TaskBudget>
   /** Attached files, uploaded first (PUT /blobs): name, SHA-256 and size each. */
   files?: FileRef[]
+  /** Makes it a loop task (single stage): the prompt runs again each iteration with the last checkpoint. */
+  loop?: LoopRequest
+  /** Wait in `input-required` for an approval before starting. */
+  approve?: boolean
+  /** Stages (0-based, after the first) that wait for an approval of the previous stage's output. */
+  approveStages?: number[]
+  /** Ids of tasks that must be done first. */
+  after?: string[]
   /** Model priority for every stage, over the roles' own. */
   priority?: RoutePriority
 }
+export type { LoopReport } from '../../src/swarm/tasks/task-report.ts'
+export type { SlotInfo } from '../../src/swarm/tasks/ephemeral-slots.ts'
+export type { BudgetReport } from '../../src/swarm/tasks/spend-caps.ts'
+export interface AgentSpawnRequest { role: string, swarm: string, ttlMs: number, maxTokens: number }
+/** `dailyUsd: null` lifts the cap. */
+export type BudgetSetRequest = ({ scope: 'network' } | { scope: 'swarm', swarm: string }) & { dailyUsd: number | null }
+export interface TaskDecisionRequest { note: string | null }
 export interface TaskListQuery { swarm?: string, state?: TaskState }
 export interface TaskListReply { tasks: TaskSummary[] }
-export interface AgentListReply { maxConcurrent: number, agents: AgentInfo[] }
+export interface AgentListReply { maxConcurrent: number, agents: AgentInfo[], slots: SlotInfo[] }
 export type { RoleFileProblem, RoleListing } from '../stores/user-roles.ts'
 export interface AgentRolesReply { roles: RoleListing[], problems: RoleFileProblem[] }
 export type { ToolCatalog } from '../services/agent-toolbox.ts'

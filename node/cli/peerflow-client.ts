@@ -1,10 +1,10 @@
 import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type {
-  AgentListReply, AgentRolesReply, AllowListReply, AllowReply, BlockListReply, BlockReply, DisallowReply, Entry, EntryReply, IdReply, JoinReply,
+  AgentListReply, AgentRolesReply, AgentSpawnRequest, AllowListReply, BudgetReport, BudgetSetRequest, AllowReply, BlockListReply, BlockReply, DisallowReply, Entry, EntryReply, IdReply, JoinReply,
   JsonValue, LeaveReply, MemoryDeleteReply, MemoryListReply, NamespacesReply, Overview, PatternConsolidateReply, PatternForgetReply,
   PatternListQuery, PatternListReply, PatternOutcomeReply, PatternQueryReply, PatternReply, PatternStatsReply, PatternStoreRequest,
   PeersReply, StatusReply, SwarmEventsReply, SwarmInitRequest, SwarmListReply, SwarmStatus, TaskListQuery, TaskListReply, TaskReport,
-  ModelsReport, RoleListing, TaskSubmitRequest, ToolCatalog, UnblockReply
+  ModelsReport, RoleListing, SlotInfo, TaskSubmitRequest, ToolCatalog, UnblockReply
 } from '../api/types.ts'
 import { ApiClient } from './client.ts'
 
@@ -155,6 +155,9 @@ export class PeerflowClient {
     list: async (query: TaskListQuery = {}): Promise<TaskListReply['tasks']> =>
       (await this.api.request<TaskListReply>('GET', '/tasks', { query: { ...query } })).tasks,
     cancel: async (id: string): Promise<TaskReport> => this.api.request('POST', `/tasks/${segment(id)}/cancel`),
+    /** Decides a task waiting in input-required; who decided and `note` are recorded. */
+    approve: async (id: string, note: string | null = null): Promise<TaskReport> => this.api.request('POST', `/tasks/${segment(id)}/approve`, { body: { note } }),
+    reject: async (id: string, note: string | null = null): Promise<TaskReport> => this.api.request('POST', `/tasks/${segment(id)}/reject`, { body: { note } }),
     /** The task each time it changes, ending with its final state (done, failed or cancelled). */
     watch: (id: string, options: WatchOptions = {}): AsyncIterableIterator<TaskEvent> => this.#watch(id, options),
     /** Resolves with the finished task (whatever its final state). */
@@ -176,8 +179,16 @@ export class PeerflowClient {
     list: async (): Promise<AgentListReply> => this.api.request('GET', '/agents'),
     /** Roles this node can run: built in, from role files, shared by swarm members. */
     roles: async (): Promise<AgentRolesReply> => this.api.request('GET', '/agents/roles'),
+    /** An ephemeral agent slot on this node, for a TTL and a token budget. */
+    spawn: async (request: AgentSpawnRequest): Promise<SlotInfo> => this.api.request('POST', '/agents', { body: request }),
     /** Publishes a role file of this node to the swarm members through replicated memory. */
     shareRole: async (role: string): Promise<RoleListing> => this.api.request('POST', `/agents/roles/${encodeURIComponent(role)}/share`)
+  }
+
+  readonly budget = {
+    /** Daily caps and today's spend per task, swarm, network and node. */
+    show: async (): Promise<BudgetReport> => this.api.request('GET', '/budget'),
+    set: async (request: BudgetSetRequest): Promise<BudgetReport> => this.api.request('POST', '/budget', { body: request })
   }
 
   /** Every tool this node's agents may use, by server, with the roles allowed each. */

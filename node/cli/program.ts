@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import { CliError } from './client.ts'
 import { registerAgentCommands } from './commands/agent-commands.ts'
+import { registerBudgetCommands } from './commands/budget-commands.ts'
 import { registerMemoryCommands } from './commands/memory-commands.ts'
 import { registerMcpCommand } from './mcp/mcp-command.ts'
 import { registerNodeCommands } from './commands/node-commands.ts'
@@ -30,6 +31,7 @@ export function buildProgram (version: string, registerStart: RegisterStart): Co
   registerMcpCommand(program)
   registerToolCommands(program)
   registerModelCommands(program)
+  registerBudgetCommands(program)
   return program
 }
 

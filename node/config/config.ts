@@ -93,7 +93,7 @@ export const ModelsConfigSchema = z.object({
 export type ModelsConfig = z.infer<typeof ModelsConfigSchema>
 export type RoleSettings = z.infer<typeof RoleSettingsSchema>
 
-const AGENT_SETTINGS = new Set<string>(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'roles'])
+const AGENT_SETTINGS = new Set<string>(['maxConcurrent', 'maxAttempts', 'heartbeatMs', 'workerTimeoutMs', 'taskTimeoutMs', 'patternsInContext', 'retentionMs', 'baseUrl', 'dailyBudgetUsd', 'prices', 'roles'])
 
 /** `agents.<role>: {...}` in peerflow.json sits beside the node-wide settings; it is kept under `agents.roles`. */
 function liftRoleSettings (agents: unknown): unknown {
@@ -183,7 +183,14 @@ export const NodeConfigSchema = z.object({
     /** Anthropic-compatible endpoint used when ANTHROPIC_BASE_URL is not set. */
     baseUrl: z.string().refine((value) => URL.canParse(value), { message: 'not a URL' }).optional(),
     /** Settings per role name (built-in or user-written), written in peerflow.json as `agents.<role>`. */
-    roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({})
+    roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'role names are lowercase letters, digits and -'), RoleSettingsSchema).default({}),
+    /** This node's own daily spend cap in USD (its agents make no model call past it). */
+    dailyBudgetUsd: z.number().min(0).max(1_000_000).optional(),
+    /** Model prices in USD per million tokens, added to or overriding the built-in table (src/agents/pricing.ts). */
+    prices: z.record(z.string().min(1).max(128), z.object({
+      inputPerMTok: z.number().min(0).max(10_000),
+      outputPerMTok: z.number().min(0).max(10_000)
+    }).strict()).optional()
   }).strict().refine((a) => a.workerTimeoutMs > 2 * a.heartbeatMs, { message: 'need workerTimeoutMs > 2 x heartbeatMs' })),
   /** Several model endpoints and routes by priority; absent, agents use ANTHROPIC_BASE_URL / agents.baseUrl with the per-tier models. */
   models: ModelsConfigSchema.optional(),

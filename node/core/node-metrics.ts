@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { PeerflowNode } from './peerflow-node.ts'
 import { transportOf } from '../net/transport-name.ts'
 import { routeOf } from '../net/connection-route.ts'
+import { registerTaskMetrics } from './task-metrics.ts'
 
 /**
  * peerflow's own Prometheus families, read from live state at scrape time (libp2p's families are
@@ -149,4 +150,5 @@ export function registerNodeMetrics (registry: Registry, node: PeerflowNode): vo
     registers,
     collect () { this.set(node.patterns.stats().patterns) }
   })
+  registerTaskMetrics(registry, node)
 }

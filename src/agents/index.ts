@@ -10,7 +10,7 @@ export type { ModelPriority, ProviderConfig, ProviderOptions } from './provider.
 export { checkToolName, defineTool, MAX_TOOL_RESULT_CHARS, runToolCall, toApiTools, ToolInputError } from './tools.ts'
 export type { AgentTool, ToolCall, ToolContext, ToolDefinition, ToolInputSchema, ToolOutcome } from './tools.ts'
 export { estimateCostUsd, MODEL_PRICES, priceOf } from './pricing.ts'
-export type { ModelPrice, TokenUsage } from './pricing.ts'
+export type { ModelPrice, PriceTable, TokenUsage } from './pricing.ts'
 export { ModelCallError } from './model-errors.ts'
 export type { FailureKind, ModelFailure } from './model-errors.ts'
 export type { AgentProgressEvent, ProgressListener } from './progress.ts'

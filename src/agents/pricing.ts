@@ -18,13 +18,17 @@ export const MODEL_PRICES: Readonly<Record<string, ModelPrice>> = {
 
 export interface TokenUsage { inputTokens: number, outputTokens: number }
 
-/** Dated snapshots (claude-opus-4-5-20251101) cost what their alias costs. */
-export function priceOf (model: string): ModelPrice | undefined {
-  return MODEL_PRICES[model] ?? MODEL_PRICES[model.replace(/-\d{8}$/, '')]
+/** Model id -> price; a node's config can add models or override these. */
+export type PriceTable = Readonly<Record<string, ModelPrice>>
+
+/** Dated snapshots (claude-opus-4-5-20251101) cost what their alias costs. `overrides` win over the built-in table. */
+export function priceOf (model: string, overrides: PriceTable = {}): ModelPrice | undefined {
+  const alias = model.replace(/-\d{8}$/, '')
+  return overrides[model] ?? overrides[alias] ?? MODEL_PRICES[model] ?? MODEL_PRICES[alias]
 }
 
-export function estimateCostUsd (model: string, usage: TokenUsage): number {
-  const price = priceOf(model)
+export function estimateCostUsd (model: string, usage: TokenUsage, overrides: PriceTable = {}): number {
+  const price = priceOf(model, overrides)
   if (price === undefined) return 0
   return (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1_000_000
 }

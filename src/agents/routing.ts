@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk'
-import { priceOf, type ModelPrice } from './pricing.ts'
+import { priceOf, type ModelPrice, type PriceTable } from './pricing.ts'
 import { createClient, endpointOf, modelChain, type ModelPriority, type ProviderConfig } from './provider.ts'
 import type { ModelEndpoint, ModelRouting, RoutePriority } from './route-table.ts'
 
@@ -66,13 +66,13 @@ export function routeChain (provider: ProviderConfig, priority: RoutePriority): 
   })
 }
 
-/** The price of a model under this routing: configured prices first, then the built-in list. */
-export function routedPrice (provider: ProviderConfig, model: string): ModelPrice | undefined {
-  return provider.routing?.prices[model] ?? priceOf(model)
+/** The price of a model under this routing: the routing's prices first, then `overrides` over the built-in list. */
+export function routedPrice (provider: ProviderConfig, model: string, overrides?: PriceTable): ModelPrice | undefined {
+  return provider.routing?.prices[model] ?? priceOf(model, overrides)
 }
 
 /** What one call cost, priced by the model the endpoint says answered (0 when no price is known). */
-export function routedCostUsd (provider: ProviderConfig, model: string, usage: { inputTokens: number, outputTokens: number }): number {
-  const price = routedPrice(provider, model)
+export function routedCostUsd (provider: ProviderConfig, model: string, usage: { inputTokens: number, outputTokens: number }, overrides?: PriceTable): number {
+  const price = routedPrice(provider, model, overrides)
   return price === undefined ? 0 : (usage.inputTokens * price.inputPerMTok + usage.outputTokens * price.outputPerMTok) / 1_000_000
 }

@@ -4,8 +4,8 @@ import { endWithError, GEN_AI, PEERFLOW_ATTRIBUTES, startAgentSpan, startChatSpa
 import { callModel } from './model-call.ts'
 import type { ModelCursor } from './model-call.ts'
 import { ModelCallError } from './model-errors.ts'
-import type { TokenUsage } from './pricing.ts'
-import { NoRouteError, routeChain, routedCostUsd, type RoutePriority } from './routing.ts'
+import type { PriceTable, TokenUsage } from './pricing.ts'
+import { NoRouteError, routeChain, routedCostUsd, routedPrice, type RoutePriority } from './routing.ts'
 import type { AgentProgressEvent, ProgressListener } from './progress.ts'
 import type { ProviderConfig } from './provider.ts'
 import { isConfigured, ProviderNotConfiguredError, resolveProvider } from './provider.ts'
@@ -32,6 +32,19 @@ export interface RunAgentOptions {
   onProgress?: (event: AgentProgressEvent) => void
   /** Added to the run's trace spans, e.g. the task id and swarm (see gen-ai-spans.ts). */
   traceAttributes?: Attributes
+  /** Prices that add to or override the built-in table (pricing.ts). */
+  prices?: PriceTable
+  /**
+   * Spend cap in USD for this run: no call is made once the run has spent it, and each call's output
+   * is limited to what the rest of the cap pays for. A call's input tokens are only known once it is
+   * answered, so the run can overshoot by at most one call's input cost.
+   */
+  maxCostUsd?: number
+  /**
+   * Asked before every model call with what the run has spent: resolves with how much more it may
+   * spend (it may wait for an allotment), or rejects to stop the run with that reason as a budget stop.
+   */
+  spendGate?: (spentUsd: number) => Promise<number>
 }
 
 export type AgentStatus = 'done' | 'failed' | 'cancelled'
@@ -171,9 +184,29 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
   const checkTokens = (): void => {
     if (tokensUsed() >= budget.maxTokens) throw new BudgetExceeded(`budget exceeded: max tokens ${budget.maxTokens} (used ${tokensUsed()})`)
   }
+  const maxCostUsd = options.maxCostUsd
   const ensureRoomForAnotherTurn = (): void => {
     if (turns >= budget.maxTurns) throw new BudgetExceeded(`budget exceeded: max turns ${budget.maxTurns}`)
     checkTokens()
+    if (maxCostUsd !== undefined && costUsd >= maxCostUsd) throw new BudgetExceeded(`budget exceeded: spend cap $${maxCostUsd.toFixed(4)} (spent $${costUsd.toFixed(4)})`)
+  }
+  /** What may still be spent: the run's cap and the gate's allowance, whichever is smaller. */
+  const spendable = async (): Promise<number> => {
+    let allowance = maxCostUsd === undefined ? Number.POSITIVE_INFINITY : maxCostUsd - costUsd
+    if (options.spendGate !== undefined) {
+      try {
+        allowance = Math.min(allowance, await options.spendGate(costUsd))
+      } catch (err) {
+        throw new BudgetExceeded((err as Error).message)
+      }
+    }
+    return allowance
+  }
+  /** Output tokens `usd` pays for, at the price of the model expected to answer. */
+  const affordableOutput = (usd: number, requested: string | undefined): number => {
+    const price = Number.isFinite(usd) ? routedPrice(provider, model ?? requested ?? '', options.prices) : undefined
+    if (price === undefined || price.outputPerMTok === 0) return Number.POSITIVE_INFINITY
+    return Math.max(1, Math.floor(usd * 1_000_000 / price.outputPerMTok))
   }
 
   try {
@@ -186,11 +219,12 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
     const system = systemPrompt(role, options.context)
     for (;;) {
       ensureRoomForAnotherTurn()
+      const allowance = await spendable()
       turns++
       const turn = turns
       const requested = cursor.chain[cursor.index]?.model ?? '?'
       emit({ type: 'turn_start', turn, maxTurns: budget.maxTurns, model: requested })
-      const maxTokens = Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed())
+      const maxTokens = Math.min(MAX_OUTPUT_TOKENS_PER_TURN, budget.maxTokens - tokensUsed(), affordableOutput(allowance, requested))
       const chatSpan = startChatSpan(under, requested, maxTokens, { ...traceAttributes, [PEERFLOW_ATTRIBUTES.turn]: turn })
       let answer
       try {
@@ -213,7 +247,7 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       }
       usage.inputTokens += turnUsage.inputTokens
       usage.outputTokens += turnUsage.outputTokens
-      const callCostUsd = routedCostUsd(provider, message.model, turnUsage)
+      const callCostUsd = routedCostUsd(provider, message.model, turnUsage, options.prices)
       costUsd += callCostUsd
       calls.push({ turn, endpoint: answer.endpoint, model: answer.requestedModel, ...turnUsage, costUsd: callCostUsd })
       chatSpan.setAttributes({
@@ -233,7 +267,10 @@ export async function runAgent (options: RunAgentOptions): Promise<AgentRunResul
       if (message.stop_reason === 'refusal') throw new ModelStopped('the model declined the request (stop reason: refusal)')
       if (message.stop_reason === 'model_context_window_exceeded') throw new ModelStopped('the conversation no longer fits the model context window')
       // Cut off by the budget rather than finished: report it as such. Cut off by the per-turn cap: keep what we have.
-      if (message.stop_reason === 'max_tokens') checkTokens()
+      if (message.stop_reason === 'max_tokens') {
+        checkTokens()
+        if (maxCostUsd !== undefined && costUsd >= maxCostUsd) throw new BudgetExceeded(`budget exceeded: spend cap $${maxCostUsd.toFixed(4)} (spent $${costUsd.toFixed(4)})`)
+      }
       if (message.stop_reason !== 'tool_use') return finish('done')
 
       // Only spend tool side effects on results the model will get to see.

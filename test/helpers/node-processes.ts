@@ -10,7 +10,7 @@ export interface NodeProcessesPerTest {
   /** A fresh data dir, removed after the test. */
   dataDir: () => Promise<string>
   /** `peerflow start` on loopback with a system-picked API port; killed after the test. */
-  start: (dir: string, extra?: string[]) => Promise<NodeProcess>
+  start: (dir: string, extra?: string[], env?: NodeJS.ProcessEnv) => Promise<NodeProcess>
 }
 
 /** For a test file: node processes and data dirs that each test gets cleaned up. Call it at the top level of the file. */
@@ -27,8 +27,8 @@ export function nodeProcessesPerTest (): NodeProcessesPerTest {
       dirs.push(dir)
       return dir
     },
-    start: async (dir, extra = []) => {
-      const node = await startNodeProcess(['--data', dir, '--api', '127.0.0.1:0', ...LOOPBACK_LISTEN_ARGS, ...extra])
+    start: async (dir, extra = [], env = {}) => {
+      const node = await startNodeProcess(['--data', dir, '--api', '127.0.0.1:0', ...LOOPBACK_LISTEN_ARGS, ...extra], env)
       processes.push(node)
       return node
     }

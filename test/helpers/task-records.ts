@@ -1,6 +1,6 @@
-import { assignmentKey, cancelKey, claimKey, parseAttemptId, progressKey, resultKey, taskKey, workerKey } from '../../src/swarm/tasks/keys.ts'
+import { assignmentKey, cancelKey, claimKey, iterationKey, parseAttemptId, progressKey, resultKey, taskKey, workerKey } from '../../src/swarm/tasks/keys.ts'
 import { RecordIndexer, type StoredRecord } from '../../src/swarm/tasks/record-index.ts'
-import type { Assignment, Progress, Result, TaskSpec } from '../../src/swarm/tasks/records.ts'
+import type { Assignment, Iteration, Progress, Result, TaskSpec } from '../../src/swarm/tasks/records.ts'
 import { deriveTask, type TaskView } from '../../src/swarm/tasks/task-view.ts'
 
 /** Builders for task records as their writers would store them, for unit and simulation tests. */
@@ -27,6 +27,13 @@ export function resultRecord (id: string, attempt: string, worker: string, field
     usage: { inputTokens: 5, outputTokens: 5 }, costUsd: 0, durationMs: 1, transcript: [], patterns: [], finishedAt: 0, ...fields
   }
   return { key: resultKey(id, parseAttemptId(attempt) as { term: number, n: number }), value, author: worker }
+}
+
+export function iterationRecord (id: string, attempt: string, worker: string, iteration: number, fields: Partial<Iteration> = {}): StoredRecord {
+  const value: Iteration = {
+    worker, iteration, checkpoint: `checkpoint ${iteration} by ${worker}`, complete: false, tokens: 10, costUsd: 0.01, model: 'm', startedAt: 0, finishedAt: 1, ...fields
+  }
+  return { key: iterationKey(id, parseAttemptId(attempt) as { term: number, n: number }, iteration), value, author: worker }
 }
 
 export function claimRecord (id: string, peer: string, after: string | null): StoredRecord {

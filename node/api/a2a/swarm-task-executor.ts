@@ -10,6 +10,10 @@ const POLL_MS = 200
 /** How a peerflow task state reads in A2A. */
 const A2A_STATE: Record<TaskReport['state'], TaskState> = {
   submitted: TaskState.TASK_STATE_SUBMITTED,
+  // Waiting for the tasks it depends on: accepted, not started.
+  waiting: TaskState.TASK_STATE_SUBMITTED,
+  // An approval gate: someone must approve or reject it (`peerflow task approve|reject`).
+  'input-required': TaskState.TASK_STATE_INPUT_REQUIRED,
   assigned: TaskState.TASK_STATE_WORKING,
   running: TaskState.TASK_STATE_WORKING,
   done: TaskState.TASK_STATE_COMPLETED,

@@ -133,7 +133,21 @@ function renderTasks (overview) {
   if (tasks === null) return replace('tasks', empty('no task layer on this node'))
   const chips = el('div', 'chips', ...Object.entries(tasks.counts).map(([state, count]) => badge(`${state} ${count}`, state)))
   if (tasks.recent.length === 0) return replace('tasks', chips, empty('no tasks yet'))
-  replace('tasks', chips, table(tasks.recent, [
+  const approvals = (tasks.approvals ?? []).length === 0
+    ? []
+    : [el('div', 'approvals', el('strong', '', `Waiting for approval (${tasks.approvals.length}) — peerflow task approve|reject <id>`),
+        table(tasks.approvals, [
+          { header: 'task', value: (task) => el('span', 'peer-id', task.id) },
+          { header: 'swarm', value: (task) => task.swarm },
+          { header: 'waiting', number: true, value: (task) => duration(overview.at - task.submittedAt) },
+          { header: 'to approve', value: (task) => { const cell = el('div', 'prompt', task.prompt); cell.title = task.prompt; return cell } }
+        ]))]
+  const spend = tasks.spend === null || tasks.spend === undefined
+    ? []
+    : [el('div', 'chips', badge(`spent today $${tasks.spend.network.spentUsd.toFixed(2)}${tasks.spend.network.capUsd === null ? '' : ` of $${tasks.spend.network.capUsd}`}`, 'spend'),
+        ...tasks.spend.swarms.map((swarm) => badge(`${swarm.name} $${swarm.spentUsd.toFixed(2)}${swarm.effectiveCapUsd === null ? '' : ` / $${swarm.effectiveCapUsd.toFixed(2)}`}`,
+          swarm.effectiveCapUsd !== null && swarm.spentUsd >= swarm.effectiveCapUsd * 0.9 ? 'warn' : 'spend')))]
+  replace('tasks', chips, ...spend, ...approvals, table(tasks.recent, [
     { header: 'task', value: (task) => el('span', 'peer-id', task.id) },
     { header: 'state', value: (task) => badge(task.state) },
     { header: 'swarm', value: (task) => task.swarm },

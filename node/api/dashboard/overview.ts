@@ -21,9 +21,17 @@ export interface TaskRow {
   prompt: string
 }
 
+/** Today's spend against the caps, per swarm and for the network. */
+export interface SpendRow {
+  name: string
+  spentUsd: number
+  effectiveCapUsd: number | null
+}
+
 /** The part of a task layer the overview reads; a node built without one has no `tasks`. */
 interface TaskListing {
   list: () => TaskRow[]
+  budget?: () => { day: string, network: { capUsd: number | null, spentUsd: number }, swarms: SpendRow[] }
 }
 
 export interface ThroughputBucket {
@@ -39,6 +47,10 @@ export interface TaskOverview {
   counts: Record<string, number>
   /** The most recently submitted tasks, newest first. */
   recent: TaskRow[]
+  /** Every task waiting in input-required for an approval decision, oldest first. */
+  approvals: TaskRow[]
+  /** Spend today (UTC) against the daily caps. */
+  spend: { day: string, network: { capUsd: number | null, spentUsd: number }, swarms: SpendRow[] } | null
   throughput: ThroughputBucket[]
 }
 
@@ -88,7 +100,12 @@ function taskOverview (listing: TaskListing, now: number): TaskOverview {
   const counts: Record<string, number> = {}
   for (const task of tasks) counts[task.state] = (counts[task.state] ?? 0) + 1
   const recent = [...tasks].sort((a, b) => b.submittedAt - a.submittedAt).slice(0, RECENT_TASKS)
-  return { counts, recent, throughput: throughputOf(tasks, now) }
+  const approvals = tasks.filter((task) => task.state === 'input-required').sort((a, b) => a.submittedAt - b.submittedAt)
+  const budget = listing.budget?.()
+  const spend = budget === undefined
+    ? null
+    : { day: budget.day, network: budget.network, swarms: budget.swarms.map(({ name, spentUsd, effectiveCapUsd }) => ({ name, spentUsd, effectiveCapUsd })) }
+  return { counts, recent, approvals, spend, throughput: throughputOf(tasks, now) }
 }
 
 function patternsOf (node: PeerflowNode): BankStats | null {

@@ -1,8 +1,9 @@
 import type { Route } from '../route.ts'
 import { a2aRoute, agentCardRoute } from './a2a.ts'
-import { agentListRoute, agentRoleShareRoute, agentRolesRoute } from './agents.ts'
+import { agentListRoute, agentRoleShareRoute, agentRolesRoute, agentSpawnRoute } from './agents.ts'
 import { allowListRoute, allowRoute, disallowRoute } from './allow.ts'
 import { blockListRoute, blockRoute, unblockRoute } from './block.ts'
+import { budgetSetRoute, budgetShowRoute } from './budget.ts'
 import { dashboardPageRoute, dashboardScriptRoute, dashboardStyleRoute, overviewRoute } from './dashboard.ts'
 import { eventsRoute } from './events.ts'
 import { idRoute } from './id.ts'
@@ -21,7 +22,7 @@ import {
 import { toolListRoute } from './tools.ts'
 import { blobUploadRoute, taskFileRoute } from './blobs.ts'
 import { modelsRoute } from './models.ts'
-import { taskCancelRoute, taskListRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
+import { taskApproveRoute, taskCancelRoute, taskListRoute, taskPlanRoute, taskRejectRoute, taskShowRoute, taskSubmitRoute } from './tasks.ts'
 
 /** Every control API route. Adding one is a file in this folder and a line here. */
 export const routes: Route[] = [
@@ -61,9 +62,12 @@ export const routes: Route[] = [
   patternOutcomeRoute,
   patternConsolidateRoute,
   taskSubmitRoute,
+  taskPlanRoute,
   taskListRoute,
   taskShowRoute,
   taskCancelRoute,
+  taskApproveRoute,
+  taskRejectRoute,
   agentListRoute,
   agentCardRoute,
   a2aRoute,
@@ -72,5 +76,8 @@ export const routes: Route[] = [
   taskFileRoute,
   modelsRoute,
   agentRolesRoute,
-  agentRoleShareRoute
+  agentRoleShareRoute,
+  agentSpawnRoute,
+  budgetShowRoute,
+  budgetSetRoute
 ]

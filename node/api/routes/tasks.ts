@@ -4,7 +4,8 @@ import { FileRef } from '../../../protocols/blob.ts'
 import { ROUTE_PRIORITIES, type RoutePriority } from '../../../src/agents/index.ts'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import { TaskError } from '../../../src/swarm/tasks/task-error.ts'
-import type { SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
+import type { PlanStep } from '../../../src/swarm/tasks/plan.ts'
+import type { LoopRequest, SubmitRequest } from '../../../src/swarm/tasks/task-service.ts'
 import type { TaskState } from '../../../src/swarm/tasks/task-view.ts'
 import { requireString, type Route } from '../route.ts'
 import type { TaskListReply, TaskReport } from '../types.ts'
@@ -23,10 +24,37 @@ function attachedFiles (node: PeerflowNode, value: unknown): FileRef[] | undefin
   return files.data
 }
 
+function loopRequestOf (value: unknown): LoopRequest | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'object' || Array.isArray(value)) throw new PeerflowError('invalid', 'loop must be an object')
+  const loop = value as Record<string, unknown>
+  for (const field of ['maxIterations', 'iterationTimeoutMs'] as const) {
+    if (typeof loop[field] !== 'number') throw new PeerflowError('invalid', `loop.${field} must be a number`)
+  }
+  if (loop.prd !== undefined && loop.prd !== null && typeof loop.prd !== 'string') throw new PeerflowError('invalid', 'loop.prd must be a string')
+  if (loop.budgetUsd !== undefined && loop.budgetUsd !== null && typeof loop.budgetUsd !== 'number') throw new PeerflowError('invalid', 'loop.budgetUsd must be a number')
+  return {
+    maxIterations: loop.maxIterations as number,
+    iterationTimeoutMs: loop.iterationTimeoutMs as number,
+    prd: (loop.prd ?? null) as string | null,
+    budgetUsd: (loop.budgetUsd ?? null) as number | null
+  }
+}
+
 function submitRequestOf (node: PeerflowNode, body: unknown): SubmitRequest {
-  const fields = (body ?? {}) as { role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, files?: unknown, priority?: unknown }
+  const fields = (body ?? {}) as {
+    role?: unknown, stages?: unknown, maxAttempts?: unknown, budget?: unknown, files?: unknown, priority?: unknown,
+    loop?: unknown, approve?: unknown, approveStages?: unknown, after?: unknown
+  }
   if (fields.priority !== undefined && !(ROUTE_PRIORITIES as readonly unknown[]).includes(fields.priority)) {
     throw new PeerflowError('invalid', `priority must be one of ${ROUTE_PRIORITIES.join(', ')}`)
+  }
+  if (fields.approve !== undefined && typeof fields.approve !== 'boolean') throw new PeerflowError('invalid', 'approve must be a boolean')
+  if (fields.approveStages !== undefined && (!Array.isArray(fields.approveStages) || fields.approveStages.some((stage) => typeof stage !== 'number'))) {
+    throw new PeerflowError('invalid', 'approveStages must be an array of stage numbers')
+  }
+  if (fields.after !== undefined && (!Array.isArray(fields.after) || fields.after.some((id) => typeof id !== 'string'))) {
+    throw new PeerflowError('invalid', 'after must be an array of task ids')
   }
   if (fields.role !== undefined && typeof fields.role !== 'string') throw new PeerflowError('invalid', 'role must be a string')
   if (fields.stages !== undefined && (!Array.isArray(fields.stages) || fields.stages.some((stage) => typeof stage !== 'string'))) {
@@ -43,7 +71,11 @@ function submitRequestOf (node: PeerflowNode, body: unknown): SubmitRequest {
     maxAttempts: fields.maxAttempts,
     budget: budget.data,
     files: attachedFiles(node, fields.files),
-    priority: fields.priority as RoutePriority | undefined
+    priority: fields.priority as RoutePriority | undefined,
+    loop: loopRequestOf(fields.loop),
+    approve: fields.approve,
+    approveStages: fields.approveStages as number[] | undefined,
+    after: fields.after as string[] | undefined
   }
 }
 
@@ -71,4 +103,50 @@ export const taskCancelRoute: Route = {
   method: 'POST',
   path: '/tasks/:id/cancel',
   handle: async ({ node, params }): Promise<TaskReport> => node.tasks.cancel(params.id as string)
+}
+
+function noteOf (body: unknown): string | null {
+  const note = (body as { note?: unknown } | null)?.note
+  if (note === undefined || note === null) return null
+  if (typeof note !== 'string') throw new PeerflowError('invalid', 'note must be a string')
+  return note
+}
+
+export const taskApproveRoute: Route = {
+  method: 'POST',
+  path: '/tasks/:id/approve',
+  handle: async ({ node, params, body }) => node.tasks.decide(params.id as string, 'approved', noteOf(body))
+}
+
+export const taskRejectRoute: Route = {
+  method: 'POST',
+  path: '/tasks/:id/reject',
+  handle: async ({ node, params, body }) => node.tasks.decide(params.id as string, 'rejected', noteOf(body))
+}
+
+function planStepsOf (body: unknown): PlanStep[] {
+  const steps = (body as { steps?: unknown } | null)?.steps
+  if (!Array.isArray(steps)) throw new PeerflowError('invalid', 'steps must be an array')
+  return steps.map((value, i) => {
+    const step = (value ?? {}) as Record<string, unknown>
+    if (typeof step.ref !== 'string' || typeof step.prompt !== 'string') throw new PeerflowError('invalid', `step ${i + 1}: ref and prompt must be strings`)
+    if (step.role !== undefined && typeof step.role !== 'string') throw new PeerflowError('invalid', `step ${i + 1}: role must be a string`)
+    if (step.after !== undefined && (!Array.isArray(step.after) || step.after.some((name) => typeof name !== 'string'))) {
+      throw new PeerflowError('invalid', `step ${i + 1}: after must be an array of refs or task ids`)
+    }
+    return {
+      ref: step.ref,
+      prompt: step.prompt,
+      ...(step.role === undefined ? {} : { role: step.role as string }),
+      ...(step.after === undefined ? {} : { after: step.after as string[] }),
+      approve: step.approve === true
+    }
+  })
+}
+
+/** Several tasks at once, naming each other in `after` by ref: a DAG the swarm runs. */
+export const taskPlanRoute: Route = {
+  method: 'POST',
+  path: '/tasks/plan',
+  handle: async ({ node, body }) => ({ tasks: await node.tasks.submitPlan(requireString(body, 'swarm'), planStepsOf(body)) })
 }

@@ -46,6 +46,20 @@ export function renderOverview (overview: Overview, width: number): string {
   if (tasks === null) {
     lines.push(section('TASKS', 'no task layer on this node'))
   } else {
+    if (tasks.spend !== null && tasks.spend !== undefined) {
+      const capped = (spent: number, cap: number | null): string => `$${spent.toFixed(2)}${cap === null ? '' : ` of $${cap.toFixed(2)}`}`
+      lines.push(section(`SPEND TODAY  ${capped(tasks.spend.network.spentUsd, tasks.spend.network.capUsd)}`,
+        tasks.spend.swarms.map((swarm) => `${swarm.name} ${capped(swarm.spentUsd, swarm.effectiveCapUsd)}`).join(' · ') || 'no swarms'))
+    }
+    const approvals = tasks.approvals ?? []
+    if (approvals.length > 0) {
+      lines.push(section(`APPROVALS PENDING  ${approvals.length} (peerflow task approve|reject <id>)`, formatTable(approvals.slice(0, TASK_ROWS), [
+        { header: 'id', value: (task) => task.id },
+        { header: 'swarm', value: (task) => task.swarm },
+        { header: 'waiting', value: (task) => formatDuration(at - task.submittedAt) },
+        { header: 'to approve', value: (task) => task.prompt.replace(/\s+/g, ' ') }
+      ])))
+    }
     const counts = Object.entries(tasks.counts).map(([state, count]) => `${state} ${count}`).join(' · ')
     lines.push(section(`TASKS${counts === '' ? '' : `  ${counts}`}`, tasks.recent.length === 0 ? 'none yet' : formatTable(tasks.recent.slice(0, TASK_ROWS), [
       { header: 'id', value: (task) => task.id },

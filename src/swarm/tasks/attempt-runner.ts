@@ -1,8 +1,9 @@
 import {
-  getRole, runAgent, type AgentProgressEvent, type AgentRole, type AgentRunResult, type AgentTool, type ProviderConfig, type RoutePriority, type TranscriptEntry
+  getRole, runAgent, type AgentProgressEvent, type AgentRole, type AgentRunResult, type AgentTool, type PriceTable, type ProviderConfig, type RoutePriority, type TranscriptEntry
 } from '../../agents/index.ts'
 import { attemptId } from './keys.ts'
 import type { FileRef } from '../../../protocols/blob.ts'
+import type { LoopResume } from './loop-view.ts'
 import type { AttemptWorkspace, AttemptWorkspaces, PatternBank, PatternMatch } from './ports.ts'
 import { MAX_RESULT_TEXT_CHARS, type Assignment, type Result, type TaskSpec, type TranscriptLine } from './records.ts'
 
@@ -13,7 +14,15 @@ export interface AttemptJob {
   assignment: Assignment
   /** The previous stage's output, for every stage after the first; its files go into this attempt's workspace. */
   input: { role: string, text: string, files?: FileRef[], worker?: string } | null
+  /** Loop tasks: where this attempt picks the loop up. */
+  resume?: LoopResume
+  /** Spend caps beyond the task's own: given what the attempt has spent, how much more it may spend (may wait for an allotment). */
+  gate?: SpendGate
+  /** What the task's earlier attempts spent (counts against `budget.maxCostUsd`). */
+  spentBeforeUsd?: number
 }
+
+export type SpendGate = (attemptSpentUsd: number, signal: AbortSignal) => Promise<number>
 
 export interface AttemptDeps {
   self: string
@@ -28,10 +37,14 @@ export interface AttemptDeps {
   rolePriority?: (role: string) => RoutePriority | undefined
   /** Roles beyond the built-in ones (user-written, shared by members). */
   roles?: (name: string) => AgentRole | undefined
+  /** Tools that depend on the job (e.g. a planner's plan submission to its swarm). */
+  jobTools?: (job: AttemptJob) => AgentTool[]
   /** Patterns put in the agent's context (0: none). */
   patternsInContext: number
-  /** Caps the wall time of every attempt, whatever the task's budget says. */
+  /** Caps the wall time of every attempt (every iteration of a loop), whatever the task's budget says. */
   taskTimeoutMs: number
+  /** Model prices added to or overriding the built-in table. */
+  prices: PriceTable
 }
 
 export interface AttemptStatus {
@@ -40,16 +53,18 @@ export interface AttemptStatus {
   tokens: number
   costUsd: number
   model: string | null
+  /** Loop tasks: the iteration running. */
+  iteration?: number
 }
 
 const MAX_TRANSCRIPT_LINES = 24
 
-function clip (text: string, max: number): string {
+export function clip (text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`
 }
 
 /** The first line (the prompt) and the latest lines: what `task show` prints. */
-function transcriptSummary (entries: readonly TranscriptEntry[]): TranscriptLine[] {
+export function transcriptSummary (entries: readonly TranscriptEntry[]): TranscriptLine[] {
   const lines = entries.map((entry): TranscriptLine => {
     if (entry.role === 'user') return { turn: entry.turn, role: 'user', text: clip(entry.text, 300) }
     if (entry.role === 'assistant') {
@@ -68,12 +83,12 @@ function promptFor (job: AttemptJob): string {
     `Output of the previous stage (${input.role}):\n${input.text}`
 }
 
-function contextFrom (matches: readonly PatternMatch[]): string | undefined {
+export function contextFrom (matches: readonly PatternMatch[]): string | undefined {
   if (matches.length === 0) return undefined
   return matches.map(({ pattern }) => `- ${pattern.name} (confidence ${pattern.confidence.toFixed(2)}): ${pattern.content}`).join('\n')
 }
 
-async function relevantPatterns (job: AttemptJob, deps: AttemptDeps): Promise<PatternMatch[]> {
+export async function relevantPatterns (job: AttemptJob, deps: AttemptDeps): Promise<PatternMatch[]> {
   const bank = deps.patterns()
   if (bank === undefined || deps.patternsInContext === 0) return []
   try {
@@ -104,7 +119,12 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
     return failed((err as Error).message, false)
   }
   const matches = await relevantPatterns(job, deps)
-  const maxTurns = job.spec.budget.maxTurns ?? agentRole.budget.maxTurns
+  const { maxCostUsd, ...budget } = job.spec.budget
+  const maxTurns = budget.maxTurns ?? agentRole.budget.maxTurns
+  const costCap = maxCostUsd === undefined ? {} : { maxCostUsd: maxCostUsd - (job.spentBeforeUsd ?? 0) }
+  if (costCap.maxCostUsd !== undefined && costCap.maxCostUsd <= 0) {
+    return failed(`budget exceeded: the task's $${maxCostUsd} budget is spent by its earlier attempts`, false)
+  }
   const status: AttemptStatus = { turn: 0, maxTurns, tokens: 0, costUsd: 0, model: null }
   const onProgress = (event: AgentProgressEvent): void => {
     if (event.type === 'turn_start') {
@@ -133,12 +153,15 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
       role: agentRole,
       prompt: promptFor(job),
       context: contextFrom(matches),
-      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? []), ...(workspace?.tools ?? [])],
+      tools: [...deps.tools, ...(deps.roleTools?.(role) ?? []), ...(workspace?.tools ?? []), ...(deps.jobTools?.(job) ?? [])],
       provider,
       priority: job.spec.priority ?? deps.rolePriority?.(role),
-      budget: { ...job.spec.budget, wallTimeMs: Math.min(job.spec.budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
+      budget: { ...budget, wallTimeMs: Math.min(budget.wallTimeMs ?? agentRole.budget.wallTimeMs, deps.taskTimeoutMs) },
+      ...costCap,
       signal,
       onProgress,
+      prices: deps.prices,
+      ...(job.gate === undefined ? {} : { spendGate: async (spent: number) => (job.gate as SpendGate)(spent, signal) }),
       traceAttributes: { 'peerflow.task.id': job.spec.id, 'peerflow.swarm': job.spec.swarm, 'peerflow.task.stage': job.assignment.stage, 'peerflow.task.term': job.assignment.term }
     })
   } catch (err) {
@@ -181,7 +204,7 @@ export async function runAttempt (job: AttemptJob, deps: AttemptDeps, signal: Ab
  * when the model actually worked on the task: a missing key or an unreachable endpoint says
  * nothing about the patterns.
  */
-async function recordOutcome (deps: AttemptDeps, patterns: string[], run: AgentRunResult): Promise<void> {
+export async function recordOutcome (deps: AttemptDeps, patterns: string[], run: AgentRunResult): Promise<void> {
   const bank = deps.patterns()
   if (bank === undefined || patterns.length === 0 || run.status === 'cancelled') return
   if (run.status === 'failed' && run.usage.outputTokens === 0) return

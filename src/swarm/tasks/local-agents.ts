@@ -1,7 +1,10 @@
+import { getRole, isRoleName } from '../../agents/index.ts'
 import { runAttempt, type AttemptDeps, type AttemptJob, type AttemptStatus } from './attempt-runner.ts'
-import { progressKey, resultKey, type AttemptRef } from './keys.ts'
+import { iterationKey, progressKey, resultKey, type AttemptRef } from './keys.ts'
+import { EphemeralSlots, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
+import { runLoopAttempt } from './loop-runner.ts'
 import type { TaskLog, TaskStore } from './ports.ts'
-import type { Progress, Result } from './records.ts'
+import type { Iteration, Progress, Result } from './records.ts'
 
 /**
  * The agents this node runs for its assignments: at most `maxConcurrent` at once, the rest waiting
@@ -18,6 +21,8 @@ export interface LocalAgentsOptions {
   store: TaskStore
   deps: AttemptDeps
   log: TaskLog
+  /** Called when ephemeral slots come or go (this node's published capacity changes). */
+  onSlotsChange?: () => void
 }
 
 export type AgentState = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled'
@@ -34,6 +39,8 @@ export interface AgentInfo {
   maxTurns: number
   tokens: number
   costUsd: number
+  /** Loop tasks: the iteration running or last run here. */
+  iteration: number | null
   acceptedAt: number
   startedAt: number | null
   finishedAt: number | null
@@ -41,7 +48,7 @@ export interface AgentInfo {
 }
 
 /** Why a run was stopped from outside: decides what, if anything, it records. */
-type StopReason = 'superseded' | 'cancelled' | 'node-stopping'
+type StopReason = 'superseded' | 'cancelled' | 'node-stopping' | 'slot-ended'
 
 interface Run {
   job: AttemptJob
@@ -49,6 +56,9 @@ interface Run {
   info: AgentInfo
   controller: AbortController
   stopReason?: StopReason
+  /** The ephemeral slot it runs in, if not one of the node's own. */
+  slot?: string
+  slotEnd?: string
   seq: number
   lastWrittenAt: number
 }
@@ -72,11 +82,42 @@ export class LocalAgents {
   readonly #waiting: Run[] = []
   readonly #finished: AgentInfo[] = []
   readonly #running = new Set<Promise<void>>()
+  readonly #slots: EphemeralSlots
   #heartbeat: NodeJS.Timeout | undefined
   #stopped = false
 
   constructor (options: LocalAgentsOptions) {
     this.#options = options
+    this.#slots = new EphemeralSlots((slot, why) => { this.#slotEnded(slot, why) })
+  }
+
+  /** Ephemeral agent slots alive on this node. */
+  get slots (): SlotInfo[] {
+    return this.#slots.list()
+  }
+
+  /** Agent slots this node offers: its own and the ephemeral ones. */
+  get capacity (): number {
+    return this.#options.maxConcurrent + this.#slots.size
+  }
+
+  spawnSlot (request: SlotRequest): SlotInfo {
+    const slot = this.#slots.spawn(request)
+    this.#options.log.info({ slot: slot.id, swarm: slot.swarm, role: slot.role, ttlMs: slot.ttlMs, maxTokens: slot.maxTokens }, 'ephemeral agent spawned')
+    this.#options.onSlotsChange?.()
+    this.#pump()
+    return slot
+  }
+
+  #slotEnded (slot: SlotInfo, why: string): void {
+    this.#options.log.info({ slot: slot.id, why }, 'ephemeral agent ended')
+    for (const run of this.#active.values()) {
+      if (run.slot !== slot.id || run.stopReason !== undefined) continue
+      run.stopReason = 'slot-ended'
+      run.slotEnd = why
+      run.controller.abort(new Error(`ephemeral agent ended: ${why}`))
+    }
+    this.#options.onSlotsChange?.()
   }
 
   start (): void {
@@ -130,7 +171,7 @@ export class LocalAgents {
       lastWrittenAt: 0,
       info: {
         task: job.spec.id, attempt: attemptId, swarm: job.spec.swarm, role: job.spec.stages[job.assignment.stage] ?? '?', stage: job.assignment.stage,
-        state: 'waiting', model: null, turn: 0, maxTurns: 0, tokens: 0, costUsd: 0, acceptedAt: now, startedAt: null, finishedAt: null, error: null
+        state: 'waiting', model: null, turn: 0, maxTurns: 0, tokens: 0, costUsd: 0, iteration: null, acceptedAt: now, startedAt: null, finishedAt: null, error: null
       }
     }
     this.#active.set(key, run)
@@ -158,6 +199,7 @@ export class LocalAgents {
   async close (): Promise<void> {
     this.#stopped = true
     clearInterval(this.#heartbeat)
+    this.#slots.close()
     const waiting = this.#waiting.splice(0)
     for (const run of this.#active.values()) {
       run.stopReason ??= 'node-stopping'
@@ -170,9 +212,24 @@ export class LocalAgents {
     await Promise.allSettled([...this.#running, ...writes])
   }
 
+  /** Starts waiting runs in arrival order: in the node's own slots while free, else in an idle ephemeral slot of their swarm and role. */
   #pump (): void {
-    while (!this.#stopped && this.#waiting.length > 0 && this.#active.size - this.#waiting.length < this.#options.maxConcurrent) {
-      const run = this.#waiting.shift() as Run
+    let ownRunning = 0
+    for (const active of this.#active.values()) if (active.slot === undefined && active.info.state === 'running') ownRunning++
+    for (let i = 0; !this.#stopped && i < this.#waiting.length;) {
+      const run = this.#waiting[i] as Run
+      if (ownRunning < this.#options.maxConcurrent) {
+        ownRunning++
+      } else {
+        if (this.#slots.size === 0) break
+        const slot = this.#slots.claim(run.job.spec.swarm, run.info.role, run.job.spec.id)
+        if (slot === undefined) {
+          i++
+          continue
+        }
+        run.slot = slot.id
+      }
+      this.#waiting.splice(i, 1)
       const running = this.#execute(run).finally(() => {
         this.#running.delete(running)
         this.#pump()
@@ -185,11 +242,26 @@ export class LocalAgents {
     run.info.state = 'running'
     run.info.startedAt = Date.now()
     this.#writeProgress(run, true)
-    const result = await runAttempt(run.job, this.#options.deps, run.controller.signal, (status: AttemptStatus) => {
+    const onStatus = (status: AttemptStatus): void => {
+      const iterationChanged = status.iteration !== undefined && status.iteration !== run.info.iteration
       Object.assign(run.info, status)
-      this.#writeProgress(run, false)
-    })
+      this.#writeProgress(run, iterationChanged)
+    }
+    const job = run.slot === undefined ? run.job : this.#withinSlot(run.job, run.info.role, run.slot)
+    const result = job.spec.loop === undefined
+      ? await runAttempt(job, this.#options.deps, run.controller.signal, onStatus)
+      : await runLoopAttempt(job, this.#options.deps, run.controller.signal, onStatus, async (iteration) => { await this.#writeIteration(run, iteration) })
+    if (run.slot !== undefined) {
+      // The slot's own token budget running out is no reason to give the task up: another agent can go on.
+      if (result.status === 'failed' && job !== run.job && /^budget exceeded: max tokens/.test(result.error ?? '')) result.retryable = true
+      this.#slots.release(run.slot, result.usage.inputTokens + result.usage.outputTokens)
+    }
     const reason = run.stopReason
+    if (reason === 'slot-ended') {
+      this.#finish(run, 'failed', `ephemeral agent ended: ${run.slotEnd ?? ''}`)
+      await this.#writeResult(run, { ...result, status: 'failed', error: `the ephemeral agent running it ended (${run.slotEnd ?? 'expired'})`, retryable: true })
+      return
+    }
     if (reason === 'superseded') {
       this.#finish(run, 'failed', 'attempt superseded (the leader gave the task to another member)')
       return
@@ -201,6 +273,14 @@ export class LocalAgents {
     }
     this.#finish(run, result.status, result.error)
     await this.#writeResult(run, result)
+  }
+
+  /** The job with its token budget lowered to what the slot has left, when that is less (the same job otherwise). */
+  #withinSlot (job: AttemptJob, role: string, slot: string): AttemptJob {
+    const left = this.#slots.tokensLeft(slot)
+    const own = job.spec.budget.maxTokens ?? (isRoleName(role) ? getRole(role).budget.maxTokens : Number.POSITIVE_INFINITY)
+    if (left >= own) return job
+    return { ...job, spec: { ...job.spec, budget: { ...job.spec.budget, maxTokens: Math.max(1, left) } } }
   }
 
   #finish (run: Run, state: AgentState, error: string | null): void {
@@ -236,11 +316,17 @@ export class LocalAgents {
       costUsd: run.info.costUsd,
       model: run.info.model,
       startedAt: run.info.startedAt ?? run.info.acceptedAt,
-      heartbeatAt: now
+      heartbeatAt: now,
+      ...(run.info.iteration === null ? {} : { iteration: run.info.iteration })
     }
     this.#options.store.put(progressKey(run.job.spec.id, run.ref), progress, this.#options.retentionMs).catch((err: Error) => {
       this.#options.log.warn({ task: run.job.spec.id, err: err.message }, 'could not record task progress')
     })
+  }
+
+  async #writeIteration (run: Run, iteration: Iteration): Promise<void> {
+    await this.#options.store.put(iterationKey(run.job.spec.id, run.ref, iteration.iteration), iteration, this.#options.retentionMs)
+    this.#options.log.info({ task: run.job.spec.id, attempt: run.info.attempt, iteration: iteration.iteration, complete: iteration.complete }, 'loop iteration recorded')
   }
 
   async #writeResult (run: Run, result: Result): Promise<void> {

@@ -1,5 +1,6 @@
 import type { FileRef } from '../../../protocols/blob.ts'
-import type { Progress, Result, TranscriptLine } from './records.ts'
+import { loopProgress } from './loop-view.ts'
+import type { LoopSpec, LoopStopReason, Progress, Result, TranscriptLine } from './records.ts'
 import type { Attempt, TaskState, TaskView } from './task-view.ts'
 
 /** Tasks as the control API and the CLI show them: plain JSON built from a derived view. */
@@ -26,6 +27,42 @@ export interface StageOutput {
   worker: string
   attempt: string
   text: string
+}
+
+export interface IterationReport {
+  iteration: number
+  attempt: string
+  worker: string
+  checkpoint: string
+  complete: boolean
+  tokens: number
+  costUsd: number
+  durationMs: number
+  finishedAt: number
+  /** Set when this run repeats the iteration that attempt had in flight when it was lost. */
+  repeatOf: string | null
+}
+
+export interface LoopReport extends Omit<LoopSpec, 'prd'> {
+  prd: string | null
+  /** The iteration running now, if any. */
+  running: number | null
+  /** Spent by every attempt of the loop. */
+  spentUsd: number
+  /** The checkpoint the next iteration starts from. */
+  checkpoint: string | null
+  iterationLog: IterationReport[]
+}
+
+export interface ApprovalReport {
+  state: 'pending' | 'approved' | 'rejected'
+  /** The stage the gate comes before, counting from 1 (1: before the task starts). */
+  beforeStage: number
+  /** What is to be approved: the task's prompt, or the output of the stage before the gate. */
+  request: string
+  by: string | null
+  note: string | null
+  at: number | null
 }
 
 export interface TaskReport {
@@ -60,9 +97,24 @@ export interface TaskReport {
   files: FileRef[]
   /** Files the agent of the shown result wrote, with the worker that holds them. */
   resultFiles: Array<FileRef & { worker: string }>
+  /** The task's spend cap in USD (a loop's `budgetUsd`), if it has one. */
+  budgetUsd: number | null
+  /** Approval-gated tasks: pending until someone decides. */
+  approval: ApprovalReport | null
+  /** Tasks this one waits for. */
+  after: string[]
+  /** Of those, the ones not done yet. */
+  blockedBy: string[]
+  /** Loop tasks: iterations recorded (each number once), else 0. */
+  iterations: number
+  /** Loop tasks: why the loop ended, once it has. */
+  stopReason: LoopStopReason | null
+  loop: LoopReport | null
 }
 
-export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error'> & {
+export type TaskSummary = Pick<TaskReport, 'id' | 'state' | 'swarm' | 'role' | 'assignee' | 'attempts' | 'submittedAt' | 'finishedAt' | 'error' | 'iterations' | 'blockedBy'> & {
+  /** Approval-gated tasks: pending, approved or rejected. */
+  approval: ApprovalReport['state'] | null
   prompt: string
   tokens: number
   costUsd: number
@@ -115,6 +167,53 @@ function stageOutputs (view: TaskView): StageOutput[] {
   return outputs
 }
 
+function reportLoop (view: TaskView): LoopReport | null {
+  const loop = view.spec.loop
+  if (loop === undefined) return null
+  const progress = loopProgress(view.attempts)
+  return {
+    ...loop,
+    running: progress.running,
+    spentUsd: progress.spentUsd,
+    checkpoint: progress.iterations.at(-1)?.checkpoint ?? null,
+    iterationLog: progress.iterations.map((iteration) => ({
+      iteration: iteration.iteration,
+      attempt: iteration.attempt,
+      worker: iteration.worker,
+      checkpoint: iteration.checkpoint,
+      complete: iteration.complete,
+      tokens: iteration.tokens,
+      costUsd: iteration.costUsd,
+      durationMs: iteration.finishedAt - iteration.startedAt,
+      finishedAt: iteration.finishedAt,
+      repeatOf: iteration.repeatOf ?? null
+    }))
+  }
+}
+
+const MAX_REQUEST_CHARS = 2_000
+
+/** The gate reached last (or the first one ahead, pending): its decision, or what it waits to have approved. */
+function approvalOf (view: TaskView): ApprovalReport | null {
+  const { spec } = view
+  const gates = [...(spec.approve === true ? [0] : []), ...(spec.approveStages ?? [])]
+  const gate = view.gate ?? gates[0]
+  if (gate === undefined) return null
+  const before = gate === 0
+    ? undefined
+    : view.attempts.findLast((attempt) => attempt.assignment.stage === gate - 1 && attempt.result?.status === 'done')?.result?.text
+  const request = gate === 0 ? spec.prompt : before === undefined ? `the output of stage ${gate} (not there yet)` : before
+  const decision = view.gate === gate ? view.decision : undefined
+  return {
+    state: decision?.decision ?? 'pending',
+    beforeStage: gate + 1,
+    request: request.length > MAX_REQUEST_CHARS ? `${request.slice(0, MAX_REQUEST_CHARS - 1)}…` : request,
+    by: decision?.by ?? null,
+    note: decision?.note ?? null,
+    at: decision?.at ?? null
+  }
+}
+
 export function reportTask (view: TaskView): TaskReport {
   const { spec, current } = view
   const latestResult = [...view.attempts].reverse().find((attempt) => attempt.result !== undefined)?.result
@@ -130,6 +229,7 @@ export function reportTask (view: TaskView): TaskReport {
     ? view.result?.finishedAt ?? null
     : view.state === 'failed' ? current?.result?.finishedAt ?? current?.assignment.at ?? null
       : view.state === 'cancelled' ? view.cancel?.at ?? null : null
+  const loop = reportLoop(view)
   const progress = current !== undefined && current.result === undefined && current.progress !== undefined
     ? (({ seq: _seq, worker: _worker, ...rest }) => rest)(current.progress)
     : null
@@ -159,7 +259,14 @@ export function reportTask (view: TaskView): TaskReport {
     finishedAt,
     durationMs: finishedAt === null ? null : finishedAt - spec.submittedAt,
     files: spec.files ?? [],
-    resultFiles: (shown?.files ?? []).map((file) => ({ ...file, worker: shown?.worker ?? '' }))
+    resultFiles: (shown?.files ?? []).map((file) => ({ ...file, worker: shown?.worker ?? '' })),
+    budgetUsd: spec.loop?.budgetUsd ?? spec.budget.maxCostUsd ?? null,
+    approval: approvalOf(view),
+    after: spec.after ?? [],
+    blockedBy: view.blockedBy ?? [],
+    iterations: loop?.iterationLog.length ?? 0,
+    stopReason: view.state === 'done' || view.state === 'failed' ? current?.result?.stopReason ?? null : null,
+    loop
   }
 }
 
@@ -175,6 +282,9 @@ export function summarizeTask (view: TaskView): TaskSummary {
     submittedAt: report.submittedAt,
     finishedAt: report.finishedAt,
     error: report.error,
+    iterations: report.iterations,
+    blockedBy: report.blockedBy,
+    approval: report.approval?.state ?? null,
     prompt: report.prompt.length > 120 ? `${report.prompt.slice(0, 119)}…` : report.prompt,
     tokens: report.usage.inputTokens + report.usage.outputTokens,
     costUsd: report.costUsd

@@ -1,13 +1,22 @@
 import { InvalidEntryError, NamespaceLimitError } from '../../../crdt/index.ts'
-import { isRoleName, ROLE_NAMES, type AgentRole, type AgentTool, type ProviderConfig } from '../../agents/index.ts'
+import { isRoleName, ROLE_NAMES, type AgentRole, type AgentTool, type PriceTable, type ProviderConfig } from '../../agents/index.ts'
 import { ActivityTracker } from './activity.ts'
 import { tasksToClaim } from './claims.ts'
-import { assignmentKey, cancelKey, claimKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
+import { assignmentKey, cancelKey, claimKey, decisionKey, isTaskId, newTaskId, taskKey, workerKey } from './keys.ts'
+import { applyDependencies } from './dependencies.ts'
+import { MAX_SLOT_TTL_MS, MAX_SLOTS, type SlotInfo, type SlotRequest } from './ephemeral-slots.ts'
+import { SpendCaps, type BudgetReport, type BudgetScope } from './spend-caps.ts'
+import { spentBy } from './spend-ledger.ts'
+import { orderPlan, type PlanStep } from './plan.ts'
+import { planTool } from './plan-tool.ts'
 import { LocalAgents, type AgentInfo } from './local-agents.ts'
 import type { AttemptJob } from './attempt-runner.ts'
+import { loopResume } from './loop-view.ts'
 import type { AttemptWorkspaces, PatternBank, SwarmDirectory, TaskLog, TaskStore } from './ports.ts'
 import { RecordIndexer, type RecordIndex } from './record-index.ts'
-import { MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type TaskSpec, type WorkerInfo } from './records.ts'
+import {
+  LoopSpec, MAX_DEPENDENCIES, MAX_NOTE_CHARS, MAX_PRD_CHARS, MAX_PROMPT_CHARS, MAX_STAGES, TaskBudget, type Cancel, type Claim, type Decision, type TaskSpec, type WorkerInfo
+} from './records.ts'
 import { planAssignments } from './scheduler.ts'
 import type { FileRef } from '../../../protocols/blob.ts'
 import type { RoutePriority } from '../../agents/index.ts'
@@ -31,6 +40,10 @@ export interface TaskSettings {
   patternsInContext: number
   /** How long task records stay in replicated memory. */
   retentionMs: number
+  /** Model prices (USD per million tokens) added to or overriding the built-in table. */
+  prices?: PriceTable
+  /** This node's own daily spend cap in USD. */
+  dailyBudgetUsd?: number
 }
 
 export interface TaskServiceOptions {
@@ -66,11 +79,50 @@ export interface SubmitRequest {
   files?: FileRef[]
   /** Model priority for every stage, over the roles' own. */
   priority?: RoutePriority
+  /** Makes it a loop task (single stage). */
+  loop?: LoopRequest
+  /** Wait in `input-required` for an approval before starting. */
+  approve?: boolean
+  /** Stages (0-based, after the first) that wait for an approval of the previous stage's output. */
+  approveStages?: number[]
+  /** Ids of tasks that must be done first. */
+  after?: string[]
+}
+
+export interface LoopRequest {
+  prd?: string | null
+  maxIterations: number
+  iterationTimeoutMs: number
+  budgetUsd?: number | null
 }
 
 export interface ListFilter {
   swarm?: string
   state?: TaskState
+}
+
+function approveStagesOf (requested: number[] | undefined, stages: string[]): { approveStages?: number[] } {
+  if (requested === undefined || requested.length === 0) return {}
+  const unique = [...new Set(requested)].sort((a, b) => a - b)
+  for (const stage of unique) {
+    if (!Number.isInteger(stage) || stage < 1 || stage >= stages.length) {
+      throw new TaskError('invalid', `a stage gate goes before stage 2 to ${stages.length} of this task, not ${Number.isInteger(stage) ? stage + 1 : stage}`)
+    }
+  }
+  return { approveStages: unique }
+}
+
+function loopSpecOf (request: LoopRequest, stages: string[], budgetUsd: number | undefined): LoopSpec {
+  if (stages.length !== 1) throw new TaskError('invalid', 'a loop task has one stage (one role)')
+  if (budgetUsd !== undefined) throw new TaskError('invalid', "a loop's spend cap is loop.budgetUsd, not budget.maxCostUsd")
+  const prd = request.prd === undefined || request.prd === null || request.prd.trim() === '' ? null : request.prd
+  if (prd !== null && prd.length > MAX_PRD_CHARS) throw new TaskError('invalid', `the PRD is longer than ${MAX_PRD_CHARS} characters`)
+  const parsed = LoopSpec.safeParse({ prd, maxIterations: request.maxIterations, iterationTimeoutMs: request.iterationTimeoutMs, budgetUsd: request.budgetUsd ?? null })
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new TaskError('invalid', `invalid loop: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'rejected'}`.trim())
+  }
+  return parsed.data
 }
 
 /**
@@ -84,6 +136,7 @@ export class TaskService {
   readonly #indexer = new RecordIndexer()
   readonly #activity = new ActivityTracker()
   readonly #agents: LocalAgents
+  readonly #caps: SpendCaps
   readonly #now: () => number
   readonly #staleLogged = new Set<string>()
   #views = new Map<string, TaskView>()
@@ -94,10 +147,20 @@ export class TaskService {
   #dirty = false
   #passing: Promise<void> | undefined
   #stopped = false
+  readonly #startedAt = Date.now()
 
   constructor (options: TaskServiceOptions) {
     this.#options = options
     this.#now = options.now ?? (() => performance.now())
+    this.#caps = new SpendCaps({
+      self: options.self,
+      store: options.store,
+      swarms: options.swarms,
+      nodeDailyUsd: options.settings.dailyBudgetUsd ?? null,
+      // Long enough for a leader change to settle and the new leader to grant.
+      grantWaitMs: 2 * options.settings.workerTimeoutMs,
+      now: this.#now
+    })
     this.#agents = new LocalAgents({
       self: options.self,
       maxConcurrent: options.settings.maxConcurrent,
@@ -105,6 +168,7 @@ export class TaskService {
       retentionMs: options.settings.retentionMs,
       store: options.store,
       log: options.log,
+      onSlotsChange: () => { void this.#publishCapacity() },
       deps: {
         self: options.self,
         provider: options.provider,
@@ -115,14 +179,16 @@ export class TaskService {
         rolePriority: options.rolePriority,
         roles: options.roles,
         patternsInContext: options.settings.patternsInContext,
-        taskTimeoutMs: options.settings.taskTimeoutMs
+        taskTimeoutMs: options.settings.taskTimeoutMs,
+        prices: options.settings.prices ?? {},
+        // Planners may turn their plan into tasks of their own swarm.
+        jobTools: (job) => job.spec.stages[job.assignment.stage] === 'planner' ? [planTool(async (steps) => this.submitPlan(job.spec.swarm, steps))] : []
       }
     })
   }
 
   async start (): Promise<void> {
-    const info: WorkerInfo = { maxConcurrent: this.#options.settings.maxConcurrent, startedAt: Date.now() }
-    await this.#options.store.put(workerKey(this.#options.self), info)
+    await this.#publishCapacity()
     this.#unsubscribe = [
       this.#options.store.onChange(() => { this.#requestPass() }),
       this.#options.swarms.onLeaderChange(() => { this.#requestPass() })
@@ -134,6 +200,34 @@ export class TaskService {
     this.#requestPass()
   }
 
+  /** Tells leaders how many agents this node runs at once (its own slots and live ephemeral ones). */
+  async #publishCapacity (): Promise<void> {
+    const info: WorkerInfo = { maxConcurrent: this.#agents.capacity, startedAt: this.#startedAt }
+    try {
+      await this.#options.store.put(workerKey(this.#options.self), info)
+    } catch (err) {
+      this.#options.log.warn({ err: (err as Error).message }, 'could not publish agent capacity')
+    }
+    this.#requestPass()
+  }
+
+  /** Runs an ephemeral agent slot here: tasks of `role` in `swarm` for `ttlMs`, within `maxTokens`. */
+  spawnAgent (request: SlotRequest): SlotInfo {
+    const definition = this.#options.swarms.definition(request.swarm)
+    if (definition === undefined) throw new TaskError('invalid', `unknown swarm '${request.swarm}'`)
+    if (!definition.members.includes(this.#options.self)) throw new TaskError('invalid', `this node is not a member of swarm '${request.swarm}': join it first`)
+    if (!isRoleName(request.role)) throw new TaskError('invalid', `unknown role '${request.role}': expected one of ${ROLE_NAMES.join(', ')}`)
+    if (!Number.isInteger(request.ttlMs) || request.ttlMs < 1_000 || request.ttlMs > MAX_SLOT_TTL_MS) throw new TaskError('invalid', 'ttl must be from 1 s to 7 days')
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1 || request.maxTokens > 100_000_000) throw new TaskError('invalid', 'maxTokens must be an integer from 1 to 100M')
+    if (this.#agents.slots.length >= MAX_SLOTS) throw new TaskError('conflict', `this node already runs ${MAX_SLOTS} ephemeral agents`)
+    return this.#agents.spawnSlot(request)
+  }
+
+  /** Ephemeral agent slots alive on this node, with the time they have left. */
+  slots (): SlotInfo[] {
+    return this.#agents.slots
+  }
+
   async stop (): Promise<void> {
     this.#stopped = true
     clearInterval(this.#tick)
@@ -143,6 +237,13 @@ export class TaskService {
   }
 
   async submit (request: SubmitRequest): Promise<TaskReport> {
+    const spec = this.#specFor(request, newTaskId(), this.#dependenciesOf(request.after ?? [], () => false))
+    await this.#write(spec)
+    return this.show(spec.id)
+  }
+
+  /** Checks a request and builds its spec; `after` is already checked. */
+  #specFor (request: SubmitRequest, id: string, after: string[]): TaskSpec {
     const definition = this.#options.swarms.definition(request.swarm)
     if (definition === undefined) {
       const known = this.#options.swarms.definitions().map((d) => d.name)
@@ -164,19 +265,70 @@ export class TaskService {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new TaskError('invalid', 'maxAttempts must be an integer from 1 to 10')
     const budget = TaskBudget.safeParse(request.budget ?? {})
     if (!budget.success) throw new TaskError('invalid', `invalid budget: ${budget.error.issues[0]?.message ?? 'rejected'}`)
-    const submittedAt = Date.now()
-    const spec: TaskSpec = {
-      id: newTaskId(submittedAt), swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt,
+    const loop = request.loop === undefined ? undefined : loopSpecOf(request.loop, stages, budget.data.maxCostUsd)
+    return {
+      id, swarm: definition.name, prompt, stages, maxAttempts, budget: budget.data, submittedBy: this.#options.self, submittedAt: Date.now(),
+      ...(loop === undefined ? {} : { loop }),
+      ...(request.approve === true ? { approve: true } : {}),
+      ...approveStagesOf(request.approveStages, stages),
+      ...(after.length === 0 ? {} : { after }),
       ...(request.files === undefined || request.files.length === 0 ? {} : { files: request.files }),
       ...(request.priority === undefined ? {} : { priority: request.priority })
     }
+  }
+
+  async #write (spec: TaskSpec): Promise<void> {
     try {
       await this.#options.store.put(taskKey(spec.id), spec, this.#options.settings.retentionMs)
     } catch (err) {
       if (err instanceof NamespaceLimitError || err instanceof InvalidEntryError) throw new TaskError('invalid', `the task cannot be stored: ${err.message}`)
       throw err
     }
-    return this.show(spec.id)
+  }
+
+  /**
+   * Dependencies must be tasks this node knows. A new task cannot be named by any task that exists
+   * already, so no cycle can form through here; unknown ids are refused rather than waited for.
+   */
+  #dependenciesOf (ids: readonly string[], isPlanned: (id: string) => boolean): string[] {
+    const unique = [...new Set(ids.map((id) => id.trim()).filter((id) => id !== ''))]
+    if (unique.length > MAX_DEPENDENCIES) throw new TaskError('invalid', `a task may wait for at most ${MAX_DEPENDENCIES} tasks`)
+    for (const id of unique) {
+      if (!isTaskId(id)) throw new TaskError('invalid', `'${id}' in after is not a task id`)
+      if (!isPlanned(id) && this.#options.store.list(taskKey(id)).length === 0) throw new TaskError('invalid', `unknown task '${id}' in after (not known on this node)`)
+    }
+    return unique
+  }
+
+  /**
+   * Submits a plan's steps as tasks, each waiting for the steps it names. Everything is checked
+   * before the first task is written (cycles and unknown names included).
+   */
+  async submitPlan (swarm: string, steps: readonly PlanStep[]): Promise<Array<{ ref: string, id: string }>> {
+    const ordered = orderPlan(steps, (id) => isTaskId(id) && this.#options.store.list(taskKey(id)).length > 0)
+    const ids = new Map(ordered.map((step) => [step.ref, newTaskId()]))
+    const planned = new Set(ids.values())
+    const specs = ordered.map((step) => {
+      const after = this.#dependenciesOf((step.after ?? []).map((name) => ids.get(name) ?? name), (id) => planned.has(id))
+      const request: SubmitRequest = { swarm, prompt: step.prompt, ...(step.role === undefined ? {} : { role: step.role }), approve: step.approve === true }
+      return this.#specFor(request, ids.get(step.ref) as string, after)
+    })
+    // Dependencies first, so that a replica sees a task only after the tasks it names (one writer's updates apply in order).
+    for (const spec of specs) await this.#write(spec)
+    return ordered.map((step) => ({ ref: step.ref, id: ids.get(step.ref) as string }))
+  }
+
+  /** Records this node's decision at the gate the task has reached (before it starts, or before a gated stage). */
+  async decide (id: string, decision: Decision['decision'], note: string | null): Promise<TaskReport> {
+    if (note !== null && note.length > MAX_NOTE_CHARS) throw new TaskError('invalid', `the note is longer than ${MAX_NOTE_CHARS} characters`)
+    const view = this.#requireView(id)
+    if (view.spec.approve !== true && (view.spec.approveStages ?? []).length === 0) throw new TaskError('conflict', `task ${id} does not wait for an approval`)
+    if (view.decision !== undefined) throw new TaskError('conflict', `task ${id} was already ${view.decision.decision} by ${view.decision.by}`)
+    if (isTerminal(view.state)) throw new TaskError('conflict', `task ${id} is already ${view.state}`)
+    if (view.gate === undefined) throw new TaskError('conflict', `task ${id} has not reached its approval gate yet (it is ${view.state})`)
+    const record: Decision = { by: this.#options.self, ...(view.gate === 0 ? {} : { stage: view.gate }), decision, note, at: Date.now() }
+    await this.#options.store.put(decisionKey(id, this.#options.self, view.gate), record, this.#options.settings.retentionMs)
+    return this.show(id)
   }
 
   /** Derived from the records on this node right now. */
@@ -203,6 +355,18 @@ export class TaskService {
     return this.show(id)
   }
 
+  /** Daily caps and what was spent today against them, as this node sees it. */
+  budget (): BudgetReport {
+    const index = this.#index()
+    return this.#caps.report([...this.#deriveAll(index).values()], index)
+  }
+
+  /** Sets (or, with null, lifts) a daily cap for a swarm or the whole network. */
+  async setBudget (target: BudgetScope, dailyUsd: number | null): Promise<BudgetReport> {
+    await this.#caps.set(target, dailyUsd)
+    return this.budget()
+  }
+
   /** Agents on this node: running, waiting for a slot, and the latest finished. */
   agents (): AgentInfo[] {
     return this.#agents.list()
@@ -222,7 +386,9 @@ export class TaskService {
   #requireView (id: string): TaskView {
     if (!isTaskId(id)) throw new TaskError('invalid', `'${id}' is not a task id`)
     const records = this.#indexer.index(this.#options.store.list(taskKey(id))).tasks.get(id)
-    const view = records === undefined ? undefined : deriveTask(records)
+    let view = records === undefined ? undefined : deriveTask(records)
+    // Its state depends on other tasks': derive them too.
+    if (view?.spec.after !== undefined && view.spec.after.length > 0) view = this.#deriveAll(this.#index()).get(id)
     if (view === undefined) throw new TaskError('not-found', `no task '${id}' on this node (it may not have replicated here yet)`)
     return view
   }
@@ -244,7 +410,7 @@ export class TaskService {
       derived.set(view.id, { sources: records.sources, view })
     }
     this.#derived = derived
-    return views
+    return applyDependencies(views)
   }
 
   #requestPass (): void {
@@ -275,6 +441,7 @@ export class TaskService {
     const index = this.#index()
     const views = this.#deriveAll(index)
     this.#views = views
+    this.#caps.observe(index, [...views.values()])
     const now = this.#now()
     this.#activity.observe(views.values(), now)
     this.#superviseLocalAgents(views)
@@ -321,7 +488,11 @@ export class TaskService {
         if (previous?.result === undefined) continue
         input = { role: previous.result.role, text: previous.result.text, ...(previous.result.files === undefined ? {} : { files: previous.result.files, worker: previous.result.worker }) }
       }
-      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input }, current.ref, current.id)
+      const resume = view.spec.loop === undefined ? {} : { resume: loopResume(view.attempts) }
+      let spentBeforeUsd = 0
+      for (const attempt of view.attempts) if (attempt !== current) spentBeforeUsd += spentBy(attempt)
+      const gate = async (spentUsd: number, signal: AbortSignal): Promise<number> => this.#caps.gate(view.id, current.id, view.spec.swarm, spentUsd, signal)
+      this.#agents.accept({ spec: view.spec, assignment: current.assignment, input, gate, spentBeforeUsd, ...resume }, current.ref, current.id)
     }
   }
 
@@ -329,7 +500,7 @@ export class TaskService {
   #claimMeshWork (views: Map<string, TaskView>): Array<Promise<void>> {
     const self = this.#options.self
     const writes: Array<Promise<void>> = []
-    let free = this.#options.settings.maxConcurrent - this.#agents.activeCount
+    let free = this.#agents.capacity - this.#agents.activeCount
     for (const definition of this.#options.swarms.definitions()) {
       if (definition.topology !== 'mesh' || !definition.members.includes(self) || free <= 0) continue
       const queued = [...views.values()]
@@ -383,6 +554,7 @@ export class TaskService {
         }
         writes.push(traceAssignment(definition.name, task, assignment, store.put(assignmentKey(task, assignment), assignment, settings.retentionMs)))
       }
+      writes.push(...this.#caps.grantsFor(definition.name, seat.term))
     }
     return writes
   }
