@@ -97,7 +97,17 @@ describe('peerflow mcp', () => {
     expect(finished.result).toContain('password hashing')
     const task = await client.readResource({ uri: `peerflow://tasks/${submitted.id}` })
     expect(JSON.stringify(task.contents)).toContain(submitted.id)
-  }, 90_000)
+
+    // An approval gate decided through MCP: held in input-required, then run once approved.
+    const gated = JSON.parse(textOf(await client.callTool({
+      name: 'task_submit', arguments: { swarm: 'review', prompt: 'review the session token change', role: 'reviewer', approve: true }
+    }))) as { id: string, state: string }
+    expect(gated.state).toBe('input-required')
+    const decided = await client.callTool({ name: 'task_decide', arguments: { id: gated.id, decision: 'approve', note: 'looks safe' } })
+    expect(decided.isError).not.toBe(true)
+    const approved = JSON.parse(textOf(await client.callTool({ name: 'task_wait', arguments: { id: gated.id, timeoutSeconds: 60 } }))) as { state: string }
+    expect(approved.state).toBe('done')
+  }, 120_000)
 
   it('over Streamable HTTP, refuses a client without the token and a foreign Origin, and serves one with the token', async () => {
     const node = await startAgentNode(processes)

@@ -137,7 +137,9 @@ export function registerTools (server: McpServer, client: PeerflowClient): void 
       swarm: z.string().min(1).max(64).describe('swarm name (see swarm_status)'),
       prompt: z.string().min(1).max(65_536).describe('what the agent should do'),
       role: z.string().min(1).max(64).optional().describe('agent role, e.g. reviewer, coder, planner'),
-      stages: z.array(z.string().min(1).max(64)).min(2).max(8).optional().describe('roles run one after another, each fed the previous output (instead of role)')
+      stages: z.array(z.string().min(1).max(64)).min(2).max(8).optional().describe('roles run one after another, each fed the previous output (instead of role)'),
+      approve: z.boolean().optional().describe('hold the task in input-required until someone approves it (task_decide)'),
+      after: z.array(z.string().min(1).max(64)).max(32).optional().describe('ids of tasks that must be done first')
     }
   }, async (request) => guarded(async () => taskBrief(await client.tasks.submit(request))))
 
@@ -165,6 +167,16 @@ export function registerTools (server: McpServer, client: PeerflowClient): void 
     inputSchema: { id: taskId },
     annotations: { destructiveHint: true }
   }, async ({ id }) => guarded(async () => taskBrief(await client.tasks.cancel(id))))
+
+  server.registerTool('task_decide', {
+    title: 'Approve or reject a task',
+    description: 'Decide a task waiting in input-required (an approval gate): approve lets it run, reject fails it. Who decided and the note are recorded.',
+    inputSchema: {
+      id: taskId,
+      decision: z.enum(['approve', 'reject']).describe('approve or reject'),
+      note: z.string().max(2_000).optional().describe('why, recorded with the decision')
+    }
+  }, async ({ id, decision, note }) => guarded(async () => taskBrief(await client.tasks[decision](id, note ?? null))))
 
   server.registerTool('swarm_status', {
     title: 'Swarm status',
