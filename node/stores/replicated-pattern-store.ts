@@ -14,19 +14,19 @@ function isPattern (value: unknown): value is Pattern {
 
 /**
  * The ReasoningBank's store on replicated memory. Memory reports changes per namespace, not per
- * key, so each change is diffed against the last seen `updatedAt` of every entry to name the
- * patterns that changed or disappeared (local writes and peers' alike).
+ * key, so each change is diffed against the entries seen last to name the patterns that changed
+ * or disappeared (local writes and peers' alike).
  */
 export function patternStoreIn (memory: MemoryStore, self: string): PatternStore {
-  const read = (): Map<string, { pattern: Pattern, updatedAt: number }> => {
-    const patterns = new Map<string, { pattern: Pattern, updatedAt: number }>()
+  const read = (): Map<string, Pattern> => {
+    const patterns = new Map<string, Pattern>()
     for (const entry of memory.list(PATTERNS_NAMESPACE)) {
-      if (isPattern(entry.value)) patterns.set(entry.key, { pattern: entry.value, updatedAt: entry.updatedAt })
+      if (isPattern(entry.value)) patterns.set(entry.key, entry.value)
     }
     return patterns
   }
   return {
-    all: () => [...read().values()].map(({ pattern }) => pattern),
+    all: () => [...read().values()],
     get: (name) => {
       const value = memory.get(PATTERNS_NAMESPACE, name)?.value
       return isPattern(value) ? value : undefined
@@ -36,15 +36,17 @@ export function patternStoreIn (memory: MemoryStore, self: string): PatternStore
     },
     delete: async (name) => memory.delete(PATTERNS_NAMESPACE, name),
     onChange: (listener) => {
-      let seen = new Map([...read()].map(([name, { updatedAt }]) => [name, updatedAt]))
+      // The store hands out its own entry objects and replaces one on every write, so an object
+      // that differs is a change (two writes in one millisecond share an updatedAt).
+      let seen = read()
       return memory.onUpdate((namespace) => {
         if (namespace !== PATTERNS_NAMESPACE) return
         const now = read()
-        for (const [name, { pattern, updatedAt }] of now) {
-          if (seen.get(name) !== updatedAt) listener(name, pattern)
+        for (const [name, pattern] of now) {
+          if (seen.get(name) !== pattern) listener(name, pattern)
         }
         for (const name of seen.keys()) if (!now.has(name)) listener(name, undefined)
-        seen = new Map([...now].map(([name, { updatedAt }]) => [name, updatedAt]))
+        seen = now
       })
     }
   }
