@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -14,6 +15,9 @@ import { runCli } from './helpers/cli.ts'
 import { nodeProcessesPerTest } from './helpers/node-processes.ts'
 import { execFileSync } from 'node:child_process'
 import { runDoctor } from '../node/doctor/run-doctor.ts'
+
+/** A data dir that is only named in a config, never created. */
+const CONFIG_ONLY_DATA_DIR = join(tmpdir(), 'peerflow-config-only')
 
 const FILESYSTEM_SERVER = fileURLToPath(new URL('../node_modules/@modelcontextprotocol/server-filesystem/dist/index.js', import.meta.url))
 const TEST_SERVER = fileURLToPath(new URL('./fixtures/mcp-test-server.ts', import.meta.url))
@@ -64,9 +68,9 @@ function toolResultsSent (body: unknown): Array<{ content: string, is_error?: bo
 describe('MCP servers in the node config', () => {
   it('takes Claude\'s mcpServers shape and lifts agents.<role> settings beside the node-wide ones', () => {
     const config = validateConfig({
-      ...defaults('/tmp/x'),
+      ...defaults(CONFIG_ONLY_DATA_DIR),
       mcpServers: { fs: { command: 'npx', args: ['@modelcontextprotocol/server-filesystem', '/srv'] }, search: { url: 'http://127.0.0.1:9000/mcp' } },
-      agents: { ...defaults('/tmp/x').agents, reviewer: { tools: ['fs__read_file', 'workspace__*'] } }
+      agents: { ...defaults(CONFIG_ONLY_DATA_DIR).agents, reviewer: { tools: ['fs__read_file', 'workspace__*'] } }
     })
     expect(config.mcpServers.fs).toMatchObject({ command: 'npx', env: {}, timeoutMs: 60_000 })
     expect(config.mcpServers.search?.url).toBe('http://127.0.0.1:9000/mcp')
@@ -75,7 +79,7 @@ describe('MCP servers in the node config', () => {
   })
 
   it('refuses a server with both or neither of command and url, and names that break <server>__<tool>', () => {
-    const base = defaults('/tmp/x')
+    const base = defaults(CONFIG_ONLY_DATA_DIR)
     expect(() => validateConfig({ ...base, mcpServers: { a: { command: 'x', url: 'http://127.0.0.1:1/mcp' } } })).toThrow(/mcpServers\.a: give either command/)
     expect(() => validateConfig({ ...base, mcpServers: { a: {} } })).toThrow(/give either command/)
     expect(() => validateConfig({ ...base, mcpServers: { a__b: { command: 'x' } } })).toThrow(/double underscore/)

@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { defaults, validateConfig } from '../node/config/config.ts'
@@ -9,6 +10,9 @@ import { startAnthropicServer } from './fixtures/anthropic-server.ts'
 import { runCli } from './helpers/cli.ts'
 import { modelServersPerTest } from './helpers/model-servers.ts'
 import { nodeProcessesPerTest } from './helpers/node-processes.ts'
+
+/** A data dir that is only named in a config, never created. */
+const CONFIG_ONLY_DATA_DIR = join(tmpdir(), 'peerflow-config-only')
 
 const serve = modelServersPerTest()
 const processes = nodeProcessesPerTest()
@@ -45,7 +49,7 @@ describe('model routing by priority', () => {
   })
 
   it('the config refuses a privacy route to an endpoint not marked local, and an unknown endpoint', () => {
-    const base = defaults('/tmp/x')
+    const base = defaults(CONFIG_ONLY_DATA_DIR)
     const endpoints = { cloud: { url: 'https://api.anthropic.com' }, home: { url: 'http://127.0.0.1:8080', local: true } }
     expect(() => validateConfig({ ...base, models: { endpoints, routes: { privacy: ['cloud:claude-opus-5-5'] } } }))
       .toThrow("invalid config: models.routes.privacy.0: privacy may only route to endpoints marked \"local\": true ('cloud:claude-opus-5-5' is not)")

@@ -1,4 +1,5 @@
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { workspaceTools, type AgentTool, type CommandPolicy } from '../src/agents/index.ts'
@@ -55,7 +56,7 @@ describe('workspace tools', () => {
     await expect(read.run({ path: 'linkdir/secret.txt' }, ctx)).rejects.toThrow(/symlink on the way points outside/)
     await expect(write.run({ path: 'linkdir/planted.txt', content: 'x' }, ctx)).rejects.toThrow(/symlink on the way points outside/)
     await expect(write.run({ path: 'link.txt', content: 'overwritten' }, ctx)).rejects.toThrow(/symlink/)
-    await expect(write.run({ path: '/tmp/planted.txt', content: 'x' }, ctx)).rejects.toThrow(/absolute paths/)
+    await expect(write.run({ path: join(tmpdir(), 'planted.txt'), content: 'x' }, ctx)).rejects.toThrow(/absolute paths/)
     await expect(tool(tools, 'list').run({ path: '..' }, ctx)).rejects.toThrow(/leaves the workspace/)
     await expect(tool(tools, 'grep').run({ pattern: 'secret', path: 'linkdir' }, ctx)).rejects.toThrow(/symlink/)
     expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('top secret')

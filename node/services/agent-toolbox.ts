@@ -1,5 +1,5 @@
 import { remoteToolName, rolesAllowed, ROLE_NAMES, toolsAllowed, type AgentTool, type ToolInputSchema } from '../../src/agents/index.ts'
-import type { McpServerState } from './mcp-connection.ts'
+import type { McpServerStatus } from './mcp-connection.ts'
 import type { McpServers } from './mcp-servers.ts'
 
 /**
@@ -16,15 +16,8 @@ export interface ToolEntry {
   roles: string[]
 }
 
-export interface ToolServerEntry {
-  name: string
-  transport: 'stdio' | 'http'
-  target: string
-  state: McpServerState
-  error: string | null
-  restarts: number
-  tools: Array<ToolEntry & { tool: string }>
-}
+/** A configured MCP server as `tools list` shows it: its status, with its tools as agents see them. */
+export type ToolServerEntry = Omit<McpServerStatus, 'since' | 'tools'> & { tools: Array<ToolEntry & { tool: string }> }
 
 /** The reply of GET /tools, printed by `peerflow tools list`. */
 export interface ToolCatalog {
