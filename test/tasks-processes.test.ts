@@ -1,11 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ApiClient } from '../node/cli/client.ts'
 import type { TaskReport } from '../src/swarm/tasks/task-report.ts'
 import { startAnthropicServer, type AnthropicServer, type RecordedRequest } from './fixtures/anthropic-server.ts'
-import { runCli, startNodeProcess, type NodeProcess } from './helpers/cli.ts'
+import { runCli } from './helpers/cli.ts'
+import { nodeProcessesPerTest } from './helpers/node-processes.ts'
+import { callerKey, startProcessSwarm, type SwarmProcess } from './helpers/process-swarm.ts'
 import { waitFor } from './helpers/nodes.ts'
 
 /**
@@ -13,14 +11,9 @@ import { waitFor } from './helpers/nodes.ts'
  * (no goodbye, its unsent gossip lost, its QUIC connection left to time out).
  */
 
-interface ProcessNode extends NodeProcess {
-  client: ApiClient
-  /** Sent with its model calls, so the server's record tells which node made each. */
-  apiKey: string
-}
+type ProcessNode = SwarmProcess
 
-const running: ProcessNode[] = []
-const dirs: string[] = []
+const processes = nodeProcessesPerTest()
 let server: AnthropicServer | undefined
 
 beforeAll(() => {
@@ -28,52 +21,15 @@ beforeAll(() => {
 })
 
 afterEach(async () => {
-  await Promise.all(running.splice(0).map(async (node) => { await node.stop('SIGKILL') }))
-  await Promise.all(dirs.splice(0).map(async (dir) => { await rm(dir, { recursive: true, force: true }) }))
   await server?.close()
   server = undefined
 })
 
-const LISTEN = ['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0']
-
-let nodesStarted = 0
-
-async function startNode (baseUrl: string): Promise<ProcessNode> {
-  const apiKey = `test-key-${nodesStarted++}`
-  const dir = await mkdtemp(join(tmpdir(), 'peerflow-tasks-'))
-  dirs.push(dir)
-  // Heartbeats every 100 ms and a 1.5 s silence limit: failover within seconds, not the default ten.
-  await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ embedder: 'hash', agents: { baseUrl, heartbeatMs: 100, workerTimeoutMs: 1_500 } }))
-  const node = await startNodeProcess(['--data', dir, ...LISTEN], { ANTHROPIC_API_KEY: apiKey })
-  const started = { ...node, client: new ApiClient(node.api), apiKey }
-  running.push(started)
-  return started
-}
-
 interface SwarmStatus { leader: string | null, term: number, members: unknown[] }
 
-/** Starts `size` node processes, links them and forms swarm `name`; resolves once all agree on its leader. */
+/** `size` node processes in swarm `name`, agreed on its leader. */
 async function startCluster (size: number, baseUrl: string, name = 'work'): Promise<ProcessNode[]> {
-  const nodes = await Promise.all(Array.from({ length: size }, async () => startNode(baseUrl)))
-  const [first, ...others] = nodes as [ProcessNode, ...ProcessNode[]]
-  const quic = first.addresses.find((addr) => addr.includes('/quic-v1/')) as string
-  for (const node of others) await node.client.request('POST', '/join', { body: { multiaddr: quic } })
-  await first.client.request('POST', '/swarms', { body: { name, topology: 'hierarchical', maxAgents: 64, roles: [] } })
-  for (const node of others) {
-    await waitFor('joined the swarm', async () => {
-      try {
-        await node.client.request('POST', `/swarms/${name}/join`, { body: { roles: [] } })
-        return true
-      } catch {
-        return false
-      }
-    }, 15_000, 100)
-  }
-  await waitFor('one leader agreed by every member', async () => {
-    const statuses = await Promise.all(nodes.map(async (node) => node.client.request<SwarmStatus>('GET', `/swarms/${name}`)))
-    return statuses.every((status) => status.leader !== null && status.leader === statuses[0]?.leader && status.members.length === size)
-  }, 15_000, 100)
-  return nodes
+  return startProcessSwarm(processes, { size, baseUrl, name })
 }
 
 async function leaderOf (nodes: ProcessNode[], name = 'work'): Promise<ProcessNode> {
@@ -105,11 +61,6 @@ async function waitAllDone (nodes: ProcessNode[], ids: string[], timeoutMs = 60_
   return Promise.all(ids.map(async (id) => show(nodes[0] as ProcessNode, id)))
 }
 
-/** The API key a model call carried (the SDK sends it as a bearer token when the base URL is custom). */
-function callerKey (request: RecordedRequest): string | undefined {
-  const header = request.headers['x-api-key']
-  return typeof header === 'string' ? header : /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]
-}
 
 function taskOf (request: RecordedRequest): string {
   const content = (request.body as { messages: Array<{ content: unknown }> }).messages[0]?.content
