@@ -38,11 +38,22 @@ export interface NamespaceStats {
 
 export type DocUpdateListener = (update: Uint8Array, origin: string) => void
 
+/** What a transaction did to the doc, for deciding whether the updates it applied must be stored. */
+export interface TransactionEffect {
+  /** It integrated structs or deletions. */
+  changed: boolean
+  /** It left parts waiting inside Yjs for updates not received yet (they apply when those arrive). */
+  heldBack: boolean
+}
+
 /**
  * One namespace: a Y.Doc whose `entries` map holds whole Entry objects. Mutations are applied as
  * transactions with LOCAL_ORIGIN, so a listener on the doc's updates gets the exact bytes to
- * persist and gossip. Counts and sizes are kept incrementally from map events, so local and
- * remote changes are accounted the same way.
+ * persist and gossip. Yjs encodes a transaction's update only while an 'update' handler is
+ * attached, so one is attached for this replica's own transactions only: the bytes of a remote
+ * update are already known to whoever applied it, and re-encoding them cost as much as applying.
+ * Counts and sizes are kept incrementally from map events, so local and remote changes are
+ * accounted the same way.
  */
 export class NamespaceDoc {
   readonly name: string
@@ -58,6 +69,10 @@ export class NamespaceDoc {
   #pendingCount = 0
   #pendingBytes = 0
   #lastUpdate: number | undefined
+  readonly #updateListeners = new Set<DocUpdateListener>()
+  /** Transactions open on the doc: only the outermost decides whether the update is encoded. */
+  #depth = 0
+  #lastEffect: TransactionEffect = { changed: false, heldBack: false }
 
   constructor (name: string, policy: NamespacePolicy) {
     assertNamespaceName(name)
@@ -65,10 +80,33 @@ export class NamespaceDoc {
     this.policy = policy
     this.#entries = this.#doc.getMap<Entry>(ENTRIES_MAP)
     this.#entries.observe(event => this.#account(event))
-    this.#doc.on('afterTransaction', () => {
+    this.#doc.on('afterTransaction', (transaction: Y.Transaction) => {
       this.#pendingCount = 0
       this.#pendingBytes = 0
+      this.#lastEffect = { changed: changedState(transaction), heldBack: this.#lastEffect.heldBack }
     })
+  }
+
+  readonly #emitUpdate = (update: Uint8Array, origin: unknown): void => {
+    for (const listener of this.#updateListeners) listener(update, String(origin))
+  }
+
+  /** Runs `mutations` in one transaction; a local outermost one is encoded for the update listeners. */
+  #transact (origin: string, mutations: () => void): TransactionEffect {
+    const encode = this.#depth === 0 && origin === LOCAL_ORIGIN && this.#updateListeners.size > 0
+    const pending = this.#doc.store.pendingStructs?.update
+    const pendingDeletes = this.#doc.store.pendingDs
+    if (encode) this.#doc.on('update', this.#emitUpdate)
+    this.#depth++
+    try {
+      this.#doc.transact(mutations, origin)
+    } finally {
+      this.#depth--
+      if (encode) this.#doc.off('update', this.#emitUpdate)
+    }
+    const heldBack = this.#doc.store.pendingStructs?.update !== pending || this.#doc.store.pendingDs !== pendingDeletes
+    this.#lastEffect = { changed: this.#lastEffect.changed, heldBack }
+    return this.#lastEffect
   }
 
   #account (event: Y.YMapEvent<Entry>): void {
@@ -80,7 +118,6 @@ export class NamespaceDoc {
       }
       const current = this.#entries.get(key)
       if (current !== undefined) {
-        deepFreeze(current)
         this.#count++
         this.#bytes += entryByteLength(current)
         this.#lastUpdate = Math.max(this.#lastUpdate ?? current.updatedAt, current.updatedAt)
@@ -125,18 +162,18 @@ export class NamespaceDoc {
       throw new NamespaceLimitError(this.name, 'maxBytes', this.policy.maxBytes, `a total of ${bytesAfter} bytes`)
     }
 
-    this.#doc.transact(() => {
+    this.#transact(LOCAL_ORIGIN, () => {
       this.#entries.set(key, entry)
       this.#pendingCount += stored === undefined ? 1 : 0
       this.#pendingBytes += bytesDelta
-    }, LOCAL_ORIGIN)
+    })
     return entry
   }
 
   /** The live entry, or undefined when absent or expired at `now`. */
   get (key: string, now: number): Entry | undefined {
     const entry = this.#entries.get(key)
-    return entry === undefined || isExpired(entry, now) ? undefined : entry
+    return entry === undefined || isExpired(entry, now) ? undefined : deepFreeze(entry)
   }
 
   /** Live entries, sorted by key (code-unit order, the same on every replica). */
@@ -144,7 +181,7 @@ export class NamespaceDoc {
     const prefix = options.prefix ?? ''
     const entries: Entry[] = []
     for (const [key, entry] of this.#entries.entries()) {
-      if (key.startsWith(prefix) && !isExpired(entry, options.now)) entries.push(entry)
+      if (key.startsWith(prefix) && !isExpired(entry, options.now)) entries.push(deepFreeze(entry))
     }
     return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
@@ -153,11 +190,11 @@ export class NamespaceDoc {
   delete (key: string): boolean {
     const stored = this.#entries.get(key)
     if (stored === undefined) return false
-    this.#doc.transact(() => {
+    this.#transact(LOCAL_ORIGIN, () => {
       this.#entries.delete(key)
       this.#pendingCount--
       this.#pendingBytes -= entryByteLength(stored)
-    }, LOCAL_ORIGIN)
+    })
     return true
   }
 
@@ -172,13 +209,13 @@ export class NamespaceDoc {
       if (isExpired(entry, now)) expired.push([key, entry])
     }
     if (expired.length > 0) {
-      this.#doc.transact(() => {
+      this.#transact(LOCAL_ORIGIN, () => {
         for (const [key, entry] of expired) {
           this.#entries.delete(key)
           this.#pendingCount--
           this.#pendingBytes -= entryByteLength(entry)
         }
-      }, LOCAL_ORIGIN)
+      })
     }
     return expired.length
   }
@@ -196,26 +233,43 @@ export class NamespaceDoc {
     return Y.encodeStateAsUpdate(this.#doc, remoteStateVector)
   }
 
-  applyUpdate (update: Uint8Array, origin: string): void {
-    Y.applyUpdate(this.#doc, update, origin)
+  /**
+   * Applies a Yjs update. Listeners are not told (its bytes are the record of it): the effect says
+   * whether it must be stored.
+   */
+  applyUpdate (update: Uint8Array, origin: string): TransactionEffect {
+    return this.#transact(origin, () => { Y.applyUpdate(this.#doc, update, origin) })
   }
 
   /**
    * Runs `mutations` as one transaction of `origin`: the puts, deletes and updates they make come
    * out as a single Yjs update, which is much cheaper to encode, store and gossip than one each.
+   * Returns what the whole transaction did.
    */
-  batch (origin: string, mutations: () => void): void {
-    this.#doc.transact(mutations, origin)
+  batch (origin: string, mutations: () => void): TransactionEffect {
+    return this.#transact(origin, mutations)
   }
 
-  /** Calls `listener` with every change to the doc, as a Yjs update, and the origin that made it. */
+  /**
+   * Calls `listener` with every change this replica makes (puts, deletes, sweeps, in transactions
+   * of LOCAL_ORIGIN), as a Yjs update, and the origin that made it. Remote updates applied with
+   * applyUpdate are not reported: their bytes are the update.
+   */
   onUpdate (listener: DocUpdateListener): () => void {
-    const handler = (update: Uint8Array, origin: unknown): void => listener(update, String(origin))
-    this.#doc.on('update', handler)
-    return () => this.#doc.off('update', handler)
+    this.#updateListeners.add(listener)
+    return () => { this.#updateListeners.delete(listener) }
   }
 
   destroy (): void {
     this.#doc.destroy()
   }
+}
+
+/** Whether a transaction integrated anything: Yjs emits an update for the same condition. */
+function changedState (transaction: Y.Transaction): boolean {
+  if (transaction.deleteSet.clients.size > 0) return true
+  for (const [client, clock] of transaction.afterState) {
+    if (transaction.beforeState.get(client) !== clock) return true
+  }
+  return false
 }

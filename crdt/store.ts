@@ -66,6 +66,8 @@ interface PendingWrite {
   readonly create: boolean
   /** Transaction origin: consecutive writes to one namespace with the same origin share a transaction. */
   readonly origin: string
+  /** A remote update's bytes: logged as received when its transaction changed the doc. */
+  readonly remoteUpdate?: Uint8Array
   apply (doc: NamespaceDoc | undefined): void
   succeed (): void
   fail (error: unknown): void
@@ -194,7 +196,7 @@ export class MemoryStore {
     if (bytes.byteLength > this.#settings.chunkBytes) {
       throw new InvalidUpdateError(`update of ${bytes.byteLength} bytes exceeds the ${this.#settings.chunkBytes}-byte cap`)
     }
-    await this.#enqueue(namespace, origin, true, doc => doc.applyUpdate(bytes, origin))
+    await this.#enqueue(namespace, origin, true, doc => { doc.applyUpdate(bytes, origin) }, bytes)
   }
 
   /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
@@ -275,9 +277,9 @@ export class MemoryStore {
     })
   }
 
-  #enqueue<T> (namespace: string, origin: string, create: true, mutate: (doc: NamespaceDoc) => T): Promise<T>
+  #enqueue<T> (namespace: string, origin: string, create: true, mutate: (doc: NamespaceDoc) => T, remoteUpdate?: Uint8Array): Promise<T>
   #enqueue<T> (namespace: string, origin: string, create: false, mutate: (doc: NamespaceDoc | undefined) => T): Promise<T>
-  #enqueue<T> (namespace: string, origin: string, create: boolean, mutate: (doc: NamespaceDoc) => T): Promise<T> {
+  #enqueue<T> (namespace: string, origin: string, create: boolean, mutate: (doc: NamespaceDoc) => T, remoteUpdate?: Uint8Array): Promise<T> {
     this.#assertAvailable()
     const policy = this.#policies.policyFor(namespace)
     return new Promise<T>((resolve, reject) => {
@@ -287,6 +289,7 @@ export class MemoryStore {
         policy,
         create,
         origin,
+        remoteUpdate,
         // Undefined only without `create`, whose overload accepts it.
         apply: (doc) => { result = mutate(doc as NamespaceDoc) },
         succeed: () => resolve(result),
@@ -325,23 +328,41 @@ export class MemoryStore {
   async #commit (group: PendingWrite[]): Promise<void> {
     const captured: CapturedUpdate[] = []
     const applied: PendingWrite[] = []
+    /** Namespaces where a remote update failed part-way: the doc may hold changes no record describes. */
+    const unrecorded = new Set<string>()
     this.#captured = captured
-    const applyEach = (run: readonly PendingWrite[], doc: NamespaceDoc | undefined): void => {
+    const applyEach = (run: readonly PendingWrite[], doc: NamespaceDoc | undefined): PendingWrite[] => {
+      const succeeded: PendingWrite[] = []
       for (const write of run) {
         try {
           write.apply(doc)
-          applied.push(write)
+          succeeded.push(write)
         } catch (err) {
-          // A failed mutation may still have changed its doc (Yjs commits what it applied); that part is captured and stored below.
+          // A failed local mutation may still have changed its doc (Yjs commits what it applied); that part is captured and stored below.
+          if (write.remoteUpdate !== undefined) unrecorded.add(write.namespace)
           write.fail(err)
         }
       }
+      applied.push(...succeeded)
+      return succeeded
     }
     try {
       for (const run of runsOfOneTransaction(group)) {
         const doc = this.#docFor(run)
-        if (doc === undefined) applyEach(run, undefined)
-        else doc.batch((run[0] as PendingWrite).origin, () => { applyEach(run, doc) })
+        if (doc === undefined) {
+          applyEach(run, undefined)
+          continue
+        }
+        const { namespace, origin } = run[0] as PendingWrite
+        let succeeded: PendingWrite[] = []
+        const effect = doc.batch(origin, () => { succeeded = applyEach(run, doc) })
+        // Remote updates are logged as received, in order, when the transaction changed anything or
+        // left parts waiting for a dependency: replaying them reproduces the same doc.
+        if (effect.changed || effect.heldBack) {
+          for (const write of succeeded) {
+            if (write.remoteUpdate !== undefined) captured.push({ namespace, update: write.remoteUpdate, origin })
+          }
+        }
       }
     } finally {
       this.#captured = undefined
@@ -358,6 +379,7 @@ export class MemoryStore {
       }
       for (const change of captured) this.#emit(change)
     }
+    if (unrecorded.size > 0) await this.#rollBack(unrecorded)
     for (const write of applied) write.succeed()
     for (const namespace of touched) await this.#compactIfDue(namespace)
   }

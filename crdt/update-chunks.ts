@@ -9,6 +9,8 @@
  * every chunk holds whole structs and consecutive clocks per client, as Yjs requires.
  */
 
+import { ContentRef, UpdateReader } from './update-reader.ts'
+
 /** Upper bound of a var-uint count whose value is not known until the chunk is complete. */
 const COUNT_BYTES = 5
 
@@ -118,88 +120,7 @@ class ChunkBuilder {
   }
 }
 
-/**
- * Walks the v1 encoding without building structs or decoding values: the splitter needs only
- * where each struct ends and how many clock ticks it spans.
- */
-class UpdateReader {
-  readonly #bytes: Uint8Array
-  #offset = 0
-
-  constructor (bytes: Uint8Array) {
-    this.#bytes = bytes
-  }
-
-  get offset (): number {
-    return this.#offset
-  }
-
-  uint8 (): number {
-    if (this.#offset >= this.#bytes.byteLength) throw new RangeError('truncated Yjs update')
-    return this.#bytes[this.#offset++] as number
-  }
-
-  varUint (): number {
-    let value = 0
-    let factor = 1
-    for (;;) {
-      const byte = this.uint8()
-      value += (byte & 0x7f) * factor
-      if (byte < 0x80) return value
-      factor *= 128
-      if (factor > Number.MAX_SAFE_INTEGER) throw new RangeError('var-uint out of range in a Yjs update')
-    }
-  }
-
-  /** Skips a var-uint or lib0 var-int: both continue while the high bit is set. */
-  skipVarNumber (): void {
-    while (this.uint8() >= 0x80);
-  }
-
-  skip (count: number): void {
-    if (this.#offset + count > this.#bytes.byteLength) throw new RangeError('truncated Yjs update')
-    this.#offset += count
-  }
-
-  /** Length-prefixed bytes (a var-string or a var-uint8-array). */
-  varBytes (): Uint8Array {
-    const length = this.varUint()
-    const start = this.#offset
-    this.skip(length)
-    return this.#bytes.subarray(start, this.#offset)
-  }
-
-  /** Skips one value in lib0's `writeAny` encoding. */
-  skipAny (): void {
-    const type = this.uint8()
-    switch (type) {
-      case 127: case 126: case 121: case 120: return // undefined, null, false, true
-      case 125: this.skipVarNumber(); return // integer
-      case 124: this.skip(4); return // float32
-      case 123: case 122: this.skip(8); return // float64, bigint
-      case 119: case 116: this.varBytes(); return // string, Uint8Array
-      case 118: { // object
-        const keys = this.varUint()
-        for (let i = 0; i < keys; i++) {
-          this.varBytes()
-          this.skipAny()
-        }
-        return
-      }
-      case 117: { // array
-        const items = this.varUint()
-        for (let i = 0; i < items; i++) this.skipAny()
-        return
-      }
-      default: throw new RangeError(`unknown value type ${type} in a Yjs update`)
-    }
-  }
-}
-
 const utf8 = new TextDecoder()
-
-/** Yjs content refs (the low five bits of a struct's info byte). */
-const ContentRef = { GC: 0, Deleted: 1, Json: 2, Binary: 3, String: 4, Embed: 5, Format: 6, Type: 7, Any: 8, Doc: 9, Skip: 10 } as const
 /** Type refs of ContentType that carry a node name. */
 const XML_ELEMENT_TYPE = 3
 const XML_HOOK_TYPE = 5
