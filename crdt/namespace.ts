@@ -5,6 +5,7 @@ import {
 } from './entry.ts'
 import type { Entry, JsonValue, PeerId } from './entry.ts'
 import { InvalidEntryError, NamespaceLimitError } from './errors.ts'
+import { encodeMissingUpdates } from './missing-updates.ts'
 import { assertNamespaceName } from './policy.ts'
 import type { NamespacePolicy } from './policy.ts'
 
@@ -237,6 +238,11 @@ export class NamespaceDoc {
    * Applies a Yjs update. Listeners are not told (its bytes are the record of it): the effect says
    * whether it must be stored.
    */
+  /** encodeStateAsUpdate's content, cut into updates of at most `maxBytes`, each encoded when taken. */
+  missingUpdates (remoteStateVector: Uint8Array, maxBytes: number): Generator<Uint8Array> {
+    return encodeMissingUpdates(this.#doc, remoteStateVector, maxBytes)
+  }
+
   applyUpdate (update: Uint8Array, origin: string): TransactionEffect {
     return this.#transact(origin, () => { Y.applyUpdate(this.#doc, update, origin) })
   }

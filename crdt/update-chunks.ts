@@ -60,7 +60,7 @@ interface DeleteRange {
   readonly length: number
 }
 
-class ChunkBuilder {
+export class ChunkBuilder {
   readonly #runs = new Map<number, StructRun>()
   readonly #deletes = new Map<number, DeleteRange[]>()
   /** Exact except for counts, which are reserved at their largest size. */

@@ -3,6 +3,14 @@ import { isUtf8 } from 'node:buffer'
 /** As lib0 decodes strings: invalid UTF-8 is an error, a leading BOM is kept. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/** Strings up to this length are decoded by hand when they are ASCII. */
+const SHORT_STRING_BYTES = 512
+
+function isAscii (bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.byteLength; i++) if ((bytes[i] as number) >= 0x80) return false
+  return true
+}
+
 /** Yjs content refs (the low five bits of a struct's info byte). */
 export const ContentRef = { GC: 0, Deleted: 1, Json: 2, Binary: 3, String: 4, Embed: 5, Format: 6, Type: 7, Any: 8, Doc: 9, Skip: 10 } as const
 
@@ -70,9 +78,11 @@ export class UpdateReader {
     return new DataView(this.#bytes.buffer, this.#bytes.byteOffset + start, 8).getFloat64(0)
   }
 
-  /** A var-string, decoded as lib0 does. */
+  /** A var-string, decoded as lib0 does (short ASCII ones without TextDecoder, whose per-call cost dominates for them). */
   string (): string {
-    return utf8.decode(this.varBytes())
+    const bytes = this.varBytes()
+    if (bytes.byteLength <= SHORT_STRING_BYTES && isAscii(bytes)) return String.fromCharCode(...bytes)
+    return utf8.decode(bytes)
   }
 
   /** Skips a var-string, which must be valid UTF-8 (lib0 refuses to decode anything else). */

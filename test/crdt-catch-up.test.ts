@@ -1,6 +1,6 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_POLICY, NamespaceDoc } from '../crdt/index.ts'
+import { DEFAULT_POLICY, LOCAL_ORIGIN, NamespaceDoc } from '../crdt/index.ts'
 import type { Entry, MemoryStore } from '../crdt/index.ts'
 import { splitUpdate } from '../crdt/update-chunks.ts'
 import { useStoreFixture } from './helpers/crdt-fixtures.ts'
@@ -44,7 +44,7 @@ describe('missingUpdates on a 100k-entry namespace', () => {
     await applyAll(source, splitUpdate(bigNamespaceUpdate(), CHUNK_CAP))
     expect(source.namespaces().find(info => info.name === 'big')?.entries).toBe(ENTRY_COUNT - 1000)
 
-    const everything = source.missingUpdates('big', Uint8Array.of(0))
+    const everything = [...source.missingUpdates('big', Uint8Array.of(0))]
     expect(everything.length).toBeGreaterThan(10)
     for (const update of everything) expect(update.byteLength).toBeLessThanOrEqual(CHUNK_CAP)
 
@@ -59,12 +59,36 @@ describe('missingUpdates on a 100k-entry namespace', () => {
 
     const halfway = await fixture.open()
     await applyAll(halfway, everything.slice(0, Math.floor(everything.length / 2)))
-    const rest = source.missingUpdates('big', halfway.stateVector('big'))
+    const rest = [...source.missingUpdates('big', halfway.stateVector('big'))]
     for (const update of rest) expect(update.byteLength).toBeLessThanOrEqual(CHUNK_CAP)
     expect(totalBytes(rest)).toBeLessThan(totalBytes(everything) * 0.7)
     await applyAll(halfway, rest)
     expect(JSON.stringify(halfway.list('big', { now: 1 }))).toBe(expected)
 
-    expect(totalBytes(source.missingUpdates('big', source.stateVector('big')))).toBeLessThan(CHUNK_CAP)
+    expect(totalBytes([...source.missingUpdates('big', source.stateVector('big'))])).toBeLessThan(CHUNK_CAP)
+  })
+
+  it('encodes each chunk when taken, correct while the source keeps changing between chunks', () => {
+    const cap = 16 * 1024
+    const source = new NamespaceDoc('big', DEFAULT_POLICY)
+    source.batch(LOCAL_ORIGIN, () => {
+      for (let i = 0; i < 5000; i++) source.put(`k${i}`, `value ${i} ${'x'.repeat(80)}`, { author: 'writer', now: 1 })
+    })
+    const atStart = Y.decodeStateVector(source.stateVector())
+    const target = new NamespaceDoc('big', DEFAULT_POLICY)
+    let taken = 0
+    for (const update of source.missingUpdates(Uint8Array.of(0), cap)) {
+      expect(update.byteLength).toBeLessThanOrEqual(cap)
+      target.applyUpdate(update, 'peer')
+      // Writes between chunks split and merge the structs still to be encoded.
+      source.put(`k${(taken * 7) % 5000}`, 'changed', { author: 'writer', now: 2 })
+      source.delete(`k${(taken * 13 + 1) % 5000}`)
+      taken++
+    }
+    expect(taken).toBeGreaterThan(20)
+    const reached = Y.decodeStateVector(target.stateVector())
+    for (const [client, clock] of atStart) expect(reached.get(client) ?? 0).toBeGreaterThanOrEqual(clock)
+    for (const update of source.missingUpdates(target.stateVector(), cap)) target.applyUpdate(update, 'peer')
+    expect(JSON.stringify(target.list({ now: 2 }))).toBe(JSON.stringify(source.list({ now: 2 })))
   })
 })

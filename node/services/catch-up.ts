@@ -183,10 +183,12 @@ class StateVectorCatchUp implements CatchUp {
     const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
     const session = new SyncSession({ initiator, ours })
     let sending: Promise<void> = Promise.resolve()
-    // Frames are read as they arrive and applied in order behind the reader: a QUIC stream does not
-    // slow its sender while we apply, so a reader that waited for each apply overflowed libp2p's
-    // stream buffer on large catch-ups. The session bounds what may wait (maxBacklogBytes).
-    let applying: Promise<void> = Promise.resolve()
+    // Frames are read as they arrive and handed to the store at once: a QUIC stream does not slow
+    // its sender while we apply, so a reader that waited for each apply overflowed libp2p's stream
+    // buffer on large catch-ups. The store's queue keeps them in order and applies whatever has
+    // arrived as one transaction and one disk batch (one chunk per commit cost a round of both per
+    // 256 KiB). The session bounds what may wait (maxBacklogBytes).
+    const applying = new Set<Promise<void>>()
     let failure: Error | undefined
     let completed: string[] | undefined
     const fail = (err: Error): void => {
@@ -212,17 +214,14 @@ class StateVectorCatchUp implements CatchUp {
             feed({ type: 'sent-all' })
           }).catch((err: Error) => { fail(err) })
         } else if (action.type === 'apply') {
-          applying = applying.then(async () => {
-            if (failure !== undefined) return
-            try {
-              await this.#store.applyRemote(action.namespace, action.update, peer)
-            } catch (err) {
-              // A rejected update ends the exchange now, not at the peer's next frame.
-              fail(err as Error)
-              return
-            }
-            feed({ type: 'applied', bytes: action.update.byteLength })
-          })
+          if (failure !== undefined) continue
+          const applied = this.#store.applyRemote(action.namespace, action.update, peer).then(
+            () => { if (failure === undefined) feed({ type: 'applied', bytes: action.update.byteLength }) },
+            // A rejected update ends the exchange now, not at the peer's next frame.
+            (err: Error) => { fail(err) }
+          )
+          applying.add(applied)
+          void applied.finally(() => applying.delete(applied))
         } else {
           completed = action.namespaces
         }
@@ -243,7 +242,7 @@ class StateVectorCatchUp implements CatchUp {
       }
       if (failure !== undefined || message.type === 'done') break
     }
-    await Promise.all([sending, applying])
+    await Promise.all([sending, ...applying])
     if (failure !== undefined) throw failure
     if (completed === undefined) throw new ProtocolError(`exchange ended in phase ${session.phase}`)
     await stream.close()

@@ -4,7 +4,7 @@ import type { ValidatedUpdate } from '../../crdt/index.ts'
 export interface ReplicaStore {
   namespaceNames: () => string[]
   stateVector: (namespace: string) => Uint8Array
-  missingUpdates: (namespace: string, remoteStateVector: Uint8Array) => Uint8Array[]
+  missingUpdates: (namespace: string, remoteStateVector: Uint8Array) => Iterable<Uint8Array>
   applyRemote: (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string) => Promise<void>
   onUpdate: (listener: (namespace: string, update: Uint8Array, origin: string) => void) => () => void
 }
