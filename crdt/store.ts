@@ -88,6 +88,13 @@ const REMOTE_COMPACTION_PAUSE_MS = 300
 /** ...unless the log has outgrown its compaction threshold this many times. */
 const OVERDUE_FACTOR = 8
 
+/**
+ * Remote update bytes one commit applies at most (whole updates; at least one). A catch-up hands
+ * the store every chunk as it arrives: committing several at once saves a transaction and a disk
+ * batch each, while an unbounded commit would hold the event loop for seconds.
+ */
+const MAX_REMOTE_BYTES_PER_COMMIT = 2 * 1024 * 1024
+
 /** Encoded state vector of a replica that has nothing. */
 const EMPTY_STATE_VECTOR = Uint8Array.of(0)
 
@@ -346,14 +353,25 @@ export class MemoryStore {
           }
           continue
         }
-        const group = this.#queue
-        this.#queue = []
+        const group = this.#takeGroup()
         // Settling twice is a no-op, so on an unexpected error every caller not yet answered gets it.
         await this.#commit(group).catch(err => { for (const write of group) write.fail(err) })
       }
     } finally {
       this.#draining = undefined
     }
+  }
+
+  /** The writes of the next commit: all waiting, up to MAX_REMOTE_BYTES_PER_COMMIT of remote updates. */
+  #takeGroup (): PendingWrite[] {
+    let remoteBytes = 0
+    let count = 0
+    for (const write of this.#queue) {
+      count++
+      remoteBytes += write.remoteUpdate?.byteLength ?? 0
+      if (remoteBytes >= MAX_REMOTE_BYTES_PER_COMMIT) break
+    }
+    return this.#queue.splice(0, count)
   }
 
   async #commit (group: PendingWrite[]): Promise<void> {
