@@ -24,13 +24,13 @@ export interface Entry {
 export const MAX_KEY_LENGTH = 256
 export const MAX_TAGS = 32
 export const MAX_TAG_LENGTH = 64
-const MAX_AUTHOR_LENGTH = 128
+export const MAX_AUTHOR_LENGTH = 128
 /** Deeper values are refused: validation and Yjs's encoder both recurse. */
 export const MAX_VALUE_DEPTH = 64
 
 export const ENTRY_FIELDS: ReadonlySet<string> = new Set(['key', 'value', 'author', 'createdAt', 'updatedAt', 'expiresAt', 'tags'])
 
-export function keyProblem (key: unknown): string | undefined {
+function keyProblem (key: unknown): string | undefined {
   if (typeof key !== 'string') return 'key must be a string'
   if (key.length === 0) return 'key must not be empty'
   if (key.length > MAX_KEY_LENGTH) return `key is longer than ${MAX_KEY_LENGTH} characters`
@@ -63,7 +63,7 @@ function jsonProblem (value: unknown, path: string, depth: number): string | und
   return `${path} is not a JSON value`
 }
 
-export function tagsProblem (tags: unknown): string | undefined {
+function tagsProblem (tags: unknown): string | undefined {
   if (!Array.isArray(tags)) return 'tags must be an array of strings'
   if (tags.length > MAX_TAGS) return `more than ${MAX_TAGS} tags`
   for (const tag of tags) {
@@ -74,7 +74,7 @@ export function tagsProblem (tags: unknown): string | undefined {
   return undefined
 }
 
-export function authorProblem (author: unknown): string | undefined {
+function authorProblem (author: unknown): string | undefined {
   if (typeof author !== 'string' || author.length === 0 || author.length > MAX_AUTHOR_LENGTH) {
     return `author must be a PeerId string of 1 to ${MAX_AUTHOR_LENGTH} characters`
   }

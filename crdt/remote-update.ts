@@ -1,5 +1,5 @@
 import * as Y from 'yjs'
-import { authorProblem, ENTRY_FIELDS, keyProblem, MAX_KEY_LENGTH, MAX_VALUE_DEPTH, tagsProblem, timestampProblem } from './entry.ts'
+import { ENTRY_FIELDS, MAX_AUTHOR_LENGTH, MAX_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_VALUE_DEPTH, timestampProblem } from './entry.ts'
 import { InvalidUpdateError } from './errors.ts'
 import { ENTRIES_MAP } from './namespace.ts'
 import { AnyType, ContentRef, UpdateReader } from './update-reader.ts'
@@ -7,8 +7,8 @@ import { AnyType, ContentRef, UpdateReader } from './update-reader.ts'
 /*
  * Validation walks the update's bytes instead of decoding it with Yjs: a full decode built every
  * struct and every value only to throw them away (Yjs decodes again to apply), and cost as much as
- * the apply itself. Only what the entry model constrains is decoded (parent, map key, and every
- * entry field but the value); the value is checked to be JSON in place. The walk accepts a subset
+ * the apply itself. Strings are checked as bytes (valid UTF-8, length in UTF-16 units, keys
+ * compared byte for byte); timestamps are read; the value is checked to be JSON in place. The walk accepts a subset
  * of what a decode followed by isEntry accepted (test/crdt-remote-update.test.ts checks this on
  * mutated updates), and refuses trailing bytes.
  */
@@ -18,12 +18,8 @@ function refuse (reason: string): never {
 }
 
 const NOT_AN_ENTRY = 'update writes a value that is not an entry'
-/** Object field names lib0's decoder would not store as a plain own property. */
-const PROTO_FIELD = new TextEncoder().encode('__proto__')
-
-function isProtoField (name: Uint8Array): boolean {
-  return name.byteLength === PROTO_FIELD.byteLength && name.every((byte, i) => byte === PROTO_FIELD[i])
-}
+/** An object field lib0's decoder would not store as a plain own property (as a var-string). */
+const PROTO_FIELD = varString('__proto__')
 
 /** Checks one `writeAny` value is JSON (what jsonProblem accepts), `depth` levels down, without building it. */
 function checkJsonValue (reader: UpdateReader, depth: number): void {
@@ -38,7 +34,9 @@ function checkJsonValue (reader: UpdateReader, depth: number): void {
     case AnyType.Object: {
       const fields = reader.varUint()
       for (let i = 0; i < fields; i++) {
-        if (isProtoField(reader.skipString())) refuse(NOT_AN_ENTRY)
+        const start = reader.offset
+        reader.skipString()
+        if (reader.bytesEqual(start, reader.offset, PROTO_FIELD)) refuse(NOT_AN_ENTRY)
         checkJsonValue(reader, depth + 1)
       }
       return
@@ -53,53 +51,77 @@ function checkJsonValue (reader: UpdateReader, depth: number): void {
   }
 }
 
-/** Decodes a `writeAny` value that must be a string, a number, undefined, or an array of strings (every entry field but the value). */
-function readField (reader: UpdateReader): unknown {
-  const type = reader.uint8()
-  switch (type) {
-    case AnyType.Undefined: return undefined
-    case AnyType.Integer: return reader.varInt()
-    case AnyType.Float32: return reader.float32()
-    case AnyType.Float64: return reader.float64()
-    case AnyType.String: return reader.string()
-    case AnyType.Array: {
-      const items = reader.varUint()
-      const strings: string[] = []
-      for (let i = 0; i < items; i++) {
-        if (reader.uint8() !== AnyType.String) refuse(NOT_AN_ENTRY)
-        strings.push(reader.string())
-      }
-      return strings
-    }
-    default: return refuse(NOT_AN_ENTRY)
-  }
+/** A var-string field of 1 to `max` UTF-16 units; returns where its bytes start (they end at the reader's offset). */
+function readShortString (reader: UpdateReader, max: number, what: string): number {
+  if (reader.uint8() !== AnyType.String) refuse(`${NOT_AN_ENTRY} (${what} is not a string)`)
+  const lengthStart = reader.offset
+  const length = reader.skipString()
+  if (length === 0 || length > max) refuse(`${NOT_AN_ENTRY} (${what} must have 1 to ${max} characters)`)
+  return lengthStart
 }
 
-/** Checks one ContentAny holding exactly one Entry; returns the entry's key. */
-function checkEntryContent (reader: UpdateReader): string {
+function readTimestamp (reader: UpdateReader, name: string, optional: boolean): void {
+  const type = reader.uint8()
+  const value = type === AnyType.Integer
+    ? reader.varInt()
+    : type === AnyType.Float64 ? reader.float64() : type === AnyType.Float32 ? reader.float32() : undefined
+  if (value === undefined && optional && type === AnyType.Undefined) return
+  const problem = timestampProblem(name, value)
+  if (problem !== undefined) refuse(`${NOT_AN_ENTRY} (${problem})`)
+}
+
+function readTags (reader: UpdateReader): void {
+  if (reader.uint8() !== AnyType.Array) refuse(`${NOT_AN_ENTRY} (tags must be an array of strings)`)
+  const count = reader.varUint()
+  if (count > MAX_TAGS) refuse(`${NOT_AN_ENTRY} (more than ${MAX_TAGS} tags)`)
+  for (let i = 0; i < count; i++) readShortString(reader, MAX_TAG_LENGTH, 'a tag')
+}
+
+/** Entry field names as var-strings (length prefix included), to match without decoding them. */
+const FIELDS = [...ENTRY_FIELDS].map((name) => ({ name, encoded: varString(name) }))
+
+function varString (text: string): Uint8Array {
+  const bytes = new TextEncoder().encode(text)
+  if (bytes.byteLength >= 0x80) throw new RangeError('field names are short')
+  return Uint8Array.of(bytes.byteLength, ...bytes)
+}
+
+function readFieldName (reader: UpdateReader): string | undefined {
+  const start = reader.offset
+  reader.skipString()
+  for (const field of FIELDS) if (reader.bytesEqual(start, reader.offset, field.encoded)) return field.name
+  return undefined
+}
+
+/** Checks one ContentAny holding exactly one Entry; returns the encoded key (length prefix included). */
+function checkEntryContent (reader: UpdateReader): Uint8Array {
   if (reader.varUint() !== 1 || reader.uint8() !== AnyType.Object) refuse(NOT_AN_ENTRY)
   const fieldCount = reader.varUint()
-  const fields = new Map<string, unknown>()
+  const seen = new Set<string>()
+  let keyStart = 0
+  let keyEnd = 0
   for (let i = 0; i < fieldCount; i++) {
-    const name = reader.string()
-    if (!ENTRY_FIELDS.has(name) || fields.has(name)) refuse(NOT_AN_ENTRY)
-    if (name === 'value') {
-      checkJsonValue(reader, 0)
-      fields.set(name, true)
-    } else {
-      fields.set(name, readField(reader))
+    const name = readFieldName(reader)
+    if (name === undefined || seen.has(name)) refuse(`${NOT_AN_ENTRY} (unknown or repeated field)`)
+    seen.add(name)
+    switch (name) {
+      case 'key':
+        keyStart = readShortString(reader, MAX_KEY_LENGTH, 'key')
+        keyEnd = reader.offset
+        break
+      case 'value': checkJsonValue(reader, 0); break
+      case 'author': readShortString(reader, MAX_AUTHOR_LENGTH, 'author'); break
+      case 'tags': readTags(reader); break
+      default: readTimestamp(reader, name, name === 'expiresAt')
     }
   }
-  const problem = (fields.has('value') ? undefined : 'no value') ??
-    keyProblem(fields.get('key')) ??
-    authorProblem(fields.get('author')) ??
-    timestampProblem('createdAt', fields.get('createdAt')) ??
-    timestampProblem('updatedAt', fields.get('updatedAt')) ??
-    (fields.get('expiresAt') === undefined ? undefined : timestampProblem('expiresAt', fields.get('expiresAt'))) ??
-    tagsProblem(fields.get('tags'))
-  if (problem !== undefined) refuse(`${NOT_AN_ENTRY} (${problem})`)
-  return fields.get('key') as string
+  for (const required of REQUIRED_FIELDS) {
+    if (!seen.has(required)) refuse(`${NOT_AN_ENTRY} (no ${required})`)
+  }
+  return reader.slice(keyStart, keyEnd)
 }
+
+const REQUIRED_FIELDS = ['key', 'value', 'author', 'createdAt', 'updatedAt', 'tags']
 
 /**
  * One struct, as Yjs's readClientsStructRefs reads it. Parent information is only encoded for an
@@ -117,13 +139,16 @@ function checkStruct (reader: UpdateReader): void {
   const hasRightOrigin = (info & 0x40) !== 0
   if (hasOrigin) { reader.varUint(); reader.varUint() }
   if (hasRightOrigin) { reader.varUint(); reader.varUint() }
-  let mapKey: string | undefined
+  let mapKeyStart = -1
+  let mapKeyEnd = -1
   if (!hasOrigin && !hasRightOrigin) {
     // A parent that is an item (the other branch) is a nested type: never part of the entry model.
     if (reader.varUint() !== 1 || reader.string() !== ENTRIES_MAP) refuse(`update writes outside the "${ENTRIES_MAP}" map`)
     if ((info & 0x20) !== 0) {
-      mapKey = reader.string()
-      if (mapKey.length === 0 || mapKey.length > MAX_KEY_LENGTH) refuse('update writes an invalid key')
+      mapKeyStart = reader.offset
+      const length = reader.skipString()
+      mapKeyEnd = reader.offset
+      if (length === 0 || length > MAX_KEY_LENGTH) refuse('update writes an invalid key')
     }
   }
   if (ref === ContentRef.Deleted) {
@@ -132,7 +157,7 @@ function checkStruct (reader: UpdateReader): void {
   }
   if (ref !== ContentRef.Any) refuse(NOT_AN_ENTRY)
   const key = checkEntryContent(reader)
-  if (mapKey !== undefined && key !== mapKey) refuse('update stores an entry under another key')
+  if (mapKeyStart >= 0 && !reader.bytesEqual(mapKeyStart, mapKeyEnd, key)) refuse('update stores an entry under another key')
 }
 
 function checkEntryUpdate (update: Uint8Array): void {

@@ -6,7 +6,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 /** Strings up to this length are decoded by hand when they are ASCII. */
 const SHORT_STRING_BYTES = 512
 
-function isAscii (bytes: Uint8Array): boolean {
+export function isAscii (bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.byteLength; i++) if ((bytes[i] as number) >= 0x80) return false
   return true
 }
@@ -69,27 +69,61 @@ export class UpdateReader {
   float32 (): number {
     const start = this.#offset
     this.skip(4)
-    return new DataView(this.#bytes.buffer, this.#bytes.byteOffset + start, 4).getFloat32(0)
+    return this.#view().getFloat32(start)
   }
 
   float64 (): number {
     const start = this.#offset
     this.skip(8)
-    return new DataView(this.#bytes.buffer, this.#bytes.byteOffset + start, 8).getFloat64(0)
+    return this.#view().getFloat64(start)
+  }
+
+  #dataView: DataView | undefined
+
+  #view (): DataView {
+    this.#dataView ??= new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.byteLength)
+    return this.#dataView
   }
 
   /** A var-string, decoded as lib0 does (short ASCII ones without TextDecoder, whose per-call cost dominates for them). */
   string (): string {
     const bytes = this.varBytes()
-    if (bytes.byteLength <= SHORT_STRING_BYTES && isAscii(bytes)) return String.fromCharCode(...bytes)
+    if (bytes.byteLength <= SHORT_STRING_BYTES && isAscii(bytes)) return String.fromCharCode.apply(null, bytes as unknown as number[])
     return utf8.decode(bytes)
   }
 
-  /** Skips a var-string, which must be valid UTF-8 (lib0 refuses to decode anything else). */
-  skipString (): Uint8Array {
-    const bytes = this.varBytes()
-    if (!isUtf8(bytes)) throw new RangeError('invalid UTF-8 in a Yjs update')
-    return bytes
+  /**
+   * Skips a var-string, which must be valid UTF-8 (lib0 refuses to decode anything else), and
+   * returns its UTF-16 length; its bytes end at `offset` (no view is made: one per string cost
+   * more than the check). Valid UTF-8 maps one-to-one to strings, so equal bytes mean equal strings.
+   */
+  skipString (): number {
+    const length = this.varUint()
+    const start = this.#offset
+    this.skip(length)
+    const bytes = this.#bytes
+    let units = 0
+    let ascii = true
+    for (let i = start; i < this.#offset; i++) {
+      const byte = bytes[i] as number
+      if (byte >= 0x80) ascii = false
+      // Continuation bytes add nothing; a four-byte sequence is a surrogate pair.
+      if ((byte & 0xc0) !== 0x80) units += byte >= 0xf0 ? 2 : 1
+    }
+    if (!ascii && !isUtf8(bytes.subarray(start, this.#offset))) throw new RangeError('invalid UTF-8 in a Yjs update')
+    return units
+  }
+
+  /** Whether bytes [start, end) equal `expected`. */
+  bytesEqual (start: number, end: number, expected: Uint8Array): boolean {
+    if (end - start !== expected.byteLength) return false
+    for (let i = 0; i < expected.byteLength; i++) if (this.#bytes[start + i] !== expected[i]) return false
+    return true
+  }
+
+  /** The bytes [start, end) of the update. */
+  slice (start: number, end: number): Uint8Array {
+    return this.#bytes.subarray(start, end)
   }
 
   /** Skips a var-uint or lib0 var-int: both continue while the high bit is set. */
