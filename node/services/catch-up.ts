@@ -129,7 +129,7 @@ class StateVectorCatchUp implements CatchUp {
     const span = trace.getTracer('peerflow').startSpan('catch_up', { kind: SpanKind.CLIENT, attributes: { 'peerflow.peer': peer.toString() } })
     const before = { sent: this.#stats.syncBytesSent, received: this.#stats.syncBytesReceived }
     try {
-      stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
+      stream = await this.#dial(peer)
       await this.#exchange(stream, peer.toString(), true)
     } catch (err) {
       stream?.abort(err as Error)
@@ -139,6 +139,21 @@ class StateVectorCatchUp implements CatchUp {
       // Approximate when exchanges overlap (answers to peers run concurrently); exact for a lone exchange.
       span.setAttributes({ 'peerflow.sync.bytes_sent': this.#stats.syncBytesSent - before.sent, 'peerflow.sync.bytes_received': this.#stats.syncBytesReceived - before.received })
       span.end()
+    }
+  }
+
+  /**
+   * Opens a sync stream within the read timeout. The QUIC muxer keeps the dial's abort signal for
+   * the stream's lifetime, so a plain AbortSignal.timeout aborted every exchange 10 s after it
+   * began: a large catch-up on a busy machine failed and restarted at each anti-entropy round.
+   */
+  async #dial (peer: PeerId): Promise<Stream> {
+    const dialing = new AbortController()
+    const timer = setTimeout(() => { dialing.abort(new ProtocolError(`no sync stream within ${SYNC_LIMITS.readTimeoutMs} ms`)) }, SYNC_LIMITS.readTimeoutMs)
+    try {
+      return await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: dialing.signal })
+    } finally {
+      clearTimeout(timer)
     }
   }
 
