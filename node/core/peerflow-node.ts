@@ -517,7 +517,11 @@ export class PeerflowNode {
     this.blocklist.block(peerId)
     this.#reconnector.release(peerId)
     const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
-    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    // A graceful close can fail when the peer closes at the same moment (both sides blocking each
+    // other); the block already holds, so such a connection is aborted instead of failing the call.
+    await Promise.all(connections.map(async (connection) => {
+      await connection.close().catch((err: unknown) => { connection.abort(err instanceof Error ? err : new Error('close failed')) })
+    }))
     this.log.info({ peer: peerId }, 'peer blocked')
     return { peerId, blocked: true }
   }

@@ -128,9 +128,12 @@ class StateVectorCatchUp implements CatchUp {
     let stream: Stream | undefined
     const span = trace.getTracer('peerflow').startSpan('catch_up', { kind: SpanKind.CLIENT, attributes: { 'peerflow.peer': peer.toString() } })
     const before = { sent: this.#stats.syncBytesSent, received: this.#stats.syncBytesReceived }
+    const startedAt = Date.now()
+    this.#log.debug({ peer: peer.toString() }, 'catch-up started')
     try {
       stream = await this.#host.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
       await this.#exchange(stream, peer.toString(), true)
+      this.#log.debug({ peer: peer.toString(), ms: Date.now() - startedAt, bytesReceived: this.#stats.syncBytesReceived - before.received }, 'catch-up finished')
     } catch (err) {
       stream?.abort(err as Error)
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
