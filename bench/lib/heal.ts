@@ -15,9 +15,8 @@
  * 3 s, a short stand-in for the issue's 60 s: the backoff a fault leaves behind grows with its
  * length, so BENCH_HEAL_FAULT_MS=60000 is the long variant, taking about 40 minutes).
  */
+import { kill, pause, restart, resume, setPartition } from '../../test/helpers/faults.ts'
 import { apiCall, pollFor, SwarmCluster, type ClusterMember } from '../../test/helpers/swarm-cluster.ts'
-import { startNodeProcess } from '../../test/helpers/cli.ts'
-import { LOOPBACK_NODE_ARGS } from '../../test/helpers/swarm-cluster.ts'
 import { median, type BenchRow } from './report.ts'
 
 export type HealFault = 'block' | 'pause' | 'kill'
@@ -102,13 +101,6 @@ async function writeDuring (writers: ClusterMember[], round: string, writesPerNo
   return acknowledged.reduce((sum, n) => sum + n, 0)
 }
 
-async function setBlocked (command: 'block' | 'unblock', victim: ClusterMember, others: ClusterMember[]): Promise<void> {
-  await Promise.all(others.flatMap((other) => [[victim, other], [other, victim]] as const).map(async ([self, peer]) => {
-    const reply = await apiCall<{ error?: string }>(self.api, 'POST', `/${command}`, { peerId: peer.peerId })
-    if (reply.status !== 200) throw new Error(`${command} ${peer.peerId} on ${self.peerId}: HTTP ${reply.status} ${reply.body?.error ?? ''}`)
-  }))
-}
-
 /** One fault round; `held` is what every node holds before it. Resolves with the sample and the new total. */
 async function healRound (cluster: SwarmCluster, fault: HealFault, victim: ClusterMember, round: string, held: number, options: HealOptions): Promise<HealSample & { total: number }> {
   const others = cluster.members.filter((member) => member !== victim)
@@ -116,20 +108,20 @@ async function healRound (cluster: SwarmCluster, fault: HealFault, victim: Clust
   let healedAt: number
   let spawnedAt: number | undefined
   if (fault === 'block') {
-    await setBlocked('block', victim, others)
+    await setPartition('block', [victim], others)
     writes = await writeDuring(cluster.members, round, options.writesPerNode, options.faultMs)
     healedAt = now()
-    await setBlocked('unblock', victim, others)
+    await setPartition('unblock', [victim], others)
   } else if (fault === 'pause') {
-    victim.process.child.kill('SIGSTOP')
+    pause(victim)
     writes = await writeDuring(others, round, options.writesPerNode, options.faultMs)
     healedAt = now()
-    victim.process.child.kill('SIGCONT')
+    resume(victim)
   } else {
-    await cluster.kill(victim)
+    await kill(victim)
     writes = await writeDuring(others, round, options.writesPerNode, options.faultMs)
     spawnedAt = now()
-    victim.replace(await startNodeProcess(['--data', victim.dataDir, ...LOOPBACK_NODE_ARGS], logEnv(options)))
+    await restart(victim, logEnv(options))
     healedAt = now()
   }
   const total = held + writes
@@ -147,7 +139,7 @@ async function healRound (cluster: SwarmCluster, fault: HealFault, victim: Clust
 
 /** Runs `options.heals` rounds of each fault on a fresh five-node cluster; returns bench rows and raw samples. */
 export async function measureHeals (options: HealOptions, log: (line: string) => void = () => {}): Promise<{ rows: BenchRow[], samples: HealSample[] }> {
-  const cluster = new SwarmCluster(undefined, logEnv(options))
+  const cluster = new SwarmCluster(undefined, logEnv(options), 60_000)
   const samples: HealSample[] = []
   try {
     await cluster.grow(5)

@@ -33,7 +33,8 @@ export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'log
 
 /**
  * State-vector catch-up (`/peerflow/sync/1.0.0`): the I/O around the pure SyncSession. Runs on every
- * new connection this node dialled, periodically, and on demand.
+ * new connection this node dialled (again after a running exchange, if one was running), when the
+ * process resumes after a freeze, periodically, and on demand.
  */
 class StateVectorCatchUp implements CatchUp {
   readonly #host: ProtocolHost
@@ -44,6 +45,8 @@ class StateVectorCatchUp implements CatchUp {
   readonly #stats: ReplicationStats
   readonly #inSync = new Map<string, Set<string>>()
   readonly #syncing = new Map<string, Promise<void>>()
+  /** Peers that connected again while an exchange with them ran: one more exchange follows it. */
+  readonly #rerun = new Set<string>()
   /** The exchange this node started last; the next one waits for it (see syncWith). */
   #lastExchange: Promise<void> = Promise.resolve()
   #antiEntropyTimer: NodeJS.Timeout | undefined
@@ -108,7 +111,10 @@ class StateVectorCatchUp implements CatchUp {
       const turn = this.#lastExchange.then(async () => { await this.#initiate(peer) })
       this.#lastExchange = turn
       await turn
-    })().finally(() => { this.#syncing.delete(key) })
+    })().finally(() => {
+      this.#syncing.delete(key)
+      if (this.#rerun.delete(key) && this.#started) void this.syncWith(peer)
+    })
     this.#syncing.set(key, exchange)
     return exchange
   }
@@ -120,7 +126,13 @@ class StateVectorCatchUp implements CatchUp {
     // A relay-limited connection cannot carry catch-up (libp2p refuses the stream, and dialling for
     // one opens yet another limited circuit): gossip through members and a later direct connection do.
     if (event.detail.connection.limits !== undefined) return
-    if (event.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(event.detail.peerId)
+    if (!event.detail.protocols.includes(SYNC_PROTOCOL)) return
+    // An exchange still running began before this connection: on the connection that just died
+    // (the peer was paused, killed or cut off), or before what the peer did meanwhile. Sharing it
+    // would leave the reconnection without a catch-up until the next anti-entropy round.
+    const key = event.detail.peerId.toString()
+    if (this.#syncing.has(key)) this.#rerun.add(key)
+    else void this.syncWith(event.detail.peerId)
   }
 
   async #initiate (peer: PeerId): Promise<void> {
