@@ -12,6 +12,11 @@ import type { ReplicaStore, ReplicationStats } from './replica.ts'
 import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
 
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+/**
+ * A pull that received no frame for this long is stuck (its peer paused, killed or cut off, its
+ * connection not yet known dead): an answer waiting for it goes ahead.
+ */
+const STALLED_AFTER_MS = 1_000
 
 export interface CatchUpInit {
   store: ReplicaStore
@@ -49,6 +54,8 @@ class StateVectorCatchUp implements CatchUp {
   readonly #rerun = new Set<string>()
   /** The exchange this node started last; the next one waits for it (see syncWith). */
   #lastExchange: Promise<void> = Promise.resolve()
+  /** When this node last received a catch-up frame from any peer. */
+  #lastFrameAt = 0
   #antiEntropyTimer: NodeJS.Timeout | undefined
   #started = false
 
@@ -169,14 +176,34 @@ class StateVectorCatchUp implements CatchUp {
         return
       }
       // While this node is still pulling a catch-up of its own, a hello sent now would make the
-      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
-      // say what this node has by then.
-      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
+      // asker resend all of it. Waiting (bounded, below the asker's read timeout, and not for a pull
+      // that is stuck) lets the hello say what this node has by then.
+      await this.#settledOrStalled(this.#lastExchange, SYNC_LIMITS.answerWaitMs)
       await this.#exchange(stream, remote, false)
     } catch (err) {
       this.#log.warn({ peer: remote, err: (err as Error).message }, 'catch-up request failed')
       stream.abort(err as Error)
     }
+  }
+
+  /**
+   * Resolves when `previous` (this node's running pulls) ends, when no catch-up frame arrived for
+   * STALLED_AFTER_MS, or after `maxWaitMs`. Waiting on a pull stuck with a frozen or dead peer held
+   * up the answer to a peer that came back, for up to answerWaitMs (8 s) per exchange.
+   */
+  async #settledOrStalled (previous: Promise<void>, maxWaitMs: number): Promise<void> {
+    const waitingSince = Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const stalled = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = Date.now()
+        if (now - waitingSince >= maxWaitMs || now - Math.max(this.#lastFrameAt, waitingSince) >= STALLED_AFTER_MS) resolve()
+        else timer = setTimeout(check, 100)
+      }
+      timer = setTimeout(check, 100)
+    })
+    await Promise.race([previous, stalled])
+    clearTimeout(timer)
   }
 
   /** Drives one SyncSession over `stream`: frames in become events, actions become frames and applies. */
@@ -193,6 +220,7 @@ class StateVectorCatchUp implements CatchUp {
         throw signal.aborted ? new ProtocolError(`no sync frame within ${SYNC_LIMITS.readTimeoutMs} ms`) : err
       })
       this.#stats.syncBytesReceived += bytes.byteLength
+      this.#lastFrameAt = Date.now()
       return decodeSyncMessage(bytes.subarray())
     }
     const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
