@@ -17,16 +17,23 @@ const SEED = Number(process.env.PEERFLOW_CHAOS_SEED ?? Math.floor(Math.random() 
 const ROUNDS = Number(process.env.PEERFLOW_CHAOS_ROUNDS ?? 5)
 const FAULT_MS = Number(process.env.PEERFLOW_CHAOS_FAULT_MS ?? 3_000)
 const SETTLE_MS = 1_000
-/** After the last heal: bounded by catch-up, not by the anti-entropy round (15 s) or redial backoff (up to 30 s). */
-const CONVERGE_MS = 10_000
+/**
+ * After the last heal. Generous for a loaded 2-core machine, where a node's event loop can stall
+ * for seconds: how fast healing is belongs to `npm run bench:heal`, what it preserves to this test.
+ */
+const CONVERGE_MS = 30_000
 const NS = 'chaos'
 const SWARM = 'chaos'
 const HOT_KEYS = 4
 /** Slower than the paper's timing: on 2 shared cores a CPU burst must not pass for a leader failure (see swarm-election.test.ts). */
-const cluster = new SwarmCluster({ timeoutMinMs: 300, timeoutMaxMs: 600, heartbeatMs: 60 }, {}, 60_000)
+const cluster = new SwarmCluster({ timeoutMinMs: 300, timeoutMaxMs: 600, heartbeatMs: 60 }, {}, 180_000)
+
+/** Running loops, stopped in afterAll also when the test failed half-way. */
+const loops: Array<{ stop: () => Promise<void> }> = []
 
 afterAll(async () => {
   for (const member of cluster.members) resume(member)
+  await Promise.all(loops.splice(0).map(async (loop) => { await loop.stop() }))
   await cluster.cleanup()
 })
 
@@ -137,26 +144,46 @@ async function runFault (fault: Fault, minority: ClusterMember[], leaders: Leade
   }
 }
 
+const TEST_TIMEOUT_MS = 300_000 + ROUNDS * (FAULT_MS + SETTLE_MS + 15_000)
+
 describe('replicated memory under a nemesis', () => {
   it('loses no acknowledged write, agrees on every key and never has two leaders in a term', async () => {
     const prng = createPrng(SEED)
     const faults: string[] = []
+    let stage = 'starting five nodes'
+    // Fails before the test timeout, so that a hang is reported with its seed and where it hung.
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`still ${stage} after ${TEST_TIMEOUT_MS - 10_000} ms`)) }, TEST_TIMEOUT_MS - 10_000)
+    })
     try {
+      await Promise.race([deadline, run()])
+    } catch (err) {
+      throw new Error(`chaos run failed with PEERFLOW_CHAOS_SEED=${SEED} (faults: ${faults.join(', ')}): ${(err as Error).message}`, { cause: err })
+    } finally {
+      clearTimeout(timer)
+    }
+
+    async function run (): Promise<void> {
       await cluster.grow(5)
+      stage = 'forming the swarm'
       await cluster.formSwarm(SWARM)
       const leaders = new LeaderLog(cluster.members)
       const writers = new Writers(cluster.members)
+      loops.push(leaders, writers)
 
       for (let round = 0; round < ROUNDS; round++) {
         const fault = prng.pick(['kill', 'pause', 'partition'] as const)
         const minority = pickMinority(prng, cluster.members)
         faults.push(`${fault} ${minority.map((member) => cluster.members.indexOf(member)).join('+')}`)
+        stage = `in fault ${faults.at(-1) ?? ''}`
         await runFault(fault, minority, leaders)
         await sleep(SETTLE_MS)
       }
       await writers.stop()
       expect(writers.acknowledged.size).toBeGreaterThan(ROUNDS * 20)
 
+      stage = 'waiting for convergence'
       const expected = [...writers.acknowledged]
       const views = await pollFor('every node to hold every acknowledged write and the same value for every key', async () => {
         const all = await Promise.all(cluster.members.map(entriesOf))
@@ -167,13 +194,12 @@ describe('replicated memory under a nemesis', () => {
       for (let hot = 0; hot < HOT_KEYS; hot++) expect(views[0]?.has(`hot-${hot}`)).toBe(true)
 
       // Liveness after the faults: the members settle on one leader again.
+      stage = 'waiting for one agreed leader'
       await cluster.waitForAgreement(SWARM, cluster.members, 15_000)
       await leaders.stop()
       await Promise.all(cluster.members.map(async (member) => { await leaders.collectEvents(member) }))
       expect(leaders.leadersByTerm.size).toBeGreaterThan(0)
       expect(leaders.termsWithTwoLeaders()).toEqual([])
-    } catch (err) {
-      throw new Error(`chaos run failed with PEERFLOW_CHAOS_SEED=${SEED} (faults: ${faults.join(', ')}): ${(err as Error).message}`, { cause: err })
     }
-  }, 60_000 + ROUNDS * (FAULT_MS + SETTLE_MS + 15_000))
+  }, TEST_TIMEOUT_MS)
 })

@@ -16,11 +16,12 @@ describe('resume detector', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 600))
       // What SIGSTOP looks like from inside: no timer runs until the process continues.
-      const until = performance.now() + 2_000
+      const until = performance.now() + 2_500
       while (performance.now() < until) { /* frozen */ }
       await new Promise((resolve) => setTimeout(resolve, 600))
-      // A loaded machine may add short stalls of its own; the freeze is reported once, with its length.
-      expect(reports.filter((frozenMs) => frozenMs >= 1_900 && frozenMs < 3_000)).toHaveLength(1)
+      // Late by the freeze less the part of a tick it began in (up to 250 ms); a loaded machine may
+      // add stalls of its own, shorter than this freeze.
+      expect(reports.filter((frozenMs) => frozenMs >= 2_200 && frozenMs < 5_000)).toHaveLength(1)
     } finally {
       detector.stop()
     }

@@ -11,6 +11,8 @@
  *   process's banner (it listens and answers its API), and from the spawn as a second figure.
  *   Nobody joins it to anything: it redials the peers it remembers.
  *
+ * The baseline, measured in the same run, is the same writes with no fault: the time from the
+ * last write until every node holds all of them (gossip, plus this script's 10 ms polling).
  * The faulted node rotates, so every node is faulted. Faults last BENCH_HEAL_FAULT_MS (default
  * 3 s, a short stand-in for the issue's 60 s: the backoff a fault leaves behind grows with its
  * length, so BENCH_HEAL_FAULT_MS=60000 is the long variant, taking about 40 minutes).
@@ -19,7 +21,8 @@ import { kill, pause, restart, resume, setPartition } from '../../test/helpers/f
 import { apiCall, pollFor, SwarmCluster, type ClusterMember } from '../../test/helpers/swarm-cluster.ts'
 import { median, type BenchRow } from './report.ts'
 
-export type HealFault = 'block' | 'pause' | 'kill'
+/** 'none' is the baseline: the same writes with no fault, measured from the last write. */
+export type HealFault = 'none' | 'block' | 'pause' | 'kill'
 
 export interface HealOptions {
   /** Heals measured per fault kind. */
@@ -107,7 +110,10 @@ async function healRound (cluster: SwarmCluster, fault: HealFault, victim: Clust
   let writes: number
   let healedAt: number
   let spawnedAt: number | undefined
-  if (fault === 'block') {
+  if (fault === 'none') {
+    writes = await writeDuring(cluster.members, round, options.writesPerNode, options.faultMs)
+    healedAt = now()
+  } else if (fault === 'block') {
     await setPartition('block', [victim], others)
     writes = await writeDuring(cluster.members, round, options.writesPerNode, options.faultMs)
     healedAt = now()
@@ -139,7 +145,7 @@ async function healRound (cluster: SwarmCluster, fault: HealFault, victim: Clust
 
 /** Runs `options.heals` rounds of each fault on a fresh five-node cluster; returns bench rows and raw samples. */
 export async function measureHeals (options: HealOptions, log: (line: string) => void = () => {}): Promise<{ rows: BenchRow[], samples: HealSample[] }> {
-  const cluster = new SwarmCluster(undefined, logEnv(options), 60_000)
+  const cluster = new SwarmCluster(undefined, logEnv(options), 180_000)
   const samples: HealSample[] = []
   try {
     await cluster.grow(5)
@@ -150,7 +156,7 @@ export async function measureHeals (options: HealOptions, log: (line: string) =>
       const counts = await Promise.all(cluster.members.map(entriesOn))
       return counts.every((count) => count === 1) ? 1 : undefined
     }, 30_000)
-    for (const fault of ['block', 'pause', 'kill'] as const) {
+    for (const fault of ['none', 'block', 'pause', 'kill'] as const) {
       for (let i = 0; i < options.heals; i++) {
         const victim = cluster.members[i % cluster.members.length] as ClusterMember
         const sample = await healRound(cluster, fault, victim, `${fault}${i}`, held, options)
@@ -186,12 +192,15 @@ function printNodeLog (members: ClusterMember[], victim: ClusterMember, healedAt
   for (const line of lines.sort((a, b) => a.time - b.time)) process.stdout.write(`    ${line.text}\n`)
 }
 
-const LABELS: Record<HealFault, string> = { block: 'block/unblock', pause: 'SIGSTOP/SIGCONT', kill: 'SIGKILL/restart' }
+const LABELS: Record<HealFault, string> = { none: 'no fault', block: 'block/unblock', pause: 'SIGSTOP/SIGCONT', kill: 'SIGKILL/restart' }
 const GOAL_MS = 2_000
 
 export function healRows (samples: HealSample[], options: HealOptions): BenchRow[] {
-  const rows: BenchRow[] = []
   const faultS = (options.faultMs / 1000).toFixed(0)
+  const baseline = median(samples.filter((sample) => sample.fault === 'none').map((sample) => sample.convergeMs))
+  const rows: BenchRow[] = [
+    { metric: `baseline for heal: all hold the last writes, no fault (5 processes, ${faultS} s of writes) median`, value: baseline, unit: 'ms' }
+  ]
   for (const fault of ['block', 'pause', 'kill'] as const) {
     const of = samples.filter((sample) => sample.fault === fault)
     if (of.length === 0) continue
@@ -200,7 +209,8 @@ export function healRows (samples: HealSample[], options: HealOptions): BenchRow
     const label = `convergence after heal, ${LABELS[fault]} (5 processes, ${faultS} s faults, ${of.length} heals)`
     rows.push(
       { metric: `${label} median`, value: median(converge), unit: 'ms', goal: `<= ${GOAL_MS} ms`, met: median(converge) <= GOAL_MS },
-      { metric: `${label} worst`, value: worst, unit: 'ms', goal: `<= ${GOAL_MS} ms`, met: worst <= GOAL_MS }
+      { metric: `${label} worst`, value: worst, unit: 'ms', goal: `<= ${GOAL_MS} ms`, met: worst <= GOAL_MS },
+      { metric: `convergence after heal, ${LABELS[fault]} median / no-fault baseline`, value: median(converge) / baseline, unit: 'x' }
     )
     const fromSpawn = of.flatMap((sample) => sample.fromSpawnMs === undefined ? [] : [sample.fromSpawnMs])
     if (fromSpawn.length > 0) {

@@ -11,7 +11,7 @@ import { apiCall, LOOPBACK_NODE_ARGS, type ClusterMember } from './swarm-cluster
 export async function setPartition (command: 'block' | 'unblock', groupA: ClusterMember[], groupB: ClusterMember[]): Promise<void> {
   const pairs = groupA.flatMap((a) => groupB.flatMap((b) => [[a, b], [b, a]] as const))
   await Promise.all(pairs.map(async ([self, peer]) => {
-    const reply = await apiCall<{ error?: string }>(self.api, 'POST', `/${command}`, { peerId: peer.peerId })
+    const reply = await apiCall<{ error?: string }>(self.api, 'POST', `/${command}`, { peerId: peer.peerId }, 30_000)
     if (reply.status !== 200) throw new Error(`${command} ${peer.peerId} on ${self.peerId}: HTTP ${reply.status} ${reply.body?.error ?? ''}`)
   }))
 }
@@ -31,5 +31,5 @@ export async function kill (member: ClusterMember): Promise<void> {
 
 /** Starts a killed member again from its data dir; nobody joins it to anything, it redials the peers it remembers. */
 export async function restart (member: ClusterMember, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  member.replace(await startNodeProcess(['--data', member.dataDir, ...LOOPBACK_NODE_ARGS], env, 60_000))
+  member.replace(await startNodeProcess(['--data', member.dataDir, ...LOOPBACK_NODE_ARGS], env, 180_000))
 }
