@@ -1,29 +1,37 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { frozenFor, ResumeDetector } from '../node/net/resume-detector.ts'
+import { frozenFor } from '../node/net/resume-detector.ts'
+import { pollFor } from './helpers/swarm-cluster.ts'
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/resume-detector-main.ts', import.meta.url))
 
 describe('resume detector', () => {
-  it('tells an ordinary late tick from a freeze', () => {
-    expect(frozenFor(1_000, 1_040)).toBeUndefined()
-    expect(frozenFor(1_000, 2_499)).toBeUndefined()
-    expect(frozenFor(1_000, 2_500)).toBe(1_500)
-    expect(frozenFor(1_000, 61_000)).toBe(60_000)
+  it('tells a freeze from an ordinary late tick and from a tick delayed by its own work', () => {
+    expect(frozenFor(1_000, 1_040, 0)).toBeUndefined()
+    expect(frozenFor(1_000, 2_499, 0)).toBeUndefined()
+    expect(frozenFor(1_000, 2_500, 0)).toBe(1_500)
+    expect(frozenFor(1_000, 61_000, 5)).toBe(60_000)
+    // Busy for the whole gap: the process ran, nobody stopped it.
+    expect(frozenFor(1_000, 4_000, 2_900)).toBeUndefined()
   })
 
-  it('reports a freeze of the event loop once, with how long it lasted', async () => {
-    const reports: number[] = []
-    const detector = new ResumeDetector((frozenMs) => { reports.push(frozenMs) })
-    detector.start()
+  it('reports a process stopped with SIGSTOP once it continues, with how long it was stopped', async () => {
+    const child = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
     try {
-      await new Promise((resolve) => setTimeout(resolve, 600))
-      // What SIGSTOP looks like from inside: no timer runs until the process continues.
-      const until = performance.now() + 2_500
-      while (performance.now() < until) { /* frozen */ }
-      await new Promise((resolve) => setTimeout(resolve, 600))
-      // Late by the freeze less the part of a tick it began in (up to 250 ms); a loaded machine may
-      // add stalls of its own, shorter than this freeze.
-      expect(reports.filter((frozenMs) => frozenMs >= 2_200 && frozenMs < 5_000)).toHaveLength(1)
+      await pollFor('the process to start', () => output.includes('ready') ? true : undefined, 60_000, 50)
+      // Let a few ordinary ticks pass first.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      child.kill('SIGSTOP')
+      await new Promise((resolve) => setTimeout(resolve, 3_000))
+      child.kill('SIGCONT')
+      const reported = await pollFor('a resume report', () => /resumed (\d+)/.exec(output)?.[1], 10_000, 50)
+      expect(Number(reported)).toBeGreaterThanOrEqual(2_500)
+      expect(Number(reported)).toBeLessThan(10_000)
     } finally {
-      detector.stop()
+      child.kill('SIGKILL')
     }
-  })
+  }, 90_000)
 })
