@@ -16,6 +16,10 @@
  *   that counts), ≤ 1.5 s with all three in this process. The bytes the laggard received are
  *   compared with the size of the state it ends with.
  *
+ * - convergence after heal: five node processes, one faulted at a time (block/unblock, SIGSTOP/
+ *   SIGCONT, SIGKILL/restart) while the others write, median and worst of 10 heals each; goal
+ *   <= 2 s. See bench/lib/heal.ts.
+ *
  * In-process nodes share one event loop, so their throughput and the catch-up figures include the
  * other nodes' work; a deployment spreads it over machines (here, separate processes still share
  * two cores). BENCH_QUICK=1 runs smaller sizes (goals are still shown, for orientation only).
@@ -29,6 +33,7 @@ import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { memoryTopic } from '../protocols/memory-gossip.ts'
 import { connectAll, MEMORY_TEST_CONFIG } from '../test/helpers/memory.ts'
 import { quicAddr, TestNetwork } from '../test/helpers/nodes.ts'
+import { healOptionsFromEnv, measureHeals } from './lib/heal.ts'
 import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
@@ -446,6 +451,11 @@ async function main (): Promise<void> {
       { metric: `writing the ${SIZES.catchUp} entries on A`, value: caught.writeMs, unit: 'ms' }
     )
     samples.catchUp = { processes: caughtFromProcesses, inProcess: caught }
+
+    process.stdout.write('convergence after heal: 5 node processes (bench/lib/heal.ts; alone: npm run bench:heal)\n')
+    const heal = await measureHeals(healOptionsFromEnv(), (line) => { process.stdout.write(line) })
+    rows.push(...heal.rows)
+    samples.heal = heal.samples
   } finally {
     await net.cleanup()
   }

@@ -39,6 +39,7 @@ import { routeOf, type ConnectionRoute } from '../net/connection-route.ts'
 import { ReachabilityMonitor, type Reachability, type ReachabilityStatus } from '../net/reachability-monitor.ts'
 import { relayGater } from '../net/relay-gater.ts'
 import { Reconnector } from '../net/reconnector.ts'
+import { ResumeDetector } from '../net/resume-detector.ts'
 import { transportOf, type TransportName } from '../net/transport-name.ts'
 import { VERSION } from './version.ts'
 import { startOtlpTracing, type Tracing } from './tracing.ts'
@@ -146,6 +147,7 @@ export class PeerflowNode {
   readonly #knownPeers: KnownPeers
   readonly #peerExchange: PeerExchange
   readonly #reconnector: Reconnector
+  readonly #resumeDetector: ResumeDetector
   /** Reachability (AutoNAT), relay reservations and the relay service: docs/NAT.md. */
   readonly nat: ReachabilityMonitor
   readonly #control: ControlEndpoint | undefined
@@ -238,6 +240,7 @@ export class PeerflowNode {
     })
     this.#knownPeers = knownPeers
     this.#reconnector = new Reconnector(host, log.child({ component: 'reconnector' }), config.dialTimeoutMs)
+    this.#resumeDetector = new ResumeDetector((frozenMs) => { this.#onResume(frozenMs) })
     this.nat = new ReachabilityMonitor({ host, config, log: log.child({ component: 'reachability' }), gate })
     this.#peerExchange = createPeerExchange(components, {
       knownPeers, maxConnections: config.maxConnections, dialTimeoutMs: config.dialTimeoutMs
@@ -363,8 +366,12 @@ export class PeerflowNode {
             this.#reconnector.keep(peer.peerId, peer.addrs.map((addr) => `${addr}/p2p/${peer.peerId}`), false)
           }
           await this.#reconnector.start()
+          this.#resumeDetector.start()
         },
-        stop: async () => { await this.#reconnector.stop() }
+        stop: async () => {
+          this.#resumeDetector.stop()
+          await this.#reconnector.stop()
+        }
       },
       ...(control === undefined
         ? []
@@ -396,6 +403,17 @@ export class PeerflowNode {
       this.#reconnector.keep(peerId.toString(), addrs.map((addr) => `${addr}/p2p/${peerId.toString()}`), false)
     })
     this.log.debug({ peer: peerId.toString() }, 'peer identified')
+  }
+
+  /**
+   * This process ran again after being frozen (SIGSTOP, a suspended machine): its peers wrote
+   * meanwhile and may have dropped it, so it redials without backoff and catches up with every
+   * peer now, rather than waiting for dead connections to time out and the next anti-entropy round.
+   */
+  #onResume (frozenMs: number): void {
+    this.log.info({ frozenMs: Math.round(frozenMs) }, 'resumed after being frozen: redialling and catching up')
+    this.#reconnector.redialNow()
+    this.replication.catchUp.syncWithAll()
   }
 
   readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
@@ -517,7 +535,11 @@ export class PeerflowNode {
     this.blocklist.block(peerId)
     this.#reconnector.release(peerId)
     const connections = this.host.getConnections().filter((connection) => connection.remotePeer.toString() === peerId)
-    await Promise.all(connections.map(async (connection) => { await connection.close() }))
+    // A graceful close can fail when the peer closes at the same moment (both sides blocking each
+    // other); the block already holds, so such a connection is aborted instead of failing the call.
+    await Promise.all(connections.map(async (connection) => {
+      await connection.close().catch((err: unknown) => { connection.abort(err instanceof Error ? err : new Error('close failed')) })
+    }))
     this.log.info({ peer: peerId }, 'peer blocked')
     return { peerId, blocked: true }
   }
@@ -525,7 +547,11 @@ export class PeerflowNode {
   unblock (peerId: string): { peerId: string, unblocked: boolean } {
     const unblocked = this.blocklist.unblock(peerId)
     const known = this.#knownPeers.list().find((peer) => peer.peerId === peerId)
-    if (known !== undefined) this.#reconnector.keep(peerId, known.addrs.map((addr) => `${addr}/p2p/${peerId}`), false)
+    if (known !== undefined) {
+      this.#reconnector.keep(peerId, known.addrs.map((addr) => `${addr}/p2p/${peerId}`), false)
+      // The partition is over: redial now, and catch up on connecting (see catch-up.ts), not at the next check.
+      this.#reconnector.redialNow(peerId)
+    }
     return { peerId, unblocked }
   }
 

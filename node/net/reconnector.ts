@@ -1,5 +1,5 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { Startable } from '@libp2p/interface'
+import type { PeerId, Startable } from '@libp2p/interface'
 import type { Host } from './host.ts'
 import type { Logger } from '../core/logger.ts'
 
@@ -19,6 +19,8 @@ interface Target {
 /**
  * Keeps this node connected to the peers it should be connected to (bootstrap peers, peers it
  * joined, peers remembered from before a restart), redialling with capped exponential backoff.
+ * A lost connection is redialled at once, and the backoff a fault left behind is dropped as soon as
+ * the peer is back (it connected to us) or this node is (unblocked it, resumed after a freeze).
  */
 export class Reconnector implements Startable {
   readonly #host: Host
@@ -51,15 +53,38 @@ export class Reconnector implements Startable {
     this.#targets.delete(peerId)
   }
 
+  /** Forgets the backoff of `peerId` (of every target when omitted) and dials what is not connected now. */
+  redialNow (peerId?: string): void {
+    for (const [id, target] of this.#targets) {
+      if (peerId === undefined || id === peerId) resetBackoff(target)
+    }
+    this.#check()
+  }
+
   async start (): Promise<void> {
+    this.#host.addEventListener('peer:connect', this.#onConnect)
+    this.#host.addEventListener('peer:disconnect', this.#onDisconnect)
     this.#timer = setInterval(() => { this.#check() }, CHECK_INTERVAL_MS)
     this.#timer.unref()
     this.#check()
   }
 
   async stop (): Promise<void> {
+    this.#host.removeEventListener('peer:connect', this.#onConnect)
+    this.#host.removeEventListener('peer:disconnect', this.#onDisconnect)
     clearInterval(this.#timer)
     this.#targets.clear()
+  }
+
+  /** The peer reached us (after a partition, or restarted): its failed redials say nothing any more. */
+  readonly #onConnect = (event: CustomEvent<PeerId>): void => {
+    const target = this.#targets.get(event.detail.toString())
+    if (target !== undefined) resetBackoff(target)
+  }
+
+  /** Redial at once rather than at the next check; a peer that is really gone backs off from here. */
+  readonly #onDisconnect = (event: CustomEvent<PeerId>): void => {
+    if (this.#targets.has(event.detail.toString())) this.#check()
   }
 
   #check (): void {
@@ -67,8 +92,7 @@ export class Reconnector implements Startable {
     const connected = new Set(this.#host.getPeers().map((peer) => peer.toString()))
     for (const [peerId, target] of this.#targets) {
       if (connected.has(peerId)) {
-        target.retryMs = FIRST_RETRY_MS
-        target.nextAttemptAt = 0
+        resetBackoff(target)
         continue
       }
       if (target.dialling || now < target.nextAttemptAt) continue
@@ -86,4 +110,9 @@ export class Reconnector implements Startable {
         .finally(() => { target.dialling = false })
     }
   }
+}
+
+function resetBackoff (target: Target): void {
+  target.retryMs = FIRST_RETRY_MS
+  target.nextAttemptAt = 0
 }

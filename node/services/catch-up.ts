@@ -12,6 +12,11 @@ import type { ReplicaStore, ReplicationStats } from './replica.ts'
 import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
 
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
+/**
+ * A pull that received no frame for this long is stuck (its peer paused, killed or cut off, its
+ * connection not yet known dead): an answer waiting for it goes ahead.
+ */
+const STALLED_AFTER_MS = 1_000
 
 export interface CatchUpInit {
   store: ReplicaStore
@@ -33,7 +38,8 @@ export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'log
 
 /**
  * State-vector catch-up (`/peerflow/sync/1.0.0`): the I/O around the pure SyncSession. Runs on every
- * new connection this node dialled, periodically, and on demand.
+ * new connection this node dialled (again after a running exchange, if one was running), when the
+ * process resumes after a freeze, periodically, and on demand.
  */
 class StateVectorCatchUp implements CatchUp {
   readonly #host: ProtocolHost
@@ -44,8 +50,12 @@ class StateVectorCatchUp implements CatchUp {
   readonly #stats: ReplicationStats
   readonly #inSync = new Map<string, Set<string>>()
   readonly #syncing = new Map<string, Promise<void>>()
+  /** Peers that connected again while an exchange with them ran: one more exchange follows it. */
+  readonly #rerun = new Set<string>()
   /** The exchange this node started last; the next one waits for it (see syncWith). */
   #lastExchange: Promise<void> = Promise.resolve()
+  /** When this node last received a catch-up frame from any peer. */
+  #lastFrameAt = 0
   #antiEntropyTimer: NodeJS.Timeout | undefined
   #started = false
 
@@ -108,7 +118,10 @@ class StateVectorCatchUp implements CatchUp {
       const turn = this.#lastExchange.then(async () => { await this.#initiate(peer) })
       this.#lastExchange = turn
       await turn
-    })().finally(() => { this.#syncing.delete(key) })
+    })().finally(() => {
+      this.#syncing.delete(key)
+      if (this.#rerun.delete(key) && this.#started) void this.syncWith(peer)
+    })
     this.#syncing.set(key, exchange)
     return exchange
   }
@@ -120,7 +133,13 @@ class StateVectorCatchUp implements CatchUp {
     // A relay-limited connection cannot carry catch-up (libp2p refuses the stream, and dialling for
     // one opens yet another limited circuit): gossip through members and a later direct connection do.
     if (event.detail.connection.limits !== undefined) return
-    if (event.detail.protocols.includes(SYNC_PROTOCOL)) void this.syncWith(event.detail.peerId)
+    if (!event.detail.protocols.includes(SYNC_PROTOCOL)) return
+    // An exchange still running began before this connection: on the connection that just died
+    // (the peer was paused, killed or cut off), or before what the peer did meanwhile. Sharing it
+    // would leave the reconnection without a catch-up until the next anti-entropy round.
+    const key = event.detail.peerId.toString()
+    if (this.#syncing.has(key)) this.#rerun.add(key)
+    else void this.syncWith(event.detail.peerId)
   }
 
   async #initiate (peer: PeerId): Promise<void> {
@@ -128,9 +147,12 @@ class StateVectorCatchUp implements CatchUp {
     let stream: Stream | undefined
     const span = trace.getTracer('peerflow').startSpan('catch_up', { kind: SpanKind.CLIENT, attributes: { 'peerflow.peer': peer.toString() } })
     const before = { sent: this.#stats.syncBytesSent, received: this.#stats.syncBytesReceived }
+    const startedAt = Date.now()
+    this.#log.debug({ peer: peer.toString() }, 'catch-up started')
     try {
       stream = await this.#dial(peer)
       await this.#exchange(stream, peer.toString(), true)
+      this.#log.debug({ peer: peer.toString(), ms: Date.now() - startedAt, bytesReceived: this.#stats.syncBytesReceived - before.received }, 'catch-up finished')
     } catch (err) {
       stream?.abort(err as Error)
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
@@ -169,14 +191,34 @@ class StateVectorCatchUp implements CatchUp {
         return
       }
       // While this node is still pulling a catch-up of its own, a hello sent now would make the
-      // asker resend all of it. Waiting (bounded, below the asker's read timeout) lets the hello
-      // say what this node has by then.
-      await Promise.race([this.#lastExchange, new Promise((resolve) => setTimeout(resolve, SYNC_LIMITS.answerWaitMs).unref())])
+      // asker resend all of it. Waiting (bounded, below the asker's read timeout, and not for a pull
+      // that is stuck) lets the hello say what this node has by then.
+      await this.#settledOrStalled(this.#lastExchange, SYNC_LIMITS.answerWaitMs)
       await this.#exchange(stream, remote, false)
     } catch (err) {
       this.#log.warn({ peer: remote, err: (err as Error).message }, 'catch-up request failed')
       stream.abort(err as Error)
     }
+  }
+
+  /**
+   * Resolves when `previous` (this node's running pulls) ends, when no catch-up frame arrived for
+   * STALLED_AFTER_MS, or after `maxWaitMs`. Waiting on a pull stuck with a frozen or dead peer held
+   * up the answer to a peer that came back, for up to answerWaitMs (8 s) per exchange.
+   */
+  async #settledOrStalled (previous: Promise<void>, maxWaitMs: number): Promise<void> {
+    const waitingSince = Date.now()
+    let timer: NodeJS.Timeout | undefined
+    const stalled = new Promise<void>((resolve) => {
+      const check = (): void => {
+        const now = Date.now()
+        if (now - waitingSince >= maxWaitMs || now - Math.max(this.#lastFrameAt, waitingSince) >= STALLED_AFTER_MS) resolve()
+        else timer = setTimeout(check, 100)
+      }
+      timer = setTimeout(check, 100)
+    })
+    await Promise.race([previous, stalled])
+    clearTimeout(timer)
   }
 
   /** Drives one SyncSession over `stream`: frames in become events, actions become frames and applies. */
@@ -193,6 +235,7 @@ class StateVectorCatchUp implements CatchUp {
         throw signal.aborted ? new ProtocolError(`no sync frame within ${SYNC_LIMITS.readTimeoutMs} ms`) : err
       })
       this.#stats.syncBytesReceived += bytes.byteLength
+      this.#lastFrameAt = Date.now()
       return decodeSyncMessage(bytes.subarray())
     }
     const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))

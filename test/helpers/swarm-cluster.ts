@@ -209,12 +209,17 @@ export class SwarmCluster {
   readonly members: ClusterMember[] = []
   readonly timing: ElectionTimingConfig
   readonly #env: NodeJS.ProcessEnv
+  readonly #startTimeoutMs: number
   readonly #extraDirs: string[] = []
 
-  /** `env` reaches every node process, e.g. PEERFLOW_LOG_LEVEL=debug while investigating. */
-  constructor (timing: ElectionTimingConfig = PAPER_TIMING, env: NodeJS.ProcessEnv = {}) {
+  /**
+   * `env` reaches every node process, e.g. PEERFLOW_LOG_LEVEL=debug while investigating;
+   * `startTimeoutMs` bounds each process's start (raise it where the machine may be loaded).
+   */
+  constructor (timing: ElectionTimingConfig = PAPER_TIMING, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 20_000) {
     this.timing = timing
     this.#env = env
+    this.#startTimeoutMs = startTimeoutMs
   }
 
   /** Starts `count` more members (in parallel) and connects each to every member started before it. */
@@ -224,7 +229,7 @@ export class SwarmCluster {
       const dir = await tempDir('peerflow-swarm-')
       await writeFile(join(dir, 'peerflow.json'), JSON.stringify({ election: this.timing }))
       try {
-        return new ClusterMember(dir, await startNodeProcess(['--data', dir, ...LOOPBACK_NODE_ARGS], this.#env))
+        return new ClusterMember(dir, await startNodeProcess(['--data', dir, ...LOOPBACK_NODE_ARGS], this.#env, this.#startTimeoutMs))
       } catch (err) {
         this.#extraDirs.push(dir)
         throw err

@@ -1,0 +1,16 @@
+/**
+ * npm run bench:heal — only the convergence-after-heal rows of `npm run bench:memory`
+ * (bench/lib/heal.ts), for a cheap re-run. BENCH_HEAL_ROUNDS, BENCH_HEAL_FAULT_MS and
+ * BENCH_HEAL_WRITES size it.
+ */
+import { loadavg } from 'node:os'
+import { healOptionsFromEnv, measureHeals } from './lib/heal.ts'
+import { printRows, writeResults } from './lib/report.ts'
+
+const options = healOptionsFromEnv()
+const loadBefore = loadavg()
+process.stdout.write(`convergence after heal: ${options.heals} heals per fault, ${options.faultMs} ms faults, 5 processes\n`)
+const { rows, samples } = await measureHeals(options, (line) => process.stdout.write(line))
+printRows('convergence after heal', rows)
+await writeResults('heal', rows, { options, samples, loadavg: { before: loadBefore, after: loadavg() } })
+process.exit(0)
