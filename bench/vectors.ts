@@ -60,7 +60,7 @@ function cpuSeconds (): number {
 
 /** Builds as ReasoningBank's rebuild does: batches of REBUILD_BATCH inserted on every core. */
 function buildIndex (data: Float32Array, quantization: Quantization): { index: HnswIndex, seconds: number, cpuSeconds: number } {
-  const index = HnswIndex.create({ dimensions: DIMENSIONS, embedder: 'bench', params: { quantization }, initialCapacity: VECTORS })
+  const index = HnswIndex.create({ dimensions: DIMENSIONS, embedder: 'bench', params: { quantization } })
   const names = Array.from({ length: VECTORS }, (_, i) => String(i))
   const started = performance.now()
   const startedCpu = cpuSeconds()

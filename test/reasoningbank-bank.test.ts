@@ -244,6 +244,24 @@ describe('ReasoningBank index lifecycle', () => {
     expect(reopened.bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', built: 4, total: 4 })
   })
 
+  it('stores f16 vectors when asked, and rebuilds a saved index of another quantization', async () => {
+    const store = new InMemoryPatternStore()
+    const dir = await tempDir()
+    const half = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f16' } })
+    await seed(half)
+    expect(half.stats().index).toMatchObject({ quantization: 'f16', state: 'ready', built: 4 })
+    expect((await half.query('stop sql injection', { limit: 1 }))[0]?.pattern.name).toBe('sql')
+    await half.close()
+
+    const sameAgain = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f16' } })
+    expect(sameAgain.indexOrigin).toEqual({ source: 'loaded' })
+    await sameAgain.close()
+    const full = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f32' } })
+    banks.push(full)
+    expect(full.indexOrigin).toEqual({ source: 'rebuilt', reason: 'index stores f16 vectors, f32 was asked for' })
+    expect((await full.query('stop sql injection', { limit: 1 }))[0]?.pattern.name).toBe('sql')
+  })
+
   it('rebuilds when the saved index comes from another embedder', async () => {
     const store = new InMemoryPatternStore()
     const first = await openBank(store)

@@ -331,6 +331,7 @@ export class PeerflowNode {
             indexDir: join(this.config.dataDir, 'patterns-index'),
             // A large store takes seconds to index: the node starts meanwhile and pattern queries scan exactly.
             rebuild: 'background',
+            hnsw: { quantization: this.config.patternQuantization },
             onProgress: ({ done, total }) => { if (total > 0 && (done === total || done % 10_000 === 0)) this.log.info({ done, total }, 'rebuilding the pattern index') }
           })
           const origin = this.#patterns.indexOrigin

@@ -28,8 +28,6 @@ export interface HnswIndexOptions {
   /** Id of the embedder whose vector space the index holds; saved so a different embedder forces a rebuild. */
   embedder: string
   params?: Partial<HnswParams>
-  /** Slots allocated up front; the index grows by doubling when full. */
-  initialCapacity?: number
 }
 
 export interface IndexMatch {
@@ -64,8 +62,12 @@ const SIDECAR_FILE = 'patterns.hnsw.json'
  * small enough that the caller can yield to its event loop between calls.
  */
 export const REBUILD_BATCH = 1000
-/** Every core for batch insertion; a single query is cheaper on one thread than split. */
+/**
+ * Every core for insertion. Single additions pass it too: USearch sizes its per-thread search contexts
+ * when it grows, and growing for one thread would leave later batches contending for one context.
+ */
 const BUILD_THREADS = availableParallelism()
+/** A single query is cheaper on one thread than split. */
 const SEARCH_THREADS = 1
 /** A filtered search first fetches this many times k candidates, then widens by the same factor. */
 const FILTER_OVERFETCH = 4
@@ -162,7 +164,7 @@ export class HnswIndex {
   upsert (name: string, vector: ArrayLike<number>, digest: string = embeddingDigest(vector)): boolean {
     this.#checkDimensions(vector.length, `vector for '${name}'`)
     if (!this.#replace(name, digest)) return false
-    this.#graph.add(BigInt(this.#claimKey(name, digest)), Float32Array.from(vector), SEARCH_THREADS)
+    this.#graph.add(BigInt(this.#claimKey(name, digest)), Float32Array.from(vector), BUILD_THREADS)
     return true
   }
 

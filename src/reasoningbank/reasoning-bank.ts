@@ -156,9 +156,9 @@ export class ReasoningBank {
     const { store, embedder } = options
     const [saved, retrievals] = await Promise.all([HnswIndex.load(options.indexDir, { ef: options.hnsw?.ef }), RetrievalCounts.load(options.indexDir)])
     // From here to the constructor's subscription nothing awaits, so no store change can slip between.
-    const verdict = reusable(saved, embedder, store)
+    const verdict = reusable(saved, embedder, store, options.hnsw?.quantization)
     if ('index' in verdict) return new ReasoningBank(options, verdict.index, { source: 'loaded' }, retrievals)
-    const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw, initialCapacity: store.all().length })
+    const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw })
     const bank = new ReasoningBank(options, index, { source: 'rebuilt', reason: verdict.reason }, retrievals)
     bank.#building = true
     bank.#indexReady = bank.#rebuild(options.onProgress)
@@ -489,9 +489,10 @@ function byName (a: Pattern, b: Pattern): number {
 }
 
 /** The saved index if it holds exactly the store's vectors in this embedder's space, else why not. */
-function reusable (saved: LoadedIndex, embedder: Embedder, store: PatternStore): { index: HnswIndex } | { reason: string } {
+function reusable (saved: LoadedIndex, embedder: Embedder, store: PatternStore, quantization: Quantization | undefined): { index: HnswIndex } | { reason: string } {
   if (!saved.ok) return { reason: saved.reason }
   const { index } = saved
+  if (quantization !== undefined && index.params.quantization !== quantization) return { reason: `index stores ${index.params.quantization} vectors, ${quantization} was asked for` }
   if (index.embedder !== embedder.id) return { reason: `index built by embedder ${index.embedder}, bank uses ${embedder.id}` }
   if (index.dimensions !== embedder.dimensions) return { reason: `index has ${index.dimensions} dimensions, embedder ${embedder.dimensions}` }
   const current = store.all().filter((pattern) => isIndexable(pattern, embedder)).map((pattern) => [pattern.name, embeddingDigest(pattern.embedding)] as const)
