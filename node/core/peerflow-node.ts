@@ -175,7 +175,9 @@ export class PeerflowNode {
       namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
       stateVector: (namespace) => memory.stateVector(namespace),
       missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
-      applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
+      applyRemote: async (namespace, update, origin, epoch) => { await memory.applyRemote(namespace, update, origin, epoch) },
+      epochOf: (namespace) => memory.epochOf(namespace),
+      adoptEpoch: async (namespace, record, parts, origin) => memory.adoptEpoch(namespace, record, parts, origin),
       onUpdate: (listener) => memory.onUpdate(listener)
     }
     const stats = emptyReplicationStats()
