@@ -15,6 +15,9 @@
  *   time until it holds all of them; goal < 3 s. Measured with A and B in processes of their own
  *   (the figure that counts) and with all three in this process.
  *
+ * - growth under churn (bench/lib/churn.ts): 50k tasks through the tasks namespace; doc and
+ *   on-disk size and CPU per task at the start and the end, without and with epoch rollover.
+ *
  * In-process nodes share one event loop, so their throughput and the catch-up figures include the
  * other nodes' work; a deployment spreads it over machines (here, separate processes still share
  * two cores). BENCH_QUICK=1 runs smaller sizes (goals are still shown, for orientation only).
@@ -29,6 +32,7 @@ import { memoryTopic } from '../protocols/memory-gossip.ts'
 import { connectAll, MEMORY_TEST_CONFIG } from '../test/helpers/memory.ts'
 import { quicAddr, TestNetwork } from '../test/helpers/nodes.ts'
 import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
+import { churnRows } from './lib/churn.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
 const SIZES = quick
@@ -445,6 +449,10 @@ async function main (): Promise<void> {
   } finally {
     await net.cleanup()
   }
+
+  const churn = await churnRows(quick ? 5_000 : 50_000)
+  rows.push(...churn.rows)
+  samples.churn = churn.samples
 
   printRows(`replicated memory${quick ? ' (BENCH_QUICK: small sizes, goals for orientation only)' : ''}`, rows)
   await writeResults('memory', rows, { samples })
