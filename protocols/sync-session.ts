@@ -2,7 +2,7 @@ import { ProtocolError } from './framing.ts'
 import { SYNC_LIMITS, type SyncEpoch, type SyncMessage } from './sync.ts'
 
 /**
- * One catch-up exchange (`/peerflow/sync/1.0.0`, PROTOCOL.md) as a pure state machine: events in,
+ * One catch-up exchange (`/peerflow/sync/1.1.0`, PROTOCOL.md) as a pure state machine: events in,
  * actions out, no I/O and no clock. The catch-up service drives it over a stream and a store; the
  * seeded simulation drives it over a scripted channel. The rules it enforces:
  * - the initiator sends its hello first; the responder answers a hello with its own;

@@ -5,7 +5,7 @@ import { isNamespaceName } from '../crdt/index.ts'
 import { EPOCH_LIMITS, EPOCH_ZERO, readEpochId, writeEpochId, type EpochId } from '../crdt/epoch.ts'
 
 /**
- * State-vector catch-up (`/peerflow/sync/1.0.0`): pure message functions, independent of the
+ * State-vector catch-up (`/peerflow/sync/1.1.0`): pure message functions, independent of the
  * transport. Both sides send `hello` (their state vector per namespace), then the updates the
  * other side lacks, in bounded chunks, then `done`. See PROTOCOL.md.
  */

@@ -34,7 +34,7 @@ export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'log
 }
 
 /**
- * State-vector catch-up (`/peerflow/sync/1.0.0`): the I/O around the pure SyncSession. Runs on every
+ * State-vector catch-up (`/peerflow/sync/1.1.0`): the I/O around the pure SyncSession. Runs on every
  * new connection this node dialled, periodically, and on demand.
  */
 class StateVectorCatchUp implements CatchUp {
