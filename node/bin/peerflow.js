@@ -6,12 +6,7 @@
 // through Node's type stripping. The build saves a node about 25 MB of idle RSS and its start-up
 // compile; the fallback keeps a checkout whose dist/ is missing or older than an edit working.
 // PEERFLOW_FROM_SOURCE=1 forces the sources.
-import { readdirSync, statSync } from 'node:fs'
-
-const root = new URL('../../', import.meta.url)
-const BUILT_CLI = new URL('dist/node/cli/main.js', root)
-const BUILD_STAMP = new URL('dist/.build-stamp', root)
-const BUILT_FROM = ['node/', 'protocols/', 'crdt/', 'src/', 'package.json', 'bootstrap.json']
+import { BUILT_CLI, builtCliIsCurrent } from './built-cli.js'
 
 /**
  * V8 flags for a long-running node (`peerflow start`), overridable with PEERFLOW_NODE_FLAGS
@@ -21,26 +16,6 @@ const BUILT_FROM = ['node/', 'protocols/', 'crdt/', 'src/', 'package.json', 'boo
  */
 const NODE_FLAGS = (process.env.PEERFLOW_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter((flag) => flag !== '')
 
-/** Newest modification time under `url` (a file, or a directory walked recursively). */
-function newestChange (url) {
-  const stats = statSync(url, { throwIfNoEntry: false })
-  if (stats === undefined) return 0
-  if (!stats.isDirectory()) return stats.mtimeMs
-  let newest = stats.mtimeMs
-  for (const entry of readdirSync(url, { withFileTypes: true })) {
-    const child = new URL(entry.isDirectory() ? `${entry.name}/` : entry.name, url)
-    newest = Math.max(newest, newestChange(child))
-  }
-  return newest
-}
-
-function builtCliIsCurrent () {
-  if (process.env.PEERFLOW_FROM_SOURCE === '1') return false
-  const built = statSync(BUILD_STAMP, { throwIfNoEntry: false })?.mtimeMs
-  if (built === undefined) return false
-  return BUILT_FROM.every((path) => newestChange(new URL(path, root)) <= built)
-}
-
 // Flags like these only take effect when the process starts: re-execute this same process (same
 // pid, stdio and environment) with them. Where execve is not available the node runs without them.
 const flagsMissing = NODE_FLAGS.some((flag) => !process.execArgv.includes(flag))
@@ -48,7 +23,7 @@ if (process.argv[2] === 'start' && flagsMissing && typeof process.execve === 'fu
   process.execve(process.execPath, [process.execPath, ...NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env)
 }
 
-if (builtCliIsCurrent()) {
+if (process.env.PEERFLOW_FROM_SOURCE !== '1' && builtCliIsCurrent()) {
   await import(BUILT_CLI.href)
 } else {
   const typeScript = process.features && process.features.typescript

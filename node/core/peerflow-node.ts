@@ -292,7 +292,7 @@ export class PeerflowNode {
     const control = this.#control
     return [
       {
-        start: () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
+        start: async () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = await startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
         stop: async () => { await this.#tracing?.shutdown().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not export the last traces') }) }
       },
       this.admission,
