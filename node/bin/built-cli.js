@@ -1,4 +1,6 @@
 // Plain JavaScript, like the bin that uses it: whether the compiled CLI in dist/ is current.
+// `npm run build` removes the stamp, creates it when it starts and renames it into place when it
+// ends, so its time is the start of the last complete build: an edit made during a build counts as newer.
 import { readdirSync, statSync } from 'node:fs'
 
 const root = new URL('../../', import.meta.url)
