@@ -7,12 +7,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund
-COPY bootstrap.json tsconfig.json ./
+# With dev dependencies: the build needs TypeScript. (`prepare` finds no sources yet and says so.)
+RUN npm install --no-audit --no-fund
+COPY bootstrap.json tsconfig.json tsconfig.build.json ./
 COPY node ./node
 COPY protocols ./protocols
 COPY crdt ./crdt
 COPY src ./src
+# The node runs the compiled dist/ (node/bin/peerflow.js picks it while it is current), then the
+# dev dependencies go.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
 ENV NODE_ENV=production \
@@ -29,5 +33,5 @@ EXPOSE 4433/udp 4433/tcp 7433/tcp
 # Healthy while the control API answers (`peerflow status` honours PEERFLOW_API and PEERFLOW_API_TOKEN).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "node/bin/peerflow.js", "status"]
-# The same start command as `npm start`.
+# The same start command as `npm start`: the bin runs dist/ and re-executes itself with its V8 flags.
 CMD ["node", "node/bin/peerflow.js", "start"]

@@ -20,6 +20,9 @@
  *   SIGCONT, SIGKILL/restart) while the others write, median and worst of 10 heals each; goal
  *   <= 2 s. See bench/lib/heal.ts.
  *
+ * - growth under churn (bench/lib/churn.ts): 50k tasks through the tasks namespace; doc and
+ *   on-disk size and CPU per task at the start and the end, without and with epoch rollover.
+ *
  * In-process nodes share one event loop, so their throughput and the catch-up figures include the
  * other nodes' work; a deployment spreads it over machines (here, separate processes still share
  * two cores). BENCH_QUICK=1 runs smaller sizes (goals are still shown, for orientation only).
@@ -35,6 +38,7 @@ import { connectAll, MEMORY_TEST_CONFIG } from '../test/helpers/memory.ts'
 import { quicAddr, TestNetwork } from '../test/helpers/nodes.ts'
 import { healOptionsFromEnv, measureHeals } from './lib/heal.ts'
 import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
+import { churnRows } from './lib/churn.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
 const SIZES = quick
@@ -459,6 +463,10 @@ async function main (): Promise<void> {
   } finally {
     await net.cleanup()
   }
+
+  const churn = await churnRows(quick ? 5_000 : 50_000)
+  rows.push(...churn.rows)
+  samples.churn = churn.samples
 
   printRows(`replicated memory${quick ? ' (BENCH_QUICK: small sizes, goals for orientation only)' : ''}`, rows)
   await writeResults('memory', rows, { samples })

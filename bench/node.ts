@@ -1,9 +1,16 @@
 /**
  * npm run bench:node — cold start to listening, idle RSS, QUIC vs TCP ping RTT (same run), and the
  * CLI round trip of `peerflow status` against a running node.
+ * Nodes run as in production: the `peerflow` bin on the build in dist/ (rebuilt first when it is
+ * not current, so the figure is never of the sources by accident) with its V8 flags. Idle RSS is
+ * also measured, in the same run, for the sources through type stripping without the flags (how
+ * a node ran before), as the baseline of the ratio.
  * BENCH_QUICK=1 shortens the idle wait and sample counts.
  */
+import { spawnSync } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { builtCliIsCurrent } from '../node/bin/built-cli.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { runCli, startNodeProcess, type NodeProcess } from '../test/helpers/cli.ts'
 import { quicAddr, tcpAddr, TestNetwork, tempDir } from '../test/helpers/nodes.ts'
@@ -68,29 +75,52 @@ async function pingRtts (pings: number): Promise<{ quic: number[], tcp: number[]
   }
 }
 
-const starts = await coldStarts(5)
-const dir = await tempDir()
-const node = await startNodeProcess(['--data', dir, ...LISTEN])
+/** The baseline: sources through type stripping, default V8 heap sizing. */
+const FROM_SOURCES = { PEERFLOW_FROM_SOURCE: '1', PEERFLOW_NODE_FLAGS: '' }
 const idleMs = quick ? 5_000 : 30_000
-process.stdout.write(`  idling ${idleMs / 1000} s for the RSS reading…\n`)
-await new Promise((resolve) => setTimeout(resolve, idleMs))
-const rss = await rssOf(node.child.pid as number)
-const cli = await cliRoundTrips(node, quick ? 5 : 15)
-await node.stop()
-await rm(dir, { recursive: true, force: true })
+
+/** RSS of a node that has idled `idleMs` after start; runs `whileUp` on it before stopping it. */
+async function idleRss (env: NodeJS.ProcessEnv, whileUp?: (node: NodeProcess) => Promise<void>): Promise<number> {
+  const dir = await tempDir()
+  const node = await startNodeProcess(['--data', dir, ...LISTEN], env)
+  try {
+    await new Promise((resolve) => setTimeout(resolve, idleMs))
+    const rss = await rssOf(node.child.pid as number)
+    await whileUp?.(node)
+    return rss
+  } finally {
+    await node.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+if (!builtCliIsCurrent()) {
+  process.stdout.write('  dist/ is missing or older than the sources: npm run build\n')
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' })
+  if (build.status !== 0 || !builtCliIsCurrent()) throw new Error('npm run build failed: the bench measures the build, not the sources')
+}
+const load = loadavg()
+const starts = await coldStarts(5)
+process.stdout.write(`  idling ${idleMs / 1000} s for each RSS reading (build, then sources)…\n`)
+let cli: number[] = []
+const rss = await idleRss({}, async (node) => { cli = await cliRoundTrips(node, quick ? 5 : 15) })
+const sourceRss = await idleRss(FROM_SOURCES)
 const rtt = await pingRtts(quick ? 50 : 300)
 
 const quicMedian = median(rtt.quic)
 const tcpMedian = median(rtt.tcp)
 const rows: BenchRow[] = [
   { metric: 'cold start to listening (median of 5)', value: median(starts), unit: 'ms', goal: '< 1500', met: median(starts) < 1500 },
-  { metric: `idle RSS after ${idleMs / 1000} s`, value: rss / 1024 / 1024, unit: 'MB', goal: '< 150', met: rss / 1024 / 1024 < 150 },
+  { metric: `idle RSS after ${idleMs / 1000} s (bin on dist/, V8 flags)`, value: rss / 1024 / 1024, unit: 'MB', goal: '< 120', met: rss / 1024 / 1024 < 120 },
+  { metric: `idle RSS after ${idleMs / 1000} s (sources, type stripping, no flags)`, value: sourceRss / 1024 / 1024, unit: 'MB' },
+  { metric: 'idle RSS build / sources', value: rss / sourceRss, unit: 'x' },
   { metric: 'CLI `peerflow status` round trip (median)', value: median(cli), unit: 'ms', goal: '< 300', met: median(cli) < 300 },
   { metric: 'CLI round trip p90', value: percentile(cli, 90), unit: 'ms' },
   { metric: 'ping RTT over QUIC (median)', value: quicMedian, unit: 'ms' },
   { metric: 'ping RTT over TCP (median)', value: tcpMedian, unit: 'ms' },
   { metric: 'ping RTT p99 QUIC / TCP', value: `${percentile(rtt.quic, 99).toFixed(2)} / ${percentile(rtt.tcp, 99).toFixed(2)}`, unit: 'ms' },
-  { metric: 'QUIC / TCP RTT ratio (medians)', value: quicMedian / tcpMedian, unit: 'x' }
+  { metric: 'QUIC / TCP RTT ratio (medians)', value: quicMedian / tcpMedian, unit: 'x' },
+  { metric: 'load average (1 min) at the start', value: load[0] as number, unit: '' }
 ]
 printRows('bench:node (loopback, 2 shared cores: medians)', rows)
-await writeResults('node', rows, { samples: { coldStartMs: starts, cliMs: cli, quicRttMs: rtt.quic, tcpRttMs: rtt.tcp }, idleRssBytes: rss })
+await writeResults('node', rows, { samples: { coldStartMs: starts, cliMs: cli, quicRttMs: rtt.quic, tcpRttMs: rtt.tcp }, idleRssBytes: rss, sourceIdleRssBytes: sourceRss, loadAverage: load })

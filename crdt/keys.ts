@@ -6,6 +6,8 @@
 const ROOT = 'ns/'
 const SNAPSHOT = 'snapshot'
 const LOG = 'log'
+const EPOCH = 'epoch'
+const EPOCH_RECORD = 'record'
 /** Widths that keep numeric order equal to key order for every safe integer. */
 const SNAPSHOT_INDEX_DIGITS = 8
 const LOG_SEQ_DIGITS = 16
@@ -13,6 +15,7 @@ const LOG_SEQ_DIGITS = 16
 export type StoredKey =
   | { readonly namespace: string, readonly kind: 'snapshot', readonly index: number }
   | { readonly namespace: string, readonly kind: 'log', readonly seq: number }
+  | { readonly namespace: string, readonly kind: 'epoch' }
 
 export function snapshotKey (namespace: string, index: number): string {
   return `${ROOT}${namespace}/${SNAPSHOT}/${String(index).padStart(SNAPSHOT_INDEX_DIGITS, '0')}`
@@ -20,6 +23,11 @@ export function snapshotKey (namespace: string, index: number): string {
 
 export function logKey (namespace: string, seq: number): string {
   return `${ROOT}${namespace}/${LOG}/${String(seq).padStart(LOG_SEQ_DIGITS, '0')}`
+}
+
+/** The namespace's epoch record (crdt/epoch.ts); absent for epoch 0. */
+export function epochKey (namespace: string): string {
+  return `${ROOT}${namespace}/${EPOCH}/${EPOCH_RECORD}`
 }
 
 /** Bounds of every key of one namespace, for an iterator. */
@@ -42,6 +50,7 @@ export function parseKey (key: string): ParsedKey {
   if (parts.length === 4 && `${parts[0]}/` === ROOT) {
     if (parts[2] === SNAPSHOT && SNAPSHOT_INDEX.test(parts[3])) return { namespace, kind: 'snapshot', index: Number(parts[3]) }
     if (parts[2] === LOG && LOG_SEQ.test(parts[3])) return { namespace, kind: 'log', seq: Number(parts[3]) }
+    if (parts[2] === EPOCH && parts[3] === EPOCH_RECORD) return { namespace, kind: 'epoch' }
   }
   return { namespace, kind: 'unknown' }
 }

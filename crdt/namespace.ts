@@ -4,6 +4,7 @@ import {
   jsonByteLength
 } from './entry.ts'
 import type { Entry, JsonValue, PeerId } from './entry.ts'
+import { EPOCH_ZERO, type EpochRecord } from './epoch.ts'
 import { InvalidEntryError, NamespaceLimitError } from './errors.ts'
 import { encodeMissingUpdates } from './missing-updates.ts'
 import { assertNamespaceName } from './policy.ts'
@@ -37,6 +38,13 @@ export interface NamespaceStats {
   lastUpdate: number | undefined
 }
 
+/** A live entry with the id of the Yjs item that wrote it. */
+export interface LiveWrite {
+  readonly entry: Entry
+  readonly client: number
+  readonly clock: number
+}
+
 export type DocUpdateListener = (update: Uint8Array, origin: string) => void
 
 /** What a transaction did to the doc, for deciding whether the updates it applied must be stored. */
@@ -59,6 +67,8 @@ export interface TransactionEffect {
 export class NamespaceDoc {
   readonly name: string
   readonly policy: NamespacePolicy
+  /** Generation of this doc (crdt/epoch.ts); updates of other epochs never apply to it. */
+  readonly epoch: EpochRecord
   readonly #doc = new Y.Doc()
   readonly #entries: Y.Map<Entry>
   #count = 0
@@ -75,10 +85,11 @@ export class NamespaceDoc {
   #depth = 0
   #lastEffect: TransactionEffect = { changed: false, heldBack: false }
 
-  constructor (name: string, policy: NamespacePolicy) {
+  constructor (name: string, policy: NamespacePolicy, epoch: EpochRecord = EPOCH_ZERO) {
     assertNamespaceName(name)
     this.name = name
     this.policy = policy
+    this.epoch = epoch
     this.#entries = this.#doc.getMap<Entry>(ENTRIES_MAP)
     this.#entries.observe(event => this.#account(event))
     this.#doc.on('afterTransaction', (transaction: Y.Transaction) => {
@@ -219,6 +230,28 @@ export class NamespaceDoc {
       })
     }
     return expired.length
+  }
+
+  /**
+   * Writes `entry` exactly as it is (author, times, expiry kept): an entry carried over from an
+   * older epoch is the same write, not a new one. Not checked against limits: it was within them.
+   */
+  carry (entry: Entry): void {
+    this.#doc.transact(() => { this.#entries.set(entry.key, entry) }, LOCAL_ORIGIN)
+  }
+
+  /** The stored entry of `key`, expired or not. */
+  stored (key: string): Entry | undefined {
+    return this.#entries.get(key)
+  }
+
+  /** Every stored entry (expired ones included) with the id of the item holding it. */
+  * liveWrites (): Generator<LiveWrite> {
+    for (const item of this.#entries._map.values()) {
+      if (item.deleted) continue
+      const entry = item.content.getContent()[0] as Entry
+      yield { entry, client: item.id.client, clock: item.id.clock }
+    }
   }
 
   stats (): NamespaceStats {

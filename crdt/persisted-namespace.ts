@@ -1,6 +1,7 @@
+import { decodeEpochRecord, EPOCH_ZERO } from './epoch.ts'
 import { CorruptNamespaceError } from './errors.ts'
 import type { KeyValueOperation, KeyValueStore } from './key-value-store.ts'
-import { logKey, namespaceRange, parseKey, snapshotKey } from './keys.ts'
+import { epochKey, logKey, namespaceRange, parseKey, snapshotKey } from './keys.ts'
 import { NamespaceDoc } from './namespace.ts'
 import type { NamespacePolicy } from './policy.ts'
 import { isNamespaceName } from './namespace-names.ts'
@@ -11,6 +12,8 @@ import { decodeRecord, encodeRecord } from './record.ts'
 export interface StoredRecords {
   readonly snapshot: Map<number, Uint8Array>
   readonly log: Map<number, Uint8Array>
+  /** The epoch record, when the namespace has rolled over (crdt/epoch-rollover.ts). */
+  epoch?: Uint8Array
 }
 
 export interface CompactionPlan {
@@ -36,9 +39,21 @@ export async function readStoredRecords (db: KeyValueStore, namespace?: string):
       found.set(parsed.namespace, records)
     }
     if (parsed.kind === 'snapshot') records.snapshot.set(parsed.index, value)
+    else if (parsed.kind === 'epoch') records.epoch = value
     else records.log.set(parsed.seq, value)
   }
   return found
+}
+
+function restoreEpoch (name: string, records: StoredRecords): typeof EPOCH_ZERO {
+  if (records.epoch === undefined) return EPOCH_ZERO
+  const payload = decodeRecord(records.epoch)
+  if (payload === undefined) throw new CorruptNamespaceError(name, `checksum mismatch in ${epochKey(name)}`)
+  try {
+    return decodeEpochRecord(payload)
+  } catch (err) {
+    throw new CorruptNamespaceError(name, 'the epoch record cannot be decoded', { cause: err })
+  }
 }
 
 function sortedNumbers (values: Iterable<number>): number[] {
@@ -65,7 +80,7 @@ export class PersistedNamespace {
 
   /** Rebuilds a namespace from its records; anything undecodable is a CorruptNamespaceError. */
   static restore (name: string, policy: NamespacePolicy, records: StoredRecords): PersistedNamespace {
-    const restored = new PersistedNamespace(new NamespaceDoc(name, policy))
+    const restored = new PersistedNamespace(new NamespaceDoc(name, policy, restoreEpoch(name, records)))
     try {
       restored.#replay(records)
     } catch (err) {

@@ -1,4 +1,6 @@
 import type { Entry, JsonValue } from './entry.ts'
+import { compareEpochs, EPOCH_ZERO, EpochMismatchError, sameEpoch, type EpochId, type EpochRecord } from './epoch.ts'
+import { carryInto, entriesToCarry, planEpochReplacement, seedNextEpoch, type NextEpoch } from './epoch-rollover.ts'
 import { InvalidNamespaceError, InvalidUpdateError, StoreUnavailableError } from './errors.ts'
 import { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
 import type { PutOptions } from './namespace.ts'
@@ -28,6 +30,13 @@ export interface MemoryStoreOptions {
   compactAfterUpdates?: number
   /** ...or this many bytes of updates. Default 4 MiB. */
   compactAfterBytes?: number
+  /**
+   * Roll a namespace over to a new epoch (crdt/epoch-rollover.ts) when a compaction finds its
+   * encoded state larger than this many bytes... Default 1 MiB; 0 disables automatic rollover.
+   */
+  rolloverAfterBytes?: number
+  /** ...and more than this many times the size of its live entries (history dominates). Default 4. */
+  rolloverHistoryRatio?: number
 }
 
 export interface StorePutOptions extends Omit<PutOptions, 'now'> {
@@ -56,6 +65,8 @@ interface Settings {
   readonly chunkBytes: number
   readonly compactAfterUpdates: number
   readonly compactAfterBytes: number
+  readonly rolloverAfterBytes: number
+  readonly rolloverHistoryRatio: number
 }
 
 /** A write waiting for the next batch. */
@@ -123,6 +134,12 @@ function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): S
   for (const [name, value] of Object.entries(settings)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer`)
   }
+  const rollover = {
+    rolloverAfterBytes: options.rolloverAfterBytes ?? 1024 * 1024,
+    rolloverHistoryRatio: options.rolloverHistoryRatio ?? 4
+  }
+  if (!Number.isSafeInteger(rollover.rolloverAfterBytes) || rollover.rolloverAfterBytes < 0) throw new RangeError('rolloverAfterBytes must be a non-negative integer')
+  if (!(rollover.rolloverHistoryRatio >= 1)) throw new RangeError('rolloverHistoryRatio must be at least 1')
   const required = minimumChunkBytes(policies.largestValueBytes())
   if (required > settings.chunkBytes) {
     throw new InvalidNamespaceError(
@@ -130,7 +147,7 @@ function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): S
       `chunkBytes must be at least ${required}`
     )
   }
-  return settings
+  return { ...settings, ...rollover }
 }
 
 /**
@@ -151,6 +168,8 @@ export class MemoryStore {
   readonly #namespaces = new Map<string, PersistedNamespace>()
   readonly #listeners = new Set<UpdateListener>()
   #queue: PendingWrite[] = []
+  /** Work that replaces a whole namespace (rollover, adoption): run by the drain between batches. */
+  #exclusive: Array<() => Promise<void>> = []
   #draining: Promise<void> | undefined
   /** Set while a drain applies mutations: every doc update lands here. */
   #captured: CapturedUpdate[] | undefined
@@ -208,7 +227,7 @@ export class MemoryStore {
    * depend on updates not received yet wait in memory inside Yjs and are logged once they apply;
    * the state vector excludes them meanwhile, so catch-up fetches them again if a restart loses them.
    */
-  async applyRemote (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string): Promise<void> {
+  async applyRemote (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string, epoch?: EpochId): Promise<void> {
     if (typeof origin !== 'string' || origin === LOCAL_ORIGIN) {
       throw new InvalidUpdateError(`origin must be a string other than "${LOCAL_ORIGIN}"`)
     }
@@ -216,7 +235,59 @@ export class MemoryStore {
     if (bytes.byteLength > this.#settings.chunkBytes) {
       throw new InvalidUpdateError(`update of ${bytes.byteLength} bytes exceeds the ${this.#settings.chunkBytes}-byte cap`)
     }
-    await this.#enqueue(namespace, origin, true, doc => { doc.applyUpdate(bytes, origin) }, bytes)
+    await this.#enqueue(namespace, origin, true, doc => {
+      // Checked when applied, not when queued: a rollover may run in between.
+      if (epoch !== undefined && !sameEpoch(epoch, doc.epoch)) throw new EpochMismatchError(namespace, epoch, doc.epoch)
+      doc.applyUpdate(bytes, origin)
+    }, bytes)
+  }
+
+  /** The namespace's current epoch; epoch 0 for one never rolled over or not stored here. */
+  epochOf (namespace: string): EpochRecord {
+    return this.#read(namespace)?.epoch ?? EPOCH_ZERO
+  }
+
+  /**
+   * Replaces the namespace's doc by the next epoch's, seeded with the entries live at `now`, and
+   * drops its history from disk. Resolves to the new epoch (or undefined if the namespace does not exist).
+   */
+  async rollOver (namespace: string, now: number = Date.now()): Promise<EpochRecord | undefined> {
+    return this.#runExclusive(async () => {
+      const persisted = this.#namespaces.get(namespace)
+      if (persisted === undefined) return undefined
+      const next = seedNextEpoch(persisted.doc, now)
+      await this.#replaceNamespace(namespace, next)
+      return next.record
+    })
+  }
+
+  /**
+   * Adopts a newer epoch received from a peer: `parts` are its whole state. This replica's live
+   * writes that the new epoch lacks (crdt/epoch-rollover.ts: entriesToCarry) are written into it
+   * and reach peers as local updates. An epoch not newer than the current one changes nothing;
+   * resolves to whether it was adopted.
+   */
+  async adoptEpoch (namespace: string, record: EpochRecord, parts: readonly Uint8Array[], origin: string, now: number = Date.now()): Promise<boolean> {
+    this.#policies.policyFor(namespace)
+    const validated = parts.map(part => validateRemoteUpdate(part, this.#settings.chunkBytes).bytes)
+    return this.#runExclusive(async () => {
+      const current = this.#namespaces.get(namespace)
+      if (current !== undefined && compareEpochs(record, current.doc.epoch) <= 0) return false
+      const next = new NamespaceDoc(namespace, this.#policies.policyFor(namespace), record)
+      let carried: Uint8Array | undefined
+      let state: Uint8Array
+      try {
+        for (const part of validated) next.applyUpdate(part, origin)
+        carried = current === undefined ? undefined : carryInto(next, entriesToCarry(current.doc, next, now))
+        state = next.encodeStateAsUpdate()
+      } finally {
+        next.destroy()
+      }
+      await this.#replaceNamespace(namespace, { record, state })
+      this.#emit({ namespace, update: state, origin })
+      if (carried !== undefined) this.#emit({ namespace, update: carried, origin: LOCAL_ORIGIN })
+      return true
+    })
   }
 
   /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
@@ -298,6 +369,23 @@ export class MemoryStore {
     return this.#namespaces.get(namespace)?.doc
   }
 
+  /** Stores `next` in place of everything the namespace had, then swaps its doc. Runs exclusively. */
+  async #replaceNamespace (namespace: string, next: NextEpoch): Promise<void> {
+    const { operations, records } = await planEpochReplacement(this.#db, namespace, next.record, next.state, this.#settings.chunkBytes)
+    await this.#db.batch(operations)
+    const restored = PersistedNamespace.restore(namespace, this.#policies.policyFor(namespace), records)
+    this.#namespaces.get(namespace)?.doc.destroy()
+    this.#adopt(restored)
+  }
+
+  #runExclusive<T> (task: () => Promise<T>): Promise<T> {
+    this.#assertAvailable()
+    return new Promise<T>((resolve, reject) => {
+      this.#exclusive.push(async () => { await task().then(resolve, reject) })
+      this.#draining ??= this.#drain()
+    })
+  }
+
   #adopt (persisted: PersistedNamespace): void {
     const namespace = persisted.doc.name
     this.#namespaces.set(namespace, persisted)
@@ -344,8 +432,8 @@ export class MemoryStore {
     try {
       // Writes issued in the same tick as the first one join its batch.
       await Promise.resolve()
-      while (this.#queue.length > 0 || this.#compactionRequested) {
-        if (this.#queue.length === 0) {
+      while (this.#queue.length > 0 || this.#exclusive.length > 0 || this.#compactionRequested) {
+        if (this.#queue.length === 0 && this.#exclusive.length === 0) {
           this.#compactionRequested = false
           for (const namespace of this.#deferredCompactions) {
             this.#deferredCompactions.delete(namespace)
@@ -355,7 +443,8 @@ export class MemoryStore {
         }
         const group = this.#takeGroup()
         // Settling twice is a no-op, so on an unexpected error every caller not yet answered gets it.
-        await this.#commit(group).catch(err => { for (const write of group) write.fail(err) })
+        if (group.length > 0) await this.#commit(group).catch(err => { for (const write of group) write.fail(err) })
+        await this.#exclusive.shift()?.()
       }
     } finally {
       this.#draining = undefined
@@ -388,7 +477,8 @@ export class MemoryStore {
           succeeded.push(write)
         } catch (err) {
           // A failed local mutation may still have changed its doc (Yjs commits what it applied); that part is captured and stored below.
-          if (write.remoteUpdate !== undefined) unrecorded.add(write.namespace)
+          // An update of another epoch was refused before it touched the doc.
+          if (write.remoteUpdate !== undefined && !(err instanceof EpochMismatchError)) unrecorded.add(write.namespace)
           write.fail(err)
         }
       }
@@ -502,6 +592,21 @@ export class MemoryStore {
       plan.commit()
     } catch {
       // Nothing was written: the log still holds everything, and compaction is retried after the next write.
+      return
+    }
+    await this.#rollOverIfDue(namespace)
+  }
+
+  /** After a compaction, the snapshot size is known: roll over when history dominates it. */
+  async #rollOverIfDue (namespace: string): Promise<void> {
+    const persisted = this.#persisted(namespace)
+    const { rolloverAfterBytes, rolloverHistoryRatio } = this.#settings
+    if (rolloverAfterBytes === 0 || persisted.snapshotBytes < rolloverAfterBytes) return
+    if (persisted.snapshotBytes < rolloverHistoryRatio * persisted.doc.stats().bytes) return
+    try {
+      await this.#replaceNamespace(namespace, seedNextEpoch(persisted.doc, Date.now()))
+    } catch {
+      // Nothing was replaced (the batch is atomic): the namespace stays on its epoch and the next compaction retries.
     }
   }
 }

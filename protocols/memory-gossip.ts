@@ -2,6 +2,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ProtocolError } from './framing.ts'
 import { isNamespaceName } from '../crdt/index.ts'
+import { EPOCH_ZERO, readEpochId, writeEpochId, type EpochId } from '../crdt/epoch.ts'
 
 /**
  * Memory gossip: one gossipsub topic per namespace; a message carries one Yjs update (local
@@ -16,7 +17,8 @@ export const MEMORY_GOSSIP_LIMITS = {
   newTopicResyncMs: 1_200
 } as const
 
-const VERSION = 1
+/** 2: the message names the epoch its update belongs to. */
+const VERSION = 2
 const TOPIC_PREFIX = '/peerflow/memory/1/'
 
 export function memoryTopic (namespace: string): string {
@@ -33,6 +35,8 @@ export function namespaceOfTopic (topic: string): string | undefined {
 export interface MemoryGossip {
   namespace: string
   update: Uint8Array
+  /** The namespace's epoch (crdt/epoch.ts) the update was made in; other epochs refuse it. Encoded as epoch 0 when absent. */
+  epoch?: EpochId
 }
 
 export function encodeMemoryGossip (message: MemoryGossip): Uint8Array {
@@ -40,6 +44,7 @@ export function encodeMemoryGossip (message: MemoryGossip): Uint8Array {
   encoding.writeVarUint(encoder, VERSION)
   encoding.writeVarString(encoder, message.namespace)
   encoding.writeVarUint8Array(encoder, message.update)
+  writeEpochId(encoder, message.epoch ?? EPOCH_ZERO)
   return encoding.toUint8Array(encoder)
 }
 
@@ -53,7 +58,7 @@ export function decodeMemoryGossip (topic: string, bytes: Uint8Array): MemoryGos
   try {
     const version = decoding.readVarUint(decoder)
     if (version !== VERSION) throw new ProtocolError(`unsupported memory gossip version ${version}`)
-    message = { namespace: decoding.readVarString(decoder), update: decoding.readVarUint8Array(decoder) }
+    message = { namespace: decoding.readVarString(decoder), update: decoding.readVarUint8Array(decoder), epoch: readEpochId(decoder) }
   } catch (err) {
     if (err instanceof ProtocolError) throw err
     throw new ProtocolError(`malformed memory gossip (${(err as Error).message})`)

@@ -1,8 +1,8 @@
 import { ProtocolError } from './framing.ts'
-import { SYNC_LIMITS, type SyncMessage } from './sync.ts'
+import { SYNC_LIMITS, type SyncEpoch, type SyncMessage } from './sync.ts'
 
 /**
- * One catch-up exchange (`/peerflow/sync/1.0.0`, PROTOCOL.md) as a pure state machine: events in,
+ * One catch-up exchange (`/peerflow/sync/1.1.0`, PROTOCOL.md) as a pure state machine: events in,
  * actions out, no I/O and no clock. The catch-up service drives it over a stream and a store; the
  * seeded simulation drives it over a scripted channel. The rules it enforces:
  * - the initiator sends its hello first; the responder answers a hello with its own;
@@ -24,6 +24,8 @@ export type SyncSessionAction =
   /** Send every update the peer lacks, given its state vectors, then `done`; report `sent-all`. */
   | { type: 'send-missing', theirStateVectors: Map<string, Uint8Array> }
   | { type: 'apply', namespace: string, update: Uint8Array }
+  /** Hand one part of a newer epoch to the store, in order with the updates; report `applied` with its size. */
+  | { type: 'apply-epoch', epoch: SyncEpoch }
   /** Complete: both sides hold the union of what they had at the hellos, in these namespaces. */
   | { type: 'complete', namespaces: string[] }
 
@@ -105,11 +107,12 @@ export class SyncSession {
       this.#receivedDone = true
       return this.#completeIfFinished()
     }
-    this.#backlogBytes += message.update.byteLength
+    this.#backlogBytes += message.type === 'epoch' ? message.part.byteLength : message.update.byteLength
     if (this.#backlogBytes > this.#maxBacklogBytes) {
       return this.#fail(`more than ${this.#maxBacklogBytes} bytes of updates waiting to be applied`)
     }
     this.#pendingApplies++
+    if (message.type === 'epoch') return [{ type: 'apply-epoch', epoch: message }]
     return [{ type: 'apply', namespace: message.namespace, update: message.update }]
   }
 

@@ -2,9 +2,10 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { ProtocolError } from './framing.ts'
 import { isNamespaceName } from '../crdt/index.ts'
+import { EPOCH_LIMITS, EPOCH_ZERO, readEpochId, writeEpochId, type EpochId } from '../crdt/epoch.ts'
 
 /**
- * State-vector catch-up (`/peerflow/sync/1.0.0`): pure message functions, independent of the
+ * State-vector catch-up (`/peerflow/sync/1.1.0`): pure message functions, independent of the
  * transport. Both sides send `hello` (their state vector per namespace), then the updates the
  * other side lacks, in bounded chunks, then `done`. See PROTOCOL.md.
  */
@@ -28,19 +29,29 @@ export const SYNC_LIMITS = {
   /** Every connected peer is caught up with this often, whatever gossip did. */
   antiEntropyIntervalMs: 15_000,
   /** How long an answer may wait for the answerer's own exchange in flight: below the asker's read timeout. */
-  answerWaitMs: 8_000
+  answerWaitMs: 8_000,
+  /** Bytes of one `epoch` frame's record (its cut state vector and ids). */
+  maxEpochRecordBytes: EPOCH_LIMITS.maxCutBytes + 256
 } as const
 
 const HELLO = 0
 const UPDATE = 1
 const DONE = 2
 const ERROR = 3
+const EPOCH = 4
 
-export interface SyncHello { type: 'hello', stateVectors: Map<string, Uint8Array> }
+/** `epochs` absent means epoch 0 for every namespace; decoding always fills it. */
+export interface SyncHello { type: 'hello', stateVectors: Map<string, Uint8Array>, epochs?: Map<string, EpochId> }
 export interface SyncUpdate { type: 'update', namespace: string, update: Uint8Array }
 export interface SyncDone { type: 'done' }
 export interface SyncError { type: 'error', message: string }
-export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError
+/**
+ * Part of a namespace's whole state in a newer epoch than the receiver's (crdt/epoch.ts), sent
+ * instead of updates; `record` is the encoded epoch record, the same in every part; the receiver
+ * adopts the epoch once it has the `final` part.
+ */
+export interface SyncEpoch { type: 'epoch', namespace: string, record: Uint8Array, part: Uint8Array, final: boolean }
+export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError | SyncEpoch
 
 export const isHello = (message: SyncMessage): message is SyncHello => message.type === 'hello'
 export const isUpdate = (message: SyncMessage): message is SyncUpdate => message.type === 'update'
@@ -56,7 +67,15 @@ export function encodeSyncMessage (message: SyncMessage): Uint8Array {
       for (const [namespace, stateVector] of message.stateVectors) {
         encoding.writeVarString(encoder, namespace)
         encoding.writeVarUint8Array(encoder, stateVector)
+        writeEpochId(encoder, message.epochs?.get(namespace) ?? EPOCH_ZERO)
       }
+      break
+    case 'epoch':
+      encoding.writeVarUint(encoder, EPOCH)
+      encoding.writeVarString(encoder, message.namespace)
+      encoding.writeVarUint8Array(encoder, message.record)
+      encoding.writeVarUint8Array(encoder, message.part)
+      encoding.writeVarUint(encoder, message.final ? 1 : 0)
       break
     case 'update':
       encoding.writeVarUint(encoder, UPDATE)
@@ -80,6 +99,14 @@ function readNamespace (decoder: decoding.Decoder): string {
   return name
 }
 
+function readEpochIdOrFail (decoder: decoding.Decoder, namespace: string): EpochId {
+  try {
+    return readEpochId(decoder)
+  } catch {
+    throw new ProtocolError(`malformed epoch of '${namespace}' in hello`)
+  }
+}
+
 /** Decodes one frame; anything malformed, oversized or trailing is a ProtocolError. */
 export function decodeSyncMessage (bytes: Uint8Array): SyncMessage {
   if (bytes.byteLength > SYNC_LIMITS.maxFrameBytes) throw new ProtocolError(`sync frame of ${bytes.byteLength} bytes exceeds the cap`)
@@ -91,13 +118,23 @@ export function decodeSyncMessage (bytes: Uint8Array): SyncMessage {
       const count = decoding.readVarUint(decoder)
       if (count > SYNC_LIMITS.maxNamespacesPerHello) throw new ProtocolError(`hello lists ${count} namespaces (cap ${SYNC_LIMITS.maxNamespacesPerHello})`)
       const stateVectors = new Map<string, Uint8Array>()
+      const epochs = new Map<string, EpochId>()
       for (let i = 0; i < count; i++) {
         const namespace = readNamespace(decoder)
         const stateVector = decoding.readVarUint8Array(decoder)
         if (stateVector.byteLength > SYNC_LIMITS.maxStateVectorBytes) throw new ProtocolError(`state vector of '${namespace}' too large`)
         stateVectors.set(namespace, stateVector)
+        epochs.set(namespace, readEpochIdOrFail(decoder, namespace))
       }
-      message = { type: 'hello', stateVectors }
+      message = { type: 'hello', stateVectors, epochs }
+    } else if (type === EPOCH) {
+      const namespace = readNamespace(decoder)
+      const record = decoding.readVarUint8Array(decoder)
+      if (record.byteLength > SYNC_LIMITS.maxEpochRecordBytes) throw new ProtocolError(`epoch record of '${namespace}' too large`)
+      const part = decoding.readVarUint8Array(decoder)
+      const final = decoding.readVarUint(decoder)
+      if (final > 1) throw new ProtocolError('epoch frame with an invalid final flag')
+      message = { type: 'epoch', namespace, record, part, final: final === 1 }
     } else if (type === UPDATE) {
       message = { type: 'update', namespace: readNamespace(decoder), update: decoding.readVarUint8Array(decoder) }
     } else if (type === DONE) {

@@ -20,10 +20,20 @@ const namespaceName = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,63}$/)
 /** Byte strings the size of state vectors and small updates. */
 const bytes = fc.uint8Array({ maxLength: 96 })
 const anyText = fc.string({ unit: 'binary', maxLength: 80 })
+/** Epoch 0, or a later epoch with its hex id. */
+const epochId = fc.oneof(
+  fc.constant({ number: 0, id: '' }),
+  fc.record({ number: fc.integer({ min: 1, max: 2 ** 31 }), id: fc.stringMatching(/^[0-9a-f]{1,32}$/) })
+)
 
 describe('sync frames (decodeSyncMessage)', () => {
   const message: fc.Arbitrary<SyncMessage> = fc.oneof(
-    fc.array(fc.tuple(namespaceName, bytes), { maxLength: 6 }).map((entries): SyncMessage => ({ type: 'hello', stateVectors: new Map(entries) })),
+    fc.uniqueArray(fc.tuple(namespaceName, bytes, epochId), { maxLength: 6, selector: ([name]) => name }).map((entries): SyncMessage => ({
+      type: 'hello',
+      stateVectors: new Map(entries.map(([name, stateVector]) => [name, stateVector])),
+      epochs: new Map(entries.map(([name, , epoch]) => [name, epoch]))
+    })),
+    fc.record({ type: fc.constant('epoch' as const), namespace: namespaceName, record: bytes, part: fc.uint8Array({ maxLength: 512 }), final: fc.boolean() }),
     fc.record({ type: fc.constant('update' as const), namespace: namespaceName, update: fc.uint8Array({ maxLength: 512 }) }),
     fc.constant<SyncMessage>({ type: 'done' }),
     fc.record({ type: fc.constant('error' as const), message: anyText })

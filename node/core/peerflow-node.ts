@@ -177,7 +177,9 @@ export class PeerflowNode {
       namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
       stateVector: (namespace) => memory.stateVector(namespace),
       missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
-      applyRemote: async (namespace, update, origin) => { await memory.applyRemote(namespace, update, origin) },
+      applyRemote: async (namespace, update, origin, epoch) => { await memory.applyRemote(namespace, update, origin, epoch) },
+      epochOf: (namespace) => memory.epochOf(namespace),
+      adoptEpoch: async (namespace, record, parts, origin) => memory.adoptEpoch(namespace, record, parts, origin),
       onUpdate: (listener) => memory.onUpdate(listener)
     }
     const stats = emptyReplicationStats()
@@ -293,7 +295,7 @@ export class PeerflowNode {
     const control = this.#control
     return [
       {
-        start: () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
+        start: async () => { if (this.config.otlpEndpoint !== undefined) this.#tracing = await startOtlpTracing(this.config.otlpEndpoint, this.peerId) },
         stop: async () => { await this.#tracing?.shutdown().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not export the last traces') }) }
       },
       this.admission,

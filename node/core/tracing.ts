@@ -1,7 +1,4 @@
 import { trace } from '@opentelemetry/api'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace'
 import { VERSION } from './version.ts'
 
 export interface Tracing {
@@ -14,8 +11,14 @@ export interface Tracing {
  * HTTP to `endpoint`, e.g. http://127.0.0.1:4318/v1/traces. Off unless configured. The tracer
  * provider is process-wide: when one is already registered (another node in this process, or the
  * embedding program's own), this node's spans go there and nothing is started here.
+ * The SDK and exporter are loaded only then: about 23 MB of RSS a node without tracing never needs.
  */
-export function startOtlpTracing (endpoint: string, peerId: string): Tracing | undefined {
+export async function startOtlpTracing (endpoint: string, peerId: string): Promise<Tracing | undefined> {
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, TracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace')
+  ])
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'peerflow', 'service.version': VERSION, 'service.instance.id': peerId }),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint, timeoutMillis: 10_000 }) })]

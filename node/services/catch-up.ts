@@ -8,6 +8,8 @@ import { SyncSession, type SyncSessionAction, type SyncSessionEvent } from '../.
 import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../../protocols/sync.ts'
 import { ADMISSION_WAIT_MS } from '../admission/peer-gate.ts'
 import type { Logger } from '../core/logger.ts'
+import { EPOCH_ZERO, EpochMismatchError, type EpochId } from '../../crdt/epoch.ts'
+import { EpochAssembler, epochFrames, epochsOf, planNamespaceSend, withEpochs } from './epoch-transfer.ts'
 import type { ReplicaStore, ReplicationStats } from './replica.ts'
 import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
 
@@ -37,7 +39,7 @@ export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'log
 }
 
 /**
- * State-vector catch-up (`/peerflow/sync/1.0.0`): the I/O around the pure SyncSession. Runs on every
+ * State-vector catch-up (`/peerflow/sync/1.1.0`): the I/O around the pure SyncSession. Runs on every
  * new connection this node dialled (again after a running exchange, if one was running), when the
  * process resumes after a freeze, periodically, and on demand.
  */
@@ -225,7 +227,7 @@ class StateVectorCatchUp implements CatchUp {
   async #exchange (stream: Stream, peer: string, initiator: boolean): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
     const send = async (message: SyncMessage): Promise<void> => {
-      const bytes = encodeSyncMessage(message)
+      const bytes = encodeSyncMessage(withEpochs(message, ourEpochs))
       this.#stats.syncBytesSent += bytes.byteLength
       await lp.write(bytes, { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
     }
@@ -239,6 +241,9 @@ class StateVectorCatchUp implements CatchUp {
       return decodeSyncMessage(bytes.subarray())
     }
     const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
+    const ourEpochs = epochsOf(this.#store, ours.keys())
+    let theirEpochs = new Map<string, EpochId>()
+    const assembler = new EpochAssembler(this.#store, peer)
     const session = new SyncSession({ initiator, ours })
     let sending: Promise<void> = Promise.resolve()
     // Frames are read as they arrive and handed to the store at once: a QUIC stream does not slow
@@ -268,18 +273,38 @@ class StateVectorCatchUp implements CatchUp {
         } else if (action.type === 'send-missing') {
           sending = sending.then(async () => {
             if (failure !== undefined) return
-            await this.#sendMissing(ours, action.theirStateVectors, send)
+            await this.#sendMissing(ours, action.theirStateVectors, send, ourEpochs, theirEpochs)
             feed({ type: 'sent-all' })
           }).catch((err: Error) => { fail(err) })
         } else if (action.type === 'apply') {
           if (failure !== undefined) continue
-          const applied = this.#store.applyRemote(action.namespace, action.update, peer).then(
+          const applied = this.#store.applyRemote(action.namespace, action.update, peer, theirEpochs.get(action.namespace) ?? EPOCH_ZERO).then(
             () => { if (failure === undefined) feed({ type: 'applied', bytes: action.update.byteLength }) },
-            // A rejected update ends the exchange now, not at the peer's next frame.
-            (err: Error) => { fail(err) }
+            (err: Error) => {
+              if (err instanceof EpochMismatchError) {
+                // One namespace rolled over during the exchange: the rest goes on; the next round sorts the epochs out.
+                this.#log.debug({ peer, err: err.message }, 'skipped an update of another epoch')
+                if (failure === undefined) feed({ type: 'applied', bytes: action.update.byteLength })
+                return
+              }
+              // A rejected update ends the exchange now, not at the peer's next frame.
+              fail(err)
+            }
           )
           applying.add(applied)
           void applied.finally(() => applying.delete(applied))
+        } else if (action.type === 'apply-epoch') {
+          if (failure !== undefined) continue
+          // Frames are assembled in arrival order; the adoption queues behind the updates already handed to the store.
+          const adopted = assembler.add(action.epoch).then(
+            (result) => {
+              if (result === true) this.#log.info({ peer, namespace: action.epoch.namespace }, 'adopted a newer epoch')
+              if (failure === undefined) feed({ type: 'applied', bytes: action.epoch.part.byteLength })
+            },
+            (err: Error) => { fail(err) }
+          )
+          applying.add(adopted)
+          void adopted.finally(() => applying.delete(adopted))
         } else {
           completed = action.namespaces
         }
@@ -293,6 +318,7 @@ class StateVectorCatchUp implements CatchUp {
       } catch (err) {
         throw failure ?? err
       }
+      if (message.type === 'hello') theirEpochs = message.epochs ?? theirEpochs
       try {
         perform(session.handle({ type: 'received', message }))
       } catch (err) {
@@ -313,8 +339,14 @@ class StateVectorCatchUp implements CatchUp {
     }
   }
 
-  async #sendMissing (ours: Map<string, Uint8Array>, theirs: Map<string, Uint8Array>, send: (message: SyncMessage) => Promise<void>): Promise<void> {
+  async #sendMissing (
+    ours: Map<string, Uint8Array>, theirs: Map<string, Uint8Array>, send: (message: SyncMessage) => Promise<void>,
+    ourEpochs: Map<string, EpochId>, theirEpochs: Map<string, EpochId>
+  ): Promise<void> {
     for (const namespace of ours.keys()) {
+      const plan = planNamespaceSend(this.#store, namespace, ourEpochs.get(namespace) ?? EPOCH_ZERO, theirEpochs.get(namespace) ?? EPOCH_ZERO)
+      if (plan === 'epoch') for (const frame of epochFrames(this.#store, namespace)) await send(frame)
+      if (plan !== 'updates') continue
       for (const update of this.#store.missingUpdates(namespace, theirs.get(namespace) ?? EMPTY_STATE_VECTOR)) {
         await send({ type: 'update', namespace, update })
       }

@@ -1,8 +1,6 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
-import { CallToolResultSchema, ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js'
+import type { Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { ToolContext } from '../../src/agents/index.ts'
 import type { McpServerConfig } from '../config/config.ts'
 import type { Logger } from '../core/logger.ts'
@@ -43,6 +41,29 @@ const MAX_LISTED_TOOLS = 512
 const STDERR_LINES_KEPT = 5
 /** What one call may hand the model; the runtime cuts again at its own, smaller cap. */
 export const MAX_MCP_RESULT_CHARS = 100_000
+
+/** The parts of the MCP SDK a connection uses. */
+interface McpSdk {
+  Client: typeof import('@modelcontextprotocol/sdk/client/index.js').Client
+  StdioClientTransport: typeof import('@modelcontextprotocol/sdk/client/stdio.js').StdioClientTransport
+  StreamableHTTPClientTransport: typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js').StreamableHTTPClientTransport
+  types: typeof import('@modelcontextprotocol/sdk/types.js')
+}
+
+let sdkLoading: Promise<McpSdk> | undefined
+
+/** Loaded with the first server connected: a node without MCP servers never holds the SDK (several MB of heap). */
+async function loadSdk (): Promise<McpSdk> {
+  sdkLoading ??= Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js')
+  ]).then(([client, stdio, http, types]) => ({
+    Client: client.Client, StdioClientTransport: stdio.StdioClientTransport, StreamableHTTPClientTransport: http.StreamableHTTPClientTransport, types
+  }))
+  return sdkLoading
+}
 
 export class McpConnection {
   readonly name: string
@@ -106,6 +127,8 @@ export class McpConnection {
   async call (tool: string, args: Record<string, unknown>, ctx: ToolContext): Promise<string> {
     const client = this.#client
     if (this.#state !== 'up' || client === undefined) throw new Error(this.#unavailable(tool))
+    // Loaded already: the client exists.
+    const { CallToolResultSchema, ErrorCode, McpError } = (await loadSdk()).types
     let result
     try {
       result = await client.callTool({ name: tool, arguments: args }, CallToolResultSchema, { timeout: this.#config.timeoutMs, signal: ctx.signal })
@@ -139,7 +162,7 @@ export class McpConnection {
     this.#error = error
   }
 
-  #transportFor (): Transport {
+  #transportFor ({ StdioClientTransport, StreamableHTTPClientTransport }: McpSdk): Transport {
     if (this.#config.command === undefined) {
       return new StreamableHTTPClientTransport(new URL(this.#config.url ?? ''), { requestInit: { headers: this.#config.headers } })
     }
@@ -161,13 +184,14 @@ export class McpConnection {
     const generation = ++this.#generation
     this.#setState('starting', this.#error)
     this.#stderr = []
-    const client = new Client({ name: 'peerflow', version: VERSION }, {
+    const sdk = await loadSdk()
+    const client = new sdk.Client({ name: 'peerflow', version: VERSION }, {
       listChanged: { tools: { autoRefresh: false, debounceMs: 100, onChanged: () => { void this.#refresh(client, generation) } } }
     })
     client.onclose = () => { if (generation === this.#generation) this.#lost(this.transport === 'stdio' ? 'the server process exited' : 'the connection closed') }
     client.onerror = (err) => { this.#log.debug({ err: err.message }, 'MCP transport error') }
     try {
-      await client.connect(this.#transportFor(), { timeout: CONNECT_TIMEOUT_MS })
+      await client.connect(this.#transportFor(sdk), { timeout: CONNECT_TIMEOUT_MS })
       if (generation !== this.#generation) throw new Error('superseded')
       this.#client = client
       this.#tools = await listAllTools(client)

@@ -5,6 +5,7 @@ import { splitUpdate } from '../../crdt/update-chunks.ts'
 import { validateRemoteUpdate, type ValidatedUpdate } from '../../crdt/remote-update.ts'
 import { decodeMemoryGossip, encodeMemoryGossip, MEMORY_GOSSIP_LIMITS, memoryTopic } from '../../protocols/memory-gossip.ts'
 import type { Sealer } from '../../protocols/sealed.ts'
+import { EPOCH_ZERO, EpochMismatchError, sameEpoch, type EpochId } from '../../crdt/epoch.ts'
 import { SYNC_LIMITS } from '../../protocols/sync.ts'
 import type { RateLimiter } from '../admission/rate-limiter.ts'
 import type { Logger } from '../core/logger.ts'
@@ -47,9 +48,12 @@ class NamespaceGossip implements MemoryGossip {
   readonly #gate: ServiceComponents['gate']
   readonly #log: Logger
   readonly #init: MemoryGossipInit
-  readonly #pending = new Map<string, Uint8Array[]>()
+  /** Local updates waiting for the flush, per namespace, with the epoch they were made in. */
+  readonly #pending = new Map<string, { epoch: EpochId, updates: Uint8Array[] }>()
   /** What the topic validator decoded and checked, for delivery of the same message without doing it again. */
-  readonly #accepted = new WeakMap<Message, { namespace: string, update: ValidatedUpdate }>()
+  readonly #accepted = new WeakMap<Message, { namespace: string, update: ValidatedUpdate, epoch: EpochId }>()
+  /** When a refusal for another epoch last asked for catch-up: one round sorts epochs out, so at most one a second. */
+  #lastEpochCatchUp = 0
   #flushTimer: NodeJS.Timeout | undefined
   #unsubscribeStore: (() => void) | undefined
   #started = false
@@ -99,8 +103,8 @@ class NamespaceGossip implements MemoryGossip {
       return TopicValidatorResult.Ignore
     }
     try {
-      const { namespace, update } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
-      this.#accepted.set(message, { namespace, update: validateRemoteUpdate(update, MAX_GOSSIP_UPDATE_BYTES) })
+      const { namespace, update, epoch } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
+      this.#accepted.set(message, { namespace, update: validateRemoteUpdate(update, MAX_GOSSIP_UPDATE_BYTES), epoch: epoch ?? EPOCH_ZERO })
       return TopicValidatorResult.Accept
     } catch (err) {
       stats.gossipRejected++
@@ -115,8 +119,17 @@ class NamespaceGossip implements MemoryGossip {
     const decoded = this.#accepted.get(message)
     if (decoded === undefined || message.type !== 'signed') return
     this.#init.stats.gossipReceived++
-    this.#init.store.applyRemote(decoded.namespace, decoded.update, message.from.toString()).catch((err: Error) => {
+    this.#init.store.applyRemote(decoded.namespace, decoded.update, message.from.toString(), decoded.epoch).catch((err: Error) => {
       this.#init.stats.gossipRejected++
+      if (err instanceof EpochMismatchError) {
+        // Either side may be behind; a catch-up round moves the one that is to the newer epoch.
+        this.#log.debug({ namespace: decoded.namespace, from: message.from.toString(), err: err.message }, 'refused a gossiped update of another epoch')
+        if (Date.now() - this.#lastEpochCatchUp >= 1_000) {
+          this.#lastEpochCatchUp = Date.now()
+          this.#init.catchUpAll()
+        }
+        return
+      }
       this.#log.warn({ namespace: decoded.namespace, from: message.from.toString(), err: err.message }, 'could not apply a gossiped update')
     })
   }
@@ -130,8 +143,11 @@ class NamespaceGossip implements MemoryGossip {
       setTimeout(() => { if (this.#started) this.#init.catchUpAll() }, MEMORY_GOSSIP_LIMITS.newTopicResyncMs).unref()
     }
     if (origin !== 'local') return
-    const queue = this.#pending.get(namespace) ?? []
-    queue.push(update)
+    const epoch = this.#init.store.epochOf(namespace)
+    // Updates of an earlier epoch still waiting go out first, under their own epoch.
+    if (this.#pending.has(namespace) && !sameEpoch(this.#pending.get(namespace)?.epoch ?? epoch, epoch)) this.#flush()
+    const queue = this.#pending.get(namespace) ?? { epoch, updates: [] }
+    queue.updates.push(update)
     this.#pending.set(namespace, queue)
     this.#flushTimer ??= setTimeout(() => { this.#flush() }, MEMORY_GOSSIP_LIMITS.coalesceWindowMs)
     if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.#init.catchUpAll()
@@ -140,13 +156,13 @@ class NamespaceGossip implements MemoryGossip {
   #flush (): void {
     this.#flushTimer = undefined
     const pubsub = this.#host.services.pubsub
-    for (const [namespace, updates] of this.#pending) {
+    for (const [namespace, { epoch, updates }] of this.#pending) {
       for (const batch of batchesUnder(updates, MAX_GOSSIP_UPDATE_BYTES)) {
         const merged = batch.length === 1 ? batch[0] as Uint8Array : Y.mergeUpdates(batch)
         // Merging rarely grows a batch, but the cap must hold whatever it does.
         for (const update of splitUpdate(merged, MAX_GOSSIP_UPDATE_BYTES)) {
           this.#init.stats.gossipSent++
-          const payload = encodeMemoryGossip({ namespace, update })
+          const payload = encodeMemoryGossip({ namespace, update, epoch })
           const sealer = this.#init.sealer
           pubsub.publish(memoryTopic(namespace), sealer === undefined ? payload : sealer.seal(payload)).catch((err: Error) => {
             this.#log.debug({ namespace, err: err.message }, 'gossip publish failed; catch-up will deliver the update')

@@ -1,11 +1,16 @@
 import type { ValidatedUpdate } from '../../crdt/index.ts'
+import type { EpochId, EpochRecord } from '../../crdt/epoch.ts'
 
 /** What replication needs from the local replica (crdt's MemoryStore provides it). */
 export interface ReplicaStore {
   namespaceNames: () => string[]
   stateVector: (namespace: string) => Uint8Array
   missingUpdates: (namespace: string, remoteStateVector: Uint8Array) => Iterable<Uint8Array>
-  applyRemote: (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string) => Promise<void>
+  /** Refuses (EpochMismatchError) an update whose `epoch` is not the namespace's current one. */
+  applyRemote: (namespace: string, update: Uint8Array | ValidatedUpdate, origin: string, epoch?: EpochId) => Promise<void>
+  epochOf: (namespace: string) => EpochRecord
+  /** Adopts a newer epoch from its whole state; false when it is not newer than the current one. */
+  adoptEpoch: (namespace: string, record: EpochRecord, parts: readonly Uint8Array[], origin: string) => Promise<boolean>
   onUpdate: (listener: (namespace: string, update: Uint8Array, origin: string) => void) => () => void
 }
 
