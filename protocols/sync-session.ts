@@ -24,6 +24,8 @@ export type SyncSessionAction =
   /** Send every update the peer lacks, given its state vectors, then `done`; report `sent-all`. */
   | { type: 'send-missing', theirStateVectors: Map<string, Uint8Array> }
   | { type: 'apply', namespace: string, update: Uint8Array }
+  /** The peer will not send `namespace` (swarm-scoped, and this side may not hold it). */
+  | { type: 'refused', namespace: string, reason: string }
   /** Complete: both sides hold the union of what they had at the hellos, in these namespaces. */
   | { type: 'complete', namespaces: string[] }
 
@@ -105,6 +107,7 @@ export class SyncSession {
       this.#receivedDone = true
       return this.#completeIfFinished()
     }
+    if (message.type === 'refused') return [{ type: 'refused', namespace: message.namespace, reason: message.reason }]
     this.#backlogBytes += message.update.byteLength
     if (this.#backlogBytes > this.#maxBacklogBytes) {
       return this.#fail(`more than ${this.#maxBacklogBytes} bytes of updates waiting to be applied`)

@@ -35,12 +35,15 @@ const HELLO = 0
 const UPDATE = 1
 const DONE = 2
 const ERROR = 3
+const REFUSED = 4
 
 export interface SyncHello { type: 'hello', stateVectors: Map<string, Uint8Array> }
 export interface SyncUpdate { type: 'update', namespace: string, update: Uint8Array }
 export interface SyncDone { type: 'done' }
 export interface SyncError { type: 'error', message: string }
-export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError
+/** A swarm-scoped namespace the peer listed in its hello and may not hold: nothing of it is sent. */
+export interface SyncRefused { type: 'refused', namespace: string, reason: string }
+export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError | SyncRefused
 
 export const isHello = (message: SyncMessage): message is SyncHello => message.type === 'hello'
 export const isUpdate = (message: SyncMessage): message is SyncUpdate => message.type === 'update'
@@ -69,6 +72,11 @@ export function encodeSyncMessage (message: SyncMessage): Uint8Array {
     case 'error':
       encoding.writeVarUint(encoder, ERROR)
       encoding.writeVarString(encoder, message.message.slice(0, 500))
+      break
+    case 'refused':
+      encoding.writeVarUint(encoder, REFUSED)
+      encoding.writeVarString(encoder, message.namespace)
+      encoding.writeVarString(encoder, message.reason.slice(0, 500))
       break
   }
   return encoding.toUint8Array(encoder)
@@ -104,6 +112,8 @@ export function decodeSyncMessage (bytes: Uint8Array): SyncMessage {
       message = { type: 'done' }
     } else if (type === ERROR) {
       message = { type: 'error', message: decoding.readVarString(decoder) }
+    } else if (type === REFUSED) {
+      message = { type: 'refused', namespace: readNamespace(decoder), reason: decoding.readVarString(decoder).slice(0, 500) }
     } else {
       throw new ProtocolError(`unknown sync message type ${type}`)
     }

@@ -50,7 +50,7 @@ function perform (side: Side, actions: SyncSessionAction[]): void {
       }
       side.toProduce.push({ type: 'done' })
     } else if (action.type === 'apply') side.pendingApplies.push({ namespace: action.namespace, update: action.update })
-    else side.completed = action.namespaces
+    else if (action.type === 'complete') side.completed = action.namespaces
   }
 }
 
