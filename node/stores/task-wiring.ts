@@ -47,7 +47,7 @@ export interface TaskScope {
  * and what every leader reads whatever its swarm (workers' capacity, network budgets) in the
  * network-wide `tasks` namespace, which also still holds records written before swarms had one.
  */
-export function taskNamespaces (memory: MemoryStore, scope: TaskScope): { held: () => string[], of: (key: string, value?: JsonValue) => string } {
+function taskNamespaces (memory: MemoryStore, scope: TaskScope): { held: () => string[], of: (key: string, value?: JsonValue) => string } {
   const held = (): string[] => [TASKS_NAMESPACE, ...scope.swarms().map(swarmNamespace)]
   const of = (key: string, value?: JsonValue): string => {
     const parsed = parseKey(key)
