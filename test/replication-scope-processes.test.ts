@@ -137,7 +137,8 @@ describe('swarm-scoped replication across node processes', () => {
 
   it('a peer that asks for a swarm\'s namespace without being a member is refused with a reason, and sent the rest', async () => {
     server = await startAnthropicServer()
-    const [a] = await startProcessSwarm(processes, { size: 2, baseUrl: server.url, name: SWARM }) as [SwarmProcess, SwarmProcess]
+    // One member is enough: the asker below is a bare libp2p host that is in no swarm.
+    const [a] = await startProcessSwarm(processes, { size: 1, baseUrl: server.url, name: SWARM }) as [SwarmProcess]
     await a.client.request('POST', `/memory/${SCOPED}`, { body: { key: 'secret-plan', value: 'members only' } })
     await a.client.request('POST', '/memory/shared-knowledge', { body: { key: 'everyone', value: 'network-wide' } })
 
