@@ -26,6 +26,8 @@ export type SyncSessionAction =
   | { type: 'apply', namespace: string, update: Uint8Array }
   /** Hand one part of a newer epoch to the store, in order with the updates; report `applied` with its size. */
   | { type: 'apply-epoch', epoch: SyncEpoch }
+  /** The peer will not send `namespace` (swarm-scoped, and this side may not hold it). */
+  | { type: 'refused', namespace: string, reason: string }
   /** Complete: both sides hold the union of what they had at the hellos, in these namespaces. */
   | { type: 'complete', namespaces: string[] }
 
@@ -107,6 +109,7 @@ export class SyncSession {
       this.#receivedDone = true
       return this.#completeIfFinished()
     }
+    if (message.type === 'refused') return [{ type: 'refused', namespace: message.namespace, reason: message.reason }]
     this.#backlogBytes += message.type === 'epoch' ? message.part.byteLength : message.update.byteLength
     if (this.#backlogBytes > this.#maxBacklogBytes) {
       return this.#fail(`more than ${this.#maxBacklogBytes} bytes of updates waiting to be applied`)

@@ -39,6 +39,7 @@ const UPDATE = 1
 const DONE = 2
 const ERROR = 3
 const EPOCH = 4
+const REFUSED = 5
 
 /** `epochs` absent means epoch 0 for every namespace; decoding always fills it. */
 export interface SyncHello { type: 'hello', stateVectors: Map<string, Uint8Array>, epochs?: Map<string, EpochId> }
@@ -51,7 +52,9 @@ export interface SyncError { type: 'error', message: string }
  * adopts the epoch once it has the `final` part.
  */
 export interface SyncEpoch { type: 'epoch', namespace: string, record: Uint8Array, part: Uint8Array, final: boolean }
-export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError | SyncEpoch
+/** A swarm-scoped namespace the peer listed in its hello and may not hold: nothing of it is sent. */
+export interface SyncRefused { type: 'refused', namespace: string, reason: string }
+export type SyncMessage = SyncHello | SyncUpdate | SyncDone | SyncError | SyncEpoch | SyncRefused
 
 export const isHello = (message: SyncMessage): message is SyncHello => message.type === 'hello'
 export const isUpdate = (message: SyncMessage): message is SyncUpdate => message.type === 'update'
@@ -88,6 +91,11 @@ export function encodeSyncMessage (message: SyncMessage): Uint8Array {
     case 'error':
       encoding.writeVarUint(encoder, ERROR)
       encoding.writeVarString(encoder, message.message.slice(0, 500))
+      break
+    case 'refused':
+      encoding.writeVarUint(encoder, REFUSED)
+      encoding.writeVarString(encoder, message.namespace)
+      encoding.writeVarString(encoder, message.reason.slice(0, 500))
       break
   }
   return encoding.toUint8Array(encoder)
@@ -141,6 +149,8 @@ export function decodeSyncMessage (bytes: Uint8Array): SyncMessage {
       message = { type: 'done' }
     } else if (type === ERROR) {
       message = { type: 'error', message: decoding.readVarString(decoder) }
+    } else if (type === REFUSED) {
+      message = { type: 'refused', namespace: readNamespace(decoder), reason: decoding.readVarString(decoder).slice(0, 500) }
     } else {
       throw new ProtocolError(`unknown sync message type ${type}`)
     }

@@ -67,15 +67,16 @@ describe('GET /metrics', () => {
     expect(sample(afterWrites, 'peerflow_memory_entries', { namespace: 'shared-knowledge' })).toBe(5)
     expect(sample(afterWrites, 'peerflow_gossip_messages_total', { direction: 'in' })).toBeGreaterThan(gossipIn)
     expect(sample(afterWrites, 'peerflow_memory_bytes', { namespace: 'shared-knowledge' })).toBeGreaterThan(0)
+    expect(sample(afterWrites, 'peerflow_replication_received_bytes_total', { namespace: 'shared-knowledge', path: 'gossip' })).toBeGreaterThan(0)
 
     if (taskLayerOf(a) !== undefined) {
-      // Task records live in the replicated `tasks` namespace: running one moves its gauges.
-      const taskEntries = sample(afterWrites, 'peerflow_memory_entries', { namespace: 'tasks' })
+      // Task records live in the swarm's replicated namespace: running one moves its gauges.
+      const taskEntries = sample(afterWrites, 'peerflow_memory_entries', { namespace: 'swarm.metrics' })
       await a.swarms.init('metrics', 'hierarchical', 8, [])
       await waitFor('A leads swarm metrics', () => a.swarms.member('metrics')?.role === 'leader')
       const { id } = await api<{ id: string }>(a, 'POST', '/tasks', { swarm: 'metrics', prompt: 'count the peers', role: 'coder' })
       await waitFor('the task is done', async () => (await api<{ state: string }>(a, 'GET', `/tasks/${id}`)).state === 'done', 30_000, 100)
-      expect(sample(await scrape(a), 'peerflow_memory_entries', { namespace: 'tasks' })).toBeGreaterThan(taskEntries)
+      expect(sample(await scrape(a), 'peerflow_memory_entries', { namespace: 'swarm.metrics' })).toBeGreaterThan(taskEntries)
       expect(sample(await scrape(a), 'peerflow_election_is_leader', { swarm: 'metrics' })).toBe(1)
     }
   })

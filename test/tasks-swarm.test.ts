@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { swarmNamespace } from '../crdt/index.ts'
 import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import type { TaskReport } from '../src/swarm/tasks/task-report.ts'
 import type { AnthropicServer, RecordedRequest } from './fixtures/anthropic-server.ts'
@@ -78,7 +79,7 @@ describe('tasks across a 3-node swarm', () => {
     // Every assignment was written by the leader elected for its term; no node ran more agents at
     // once than its configured slots.
     for (const id of ids) {
-      for (const entry of nodes[0]?.memory.list('tasks', { prefix: `task/${id}/a/` }) ?? []) {
+      for (const entry of nodes[0]?.memory.list(swarmNamespace('work'), { prefix: `task/${id}/a/` }) ?? []) {
         const { term } = entry.value as { term: number }
         expect(entry.author).toBe(leaderOfTerm.get(term))
       }
@@ -113,7 +114,7 @@ describe('tasks across a 3-node swarm', () => {
     expect(reports.every((report) => report.state === 'done' && report.attempts === 1)).toBe(true)
     let contested = 0
     for (const report of reports) {
-      const claimants = nodes[0]?.memory.list('tasks', { prefix: `task/${report.id}/c/` }).map((entry) => entry.author) ?? []
+      const claimants = nodes[0]?.memory.list(swarmNamespace('work'), { prefix: `task/${report.id}/c/` }).map((entry) => entry.author) ?? []
       expect(report.attemptLog[0]?.reason).toBe('claimed')
       expect(claimants).toContain(report.assignee)
       if (claimants.length > 1) contested++

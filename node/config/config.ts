@@ -136,6 +136,11 @@ export const NodeConfigSchema = z.object({
   maxConnections: z.number().int().min(1).max(10_000),
   dialTimeoutMs: z.number().int().min(100).max(120_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  /**
+   * Swarm-scoped replication: a swarm's namespaces (`swarm.<name>`) go only to its members. Off,
+   * every node replicates every namespace (the behaviour before scoping; a benchmark baseline).
+   */
+  scopedReplication: z.boolean(),
   /** Policy overrides per replicated-memory namespace (merged over the seeded ones). */
   namespaces: z.record(z.string(), z.object({
     defaultTtlMs: z.number().int().positive().optional(),
@@ -244,6 +249,7 @@ export function defaults (dataDir: string): NodeConfig {
     maxConnections: 50,
     dialTimeoutMs: 10_000,
     logLevel: 'info',
+    scopedReplication: true,
     namespaces: {},
     limits: { gossipPerSecond: 2_000, gossipBurst: 4_000, maxViolations: 200 },
     embedder: 'use',

@@ -100,6 +100,26 @@ export function registerNodeMetrics (registry: Registry, node: PeerflowNode): vo
     }
   })
 
+  // Per namespace, so scoped replication's saving shows per node: a swarm this node is not in stays absent.
+  const receivedSeen = new Map<string, number>()
+  new Counter({
+    name: 'peerflow_replication_received_bytes_total',
+    help: 'Update bytes received per replicated-memory namespace, by path (gossip or sync)',
+    labelNames: ['namespace', 'path'],
+    registers,
+    collect () {
+      for (const [namespace, received] of node.replication.stats.receivedByNamespace) {
+        for (const path of ['gossip', 'sync'] as const) {
+          const key = `${path} ${namespace}`
+          const now = received[path]
+          const before = receivedSeen.get(key) ?? 0
+          if (now > before) this.inc({ namespace, path }, now - before)
+          receivedSeen.set(key, now)
+        }
+      }
+    }
+  })
+
   new Gauge({
     name: 'peerflow_memory_entries',
     help: 'Live entries per replicated-memory namespace',

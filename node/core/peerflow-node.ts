@@ -1,4 +1,4 @@
-import { PeerflowError } from '../../crdt/index.ts'
+import { PeerflowError, swarmNamespace, swarmOfNamespace } from '../../crdt/index.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { join } from 'node:path'
@@ -17,6 +17,7 @@ import { patternStoreIn } from '../stores/replicated-pattern-store.ts'
 import { createCatchUp, type CatchUp } from '../services/catch-up.ts'
 import { createMemoryGossip, type MemoryGossip } from '../services/memory-gossip.ts'
 import { emptyReplicationStats, type ReplicaStore, type ReplicationStats } from '../services/replica.ts'
+import { ReplicationScope, type MembershipChange } from '../services/replication-scope.ts'
 import { electionStateFiles, swarmDefinitionsIn } from '../stores/swarm-stores.ts'
 import { createTaskService, nodeAgentTools, taskFileHashes } from '../stores/task-wiring.ts'
 import { BlobStore } from '../stores/blob-store.ts'
@@ -61,6 +62,9 @@ export interface PeerInfo {
   limited: boolean
 }
 
+/** A second catch-up round after joining a swarm, once its new definition has reached the other members. */
+const MEMBERSHIP_RESYNC_MS = 1_000
+
 export interface NodeStatus {
   peerId: string
   version: string
@@ -77,6 +81,21 @@ export interface NodeStatus {
   /** public | private | unknown; details (relay reservations, UPnP mappings) in `nat`. */
   reachability: Reachability
   nat: ReachabilityStatus
+  replication: ReplicationStatus
+}
+
+/** What this node replicates and what it received: the figures behind per-node bytes saved by scoping. */
+export interface ReplicationStatus {
+  /** False when scoping is off (`scopedReplication: false`): every namespace goes to every node. */
+  scoped: boolean
+  /** Swarms whose namespaces this node replicates. */
+  swarms: string[]
+  /** Bytes received by gossip and catch-up, over all namespaces. */
+  bytesReceived: { gossip: number, sync: number, updates: number }
+  /** Per namespace: update bytes received by gossip and by catch-up, and bytes held now (0 when not held). */
+  namespaces: Array<{ namespace: string, gossipBytes: number, syncBytes: number, storedBytes: number }>
+  /** Scoped namespaces a peer refused to send this node, with its reason. */
+  refusals: Array<{ namespace: string, peer: string, reason: string, at: number }>
 }
 
 interface NodeParts {
@@ -126,7 +145,7 @@ export class PeerflowNode {
   readonly metrics: Registry
   readonly memory: MemoryStore
   /** Replicated memory on the network: gossip of local updates, catch-up by state vectors, their counters. */
-  readonly replication: { gossip: MemoryGossip, catchUp: CatchUp, stats: ReplicationStats }
+  readonly replication: { gossip: MemoryGossip, catchUp: CatchUp, stats: ReplicationStats, scope: ReplicationScope }
   readonly swarms: SwarmService
   /** Swarm tasks: submission, scheduling when this node leads, and the agents it runs. */
   readonly tasks: TaskService
@@ -173,30 +192,45 @@ export class PeerflowNode {
       violationWindowMs: 10_000,
       onAbuse: (peerId) => { void this.#punish(peerId, 'memory update rate limit exceeded') }
     })
+    const self = host.peerId.toString()
+    const scope = new ReplicationScope(self, swarmDefinitionsIn(memory, self), config.scopedReplication)
+    // Replication sees only the namespaces this node replicates, and its swarms' even before they hold anything.
     const replica: ReplicaStore = {
-      namespaceNames: () => memory.namespaces().map((namespace) => namespace.name),
+      namespaceNames: () => [...new Set([
+        ...memory.namespaces().map((namespace) => namespace.name).filter((namespace) => scope.replicates(namespace)),
+        ...scope.swarms().map(swarmNamespace)
+      ])],
       stateVector: (namespace) => memory.stateVector(namespace),
       missingUpdates: (namespace, stateVector) => memory.missingUpdates(namespace, stateVector),
-      applyRemote: async (namespace, update, origin, epoch) => { await memory.applyRemote(namespace, update, origin, epoch) },
+      applyRemote: async (namespace, update, origin, epoch) => {
+        scope.assertReplicates(namespace)
+        await memory.applyRemote(namespace, update, origin, epoch)
+      },
       epochOf: (namespace) => memory.epochOf(namespace),
-      adoptEpoch: async (namespace, record, parts, origin) => memory.adoptEpoch(namespace, record, parts, origin),
+      adoptEpoch: async (namespace, record, parts, origin) => {
+        scope.assertReplicates(namespace)
+        return memory.adoptEpoch(namespace, record, parts, origin)
+      },
       onUpdate: (listener) => memory.onUpdate(listener)
     }
     const stats = emptyReplicationStats()
     const components = { host, gate, logger: log }
-    const catchUp = createCatchUp(components, { store: replica, stats })
+    const refusalFor = (peer: string, namespace: string): string | undefined => scope.refusalFor(peer, namespace)
+    const catchUp = createCatchUp(components, { store: replica, stats, refusalFor })
     const gossip = createMemoryGossip(components, {
       store: replica,
       stats,
       sealer: secret === undefined ? undefined : sealerFor(secret, 'memory-gossip'),
       limiter: this.#gossipLimiter,
-      catchUpAll: () => { catchUp.syncWithAll() }
+      catchUpAll: () => { catchUp.syncWithAll() },
+      replicates: (namespace) => scope.replicates(namespace),
+      refusalFor
     })
-    this.replication = { gossip, catchUp, stats }
+    this.replication = { gossip, catchUp, stats, scope }
+    scope.onChange((change) => { this.#onMembershipChange(change) })
     this.#swarmTransport = createSwarmTransport(components)
     this.blobs = blobs
     this.blobTransfer = createBlobTransfer(components, { blobs })
-    const self = host.peerId.toString()
     this.swarms = new SwarmService({
       self,
       definitions: swarmDefinitionsIn(memory, self),
@@ -221,12 +255,13 @@ export class PeerflowNode {
       return merged
     }
     const commands = config.workspace.commands.enabled ? config.workspace.commands : undefined
-    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns), this.mcp, rolePatterns, workspaceTools(config.dataDir, { commands }))
+    this.toolbox = new AgentToolbox(nodeAgentTools(memory, self, () => this.#patterns, scope), this.mcp, rolePatterns, workspaceTools(config.dataDir, { commands }))
     this.tasks = createTaskService({
       self, config, memory, swarms: this.swarms, host, patterns: () => this.#patterns, log,
       tools: this.toolbox.builtIn,
       roleTools: (role) => this.toolbox.forRole(role),
       roles: (name) => this.roles.get(name),
+      scope,
       workspaces: new NodeAttemptWorkspaces({
         dataDir: config.dataDir,
         blobs,
@@ -452,6 +487,23 @@ export class PeerflowNode {
     return this.host.getMultiaddrs().map((addr) => addr.toString())
   }
 
+  /**
+   * Joining a swarm subscribes to its namespaces and catches up with every peer (the leader that
+   * admitted this node has the new definition, so it serves at once; members that have not seen it
+   * yet refuse, hence a second round shortly after). Leaving unsubscribes; what is stored stays.
+   */
+  #onMembershipChange ({ joined, left }: MembershipChange): void {
+    const changed = new Set([...joined, ...left])
+    const namespaces = new Set([
+      ...[...changed].map(swarmNamespace),
+      ...this.memory.namespaces().map((info) => info.name).filter((name) => changed.has(swarmOfNamespace(name) ?? ''))
+    ])
+    this.replication.gossip.rescope([...namespaces])
+    if (joined.length === 0) return
+    this.replication.catchUp.syncWithAll()
+    setTimeout(() => { if (this.#stopping === undefined) this.replication.catchUp.syncWithAll() }, MEMBERSHIP_RESYNC_MS).unref()
+  }
+
   status (): NodeStatus {
     return {
       peerId: this.peerId,
@@ -466,7 +518,29 @@ export class PeerflowNode {
       transports: { quic: this.config.quic, tcp: this.config.tcp },
       admission: this.admission.mode,
       reachability: this.nat.reachability,
-      nat: this.nat.status()
+      nat: this.nat.status(),
+      replication: this.replicationStatus()
+    }
+  }
+
+  replicationStatus (): ReplicationStatus {
+    const { stats, scope, catchUp } = this.replication
+    const stored = new Map(this.memory.namespaces().map((info) => [info.name, info.bytes]))
+    const names = [...new Set([...stored.keys(), ...stats.receivedByNamespace.keys()])].sort()
+    const namespaces = names.map((namespace) => {
+      const received = stats.receivedByNamespace.get(namespace) ?? { gossip: 0, sync: 0 }
+      return { namespace, gossipBytes: received.gossip, syncBytes: received.sync, storedBytes: stored.get(namespace) ?? 0 }
+    })
+    return {
+      scoped: scope.scoped,
+      swarms: scope.swarms(),
+      bytesReceived: {
+        gossip: namespaces.reduce((sum, row) => sum + row.gossipBytes, 0),
+        sync: stats.syncBytesReceived,
+        updates: namespaces.reduce((sum, row) => sum + row.gossipBytes + row.syncBytes, 0)
+      },
+      namespaces,
+      refusals: catchUp.refusals()
     }
   }
 
@@ -583,6 +657,7 @@ export class PeerflowNode {
       }
     }
     await this.host.stop()
+    this.replication.scope.close()
     await this.memory.close()
     await this.#knownPeers.flush()
     this.log.info('node stopped')

@@ -4,13 +4,14 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { Connection, IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { ProtocolError } from '../../protocols/framing.ts'
 import { SYNC_PROTOCOL } from '../../protocols/ids.ts'
+import { planSend } from '../../protocols/namespace-scope.ts'
 import { SyncSession, type SyncSessionAction, type SyncSessionEvent } from '../../protocols/sync-session.ts'
 import { decodeSyncMessage, encodeSyncMessage, SYNC_LIMITS, type SyncMessage } from '../../protocols/sync.ts'
 import { ADMISSION_WAIT_MS } from '../admission/peer-gate.ts'
 import type { Logger } from '../core/logger.ts'
 import { EPOCH_ZERO, EpochMismatchError, type EpochId } from '../../crdt/epoch.ts'
 import { EpochAssembler, epochFrames, epochsOf, planNamespaceSend, withEpochs } from './epoch-transfer.ts'
-import type { ReplicaStore, ReplicationStats } from './replica.ts'
+import { countReceived, type ReplicaStore, type ReplicationStats } from './replica.ts'
 import type { NodeService, ProtocolHost, ServiceComponents } from './service-components.ts'
 
 const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Y.Doc())
@@ -23,6 +24,16 @@ const STALLED_AFTER_MS = 1_000
 export interface CatchUpInit {
   store: ReplicaStore
   stats: ReplicationStats
+  /** Why `peer` may not hold a swarm-scoped namespace it asks for; absent, every peer may hold everything. */
+  refusalFor?: (peer: string, namespace: string) => string | undefined
+}
+
+/** A scoped namespace a peer would not send this node, and why. */
+export interface CatchUpRefusal {
+  namespace: string
+  peer: string
+  reason: string
+  at: number
 }
 
 export interface CatchUp extends NodeService {
@@ -32,6 +43,8 @@ export interface CatchUp extends NodeService {
   syncWith (peer: PeerId): Promise<void>
   /** Connected peers that completed an exchange of `namespace` with this node. */
   peersInSync (namespace: string): string[]
+  /** The latest refusal per namespace this node asked for (cleared by a later exchange that carries it). */
+  refusals (): CatchUpRefusal[]
 }
 
 export function createCatchUp (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: ProtocolHost }, init: CatchUpInit): CatchUp {
@@ -54,6 +67,8 @@ class StateVectorCatchUp implements CatchUp {
   readonly #syncing = new Map<string, Promise<void>>()
   /** Peers that connected again while an exchange with them ran: one more exchange follows it. */
   readonly #rerun = new Set<string>()
+  readonly #refusals = new Map<string, CatchUpRefusal>()
+  readonly #refusalFor: (peer: string, namespace: string) => string | undefined
   /** The exchange this node started last; the next one waits for it (see syncWith). */
   #lastExchange: Promise<void> = Promise.resolve()
   /** When this node last received a catch-up frame from any peer. */
@@ -68,6 +83,7 @@ class StateVectorCatchUp implements CatchUp {
     this.#log = components.logger.child({ component: 'catch-up' })
     this.#store = init.store
     this.#stats = init.stats
+    this.#refusalFor = init.refusalFor ?? (() => undefined)
   }
 
   isStarted (): boolean {
@@ -96,6 +112,10 @@ class StateVectorCatchUp implements CatchUp {
   peersInSync (namespace: string): string[] {
     const connected = new Set(this.#host.getPeers().map((peer) => peer.toString()))
     return [...(this.#inSync.get(namespace) ?? [])].filter((peer) => connected.has(peer))
+  }
+
+  refusals (): CatchUpRefusal[] {
+    return [...this.#refusals.values()]
   }
 
   syncWithAll (): void {
@@ -238,7 +258,9 @@ class StateVectorCatchUp implements CatchUp {
       })
       this.#stats.syncBytesReceived += bytes.byteLength
       this.#lastFrameAt = Date.now()
-      return decodeSyncMessage(bytes.subarray())
+      const message = decodeSyncMessage(bytes.subarray())
+      if (message.type === 'update') countReceived(this.#stats, message.namespace, 'sync', bytes.byteLength)
+      return message
     }
     const ours = new Map(this.#store.namespaceNames().map((namespace) => [namespace, this.#store.stateVector(namespace)]))
     const ourEpochs = epochsOf(this.#store, ours.keys())
@@ -254,6 +276,7 @@ class StateVectorCatchUp implements CatchUp {
     const applying = new Set<Promise<void>>()
     let failure: Error | undefined
     let completed: string[] | undefined
+    const refusedHere = new Set<string>()
     const fail = (err: Error): void => {
       failure ??= err
       stream.abort(err)
@@ -273,7 +296,7 @@ class StateVectorCatchUp implements CatchUp {
         } else if (action.type === 'send-missing') {
           sending = sending.then(async () => {
             if (failure !== undefined) return
-            await this.#sendMissing(ours, action.theirStateVectors, send, ourEpochs, theirEpochs)
+            await this.#sendMissing(peer, ours, action.theirStateVectors, send, ourEpochs, theirEpochs)
             feed({ type: 'sent-all' })
           }).catch((err: Error) => { fail(err) })
         } else if (action.type === 'apply') {
@@ -305,6 +328,10 @@ class StateVectorCatchUp implements CatchUp {
           )
           applying.add(adopted)
           void adopted.finally(() => applying.delete(adopted))
+        } else if (action.type === 'refused') {
+          refusedHere.add(action.namespace)
+          this.#refusals.set(action.namespace, { namespace: action.namespace, peer, reason: action.reason, at: Date.now() })
+          this.#log.warn({ peer, namespace: action.namespace, reason: action.reason }, 'a peer refused to send a namespace this node asked for')
         } else {
           completed = action.namespaces
         }
@@ -333,6 +360,9 @@ class StateVectorCatchUp implements CatchUp {
     this.#stats.syncRounds++
     // Both sides now hold the union of what they had when the exchange began.
     for (const namespace of completed) {
+      // Neither a namespace the peer refused nor one it may not hold is in sync with it.
+      if (refusedHere.has(namespace) || this.#refusalFor(peer, namespace) !== undefined) continue
+      this.#refusals.delete(namespace)
       const peers = this.#inSync.get(namespace) ?? new Set<string>()
       peers.add(peer)
       this.#inSync.set(namespace, peers)
@@ -340,13 +370,15 @@ class StateVectorCatchUp implements CatchUp {
   }
 
   async #sendMissing (
-    ours: Map<string, Uint8Array>, theirs: Map<string, Uint8Array>, send: (message: SyncMessage) => Promise<void>,
+    peer: string, ours: Map<string, Uint8Array>, theirs: Map<string, Uint8Array>, send: (message: SyncMessage) => Promise<void>,
     ourEpochs: Map<string, EpochId>, theirEpochs: Map<string, EpochId>
   ): Promise<void> {
-    for (const namespace of ours.keys()) {
-      const plan = planNamespaceSend(this.#store, namespace, ourEpochs.get(namespace) ?? EPOCH_ZERO, theirEpochs.get(namespace) ?? EPOCH_ZERO)
-      if (plan === 'epoch') for (const frame of epochFrames(this.#store, namespace)) await send(frame)
-      if (plan !== 'updates') continue
+    const plan = planSend(ours.keys(), theirs.keys(), (namespace) => this.#refusalFor(peer, namespace))
+    for (const { namespace, reason } of plan.refused) await send({ type: 'refused', namespace, reason })
+    for (const namespace of plan.send) {
+      const epochPlan = planNamespaceSend(this.#store, namespace, ourEpochs.get(namespace) ?? EPOCH_ZERO, theirEpochs.get(namespace) ?? EPOCH_ZERO)
+      if (epochPlan === 'epoch') for (const frame of epochFrames(this.#store, namespace)) await send(frame)
+      if (epochPlan !== 'updates') continue
       for (const update of this.#store.missingUpdates(namespace, theirs.get(namespace) ?? EMPTY_STATE_VECTOR)) {
         await send({ type: 'update', namespace, update })
       }

@@ -10,7 +10,7 @@ import { SYNC_LIMITS } from '../../protocols/sync.ts'
 import type { RateLimiter } from '../admission/rate-limiter.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Host } from '../net/host.ts'
-import type { ReplicaStore, ReplicationStats } from './replica.ts'
+import { countReceived, type ReplicaStore, type ReplicationStats } from './replica.ts'
 import type { NodeService, ServiceComponents } from './service-components.ts'
 
 /**
@@ -34,9 +34,16 @@ export interface MemoryGossipInit {
    * catch-up, and gossip published before they subscribed missed them.
    */
   catchUpAll: () => void
+  /** Whether this node replicates a namespace (swarm scope); absent, it replicates all. */
+  replicates?: (namespace: string) => boolean
+  /** Why an origin may not write a swarm-scoped namespace (not a member); its messages are ignored. */
+  refusalFor?: (peer: string, namespace: string) => string | undefined
 }
 
-export type MemoryGossip = NodeService
+export interface MemoryGossip extends NodeService {
+  /** Follows a change of what this node replicates: joins the topics of `namespaces` it now replicates, leaves the others'. */
+  rescope: (namespaces: string[]) => void
+}
 
 export function createMemoryGossip (components: Pick<ServiceComponents, 'gate' | 'logger'> & { host: GossipHost }, init: MemoryGossipInit): MemoryGossip {
   return new NamespaceGossip(components, init)
@@ -84,6 +91,20 @@ class NamespaceGossip implements MemoryGossip {
     this.#host.services.pubsub.removeEventListener('message', this.#onGossip)
   }
 
+  rescope (namespaces: string[]): void {
+    if (!this.#started) return
+    const replicates = this.#init.replicates ?? (() => true)
+    for (const namespace of namespaces) {
+      if (replicates(namespace)) {
+        this.#subscribe(namespace)
+        continue
+      }
+      const topic = memoryTopic(namespace)
+      this.#host.services.pubsub.unsubscribe(topic)
+      this.#host.services.pubsub.topicValidators.delete(topic)
+    }
+  }
+
   #subscribe (namespace: string): void {
     const topic = memoryTopic(namespace)
     const pubsub = this.#host.services.pubsub
@@ -104,6 +125,9 @@ class NamespaceGossip implements MemoryGossip {
     }
     try {
       const { namespace, update, epoch } = decodeMemoryGossip(message.topic, this.#openPayload(message.data))
+      // A swarm's namespace is written by its members; a newer definition than ours may say
+      // otherwise, so ignore rather than penalise (catch-up brings it once the definition arrives).
+      if (this.#init.refusalFor?.(message.from.toString(), namespace) !== undefined) return TopicValidatorResult.Ignore
       this.#accepted.set(message, { namespace, update: validateRemoteUpdate(update, MAX_GOSSIP_UPDATE_BYTES), epoch: epoch ?? EPOCH_ZERO })
       return TopicValidatorResult.Accept
     } catch (err) {
@@ -119,6 +143,7 @@ class NamespaceGossip implements MemoryGossip {
     const decoded = this.#accepted.get(message)
     if (decoded === undefined || message.type !== 'signed') return
     this.#init.stats.gossipReceived++
+    countReceived(this.#init.stats, decoded.namespace, 'gossip', message.data.byteLength)
     this.#init.store.applyRemote(decoded.namespace, decoded.update, message.from.toString(), decoded.epoch).catch((err: Error) => {
       this.#init.stats.gossipRejected++
       if (err instanceof EpochMismatchError) {
@@ -135,6 +160,7 @@ class NamespaceGossip implements MemoryGossip {
   }
 
   #onStoreUpdate (namespace: string, update: Uint8Array, origin: string): void {
+    if (this.#init.replicates?.(namespace) === false) return
     const isNew = !this.#host.services.pubsub.getTopics().includes(memoryTopic(namespace))
     this.#subscribe(namespace)
     if (isNew && origin !== 'local') {

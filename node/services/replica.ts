@@ -22,8 +22,24 @@ export interface ReplicationStats {
   syncRounds: number
   syncBytesSent: number
   syncBytesReceived: number
+  /**
+   * Bytes of updates received per namespace, by path: gossip messages (as they arrived, sealed or
+   * not) and catch-up update frames. A namespace this node does not replicate stays at zero.
+   */
+  receivedByNamespace: Map<string, NamespaceBytesReceived>
+}
+
+export interface NamespaceBytesReceived {
+  gossip: number
+  sync: number
 }
 
 export function emptyReplicationStats (): ReplicationStats {
-  return { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0 }
+  return { gossipSent: 0, gossipReceived: 0, gossipRejected: 0, syncRounds: 0, syncBytesSent: 0, syncBytesReceived: 0, receivedByNamespace: new Map() }
+}
+
+export function countReceived (stats: ReplicationStats, namespace: string, path: keyof NamespaceBytesReceived, bytes: number): void {
+  const counts = stats.receivedByNamespace.get(namespace) ?? { gossip: 0, sync: 0 }
+  counts[path] += bytes
+  stats.receivedByNamespace.set(namespace, counts)
 }

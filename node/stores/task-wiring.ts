@@ -1,9 +1,9 @@
-import type { JsonValue, MemoryStore } from '../../crdt/index.ts'
+import { PeerflowError, swarmNamespace, swarmOfNamespace, type JsonValue, type MemoryStore } from '../../crdt/index.ts'
 import type { AgentRole, AgentTool } from '../../src/agents/index.ts'
 import { AGENT_ROLES_NAMESPACE } from './user-roles.ts'
 import { nodeProvider } from '../config/model-routing.ts'
 import { agentTools } from '../../src/swarm/tasks/agent-tools.ts'
-import { TASKS_NAMESPACE } from '../../src/swarm/tasks/keys.ts'
+import { parseKey, TASKS_NAMESPACE, taskKey } from '../../src/swarm/tasks/keys.ts'
 import type { AttemptWorkspaces, PatternBank, SharedMemory, SwarmDirectory, TaskStore } from '../../src/swarm/tasks/ports.ts'
 import { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { SwarmService } from '../../src/swarm/swarm-service.ts'
@@ -31,22 +31,71 @@ export interface TaskWiring {
   /** Roles beyond the built-in ones. */
   roles: (name: string) => AgentRole | undefined
   env?: NodeJS.ProcessEnv
+  /** The swarms whose namespaces this node replicates (replication-scope.ts). */
+  scope: TaskScope
 }
 
-function taskStoreIn (memory: MemoryStore, self: string): TaskStore {
+/** What the task layer's storage needs to know of the replication scope. */
+export interface TaskScope {
+  swarms: () => string[]
+  replicates: (namespace: string) => boolean
+}
+
+/**
+ * The task layer sees one store; underneath, a swarm's records (specs and everything about its
+ * tasks, its grants and budgets) live in the swarm's own namespace, replicated only to its members,
+ * and what every leader reads whatever its swarm (workers' capacity, network budgets) in the
+ * network-wide `tasks` namespace, which also still holds records written before swarms had one.
+ */
+function taskNamespaces (memory: MemoryStore, scope: TaskScope): { held: () => string[], of: (key: string, value?: JsonValue) => string } {
+  const held = (): string[] => [TASKS_NAMESPACE, ...scope.swarms().map(swarmNamespace)]
+  const of = (key: string, value?: JsonValue): string => {
+    const parsed = parseKey(key)
+    if (parsed === undefined || parsed.kind === 'worker') return TASKS_NAMESPACE
+    if (parsed.kind === 'budget') return parsed.swarm === null ? TASKS_NAMESPACE : swarmNamespace(parsed.swarm)
+    if (parsed.kind === 'grant') return swarmNamespace(parsed.swarm)
+    if (parsed.kind === 'spec') {
+      const swarm = (value as { swarm?: unknown } | undefined)?.swarm
+      if (typeof swarm === 'string') return swarmNamespace(swarm)
+    }
+    const holder = held().find((namespace) => memory.get(namespace, taskKey(parsed.task)) !== undefined)
+    if (holder === undefined) throw new PeerflowError('not-found', `no task '${parsed.task}' in the swarms this node replicates`)
+    return holder
+  }
+  return { held, of }
+}
+
+function taskStoreIn (memory: MemoryStore, self: string, scope: TaskScope): TaskStore {
+  const namespaces = taskNamespaces(memory, scope)
   return {
     // Entries go out as the store holds them: the task layer caches its decoding per entry object.
-    list: (prefix) => memory.list(TASKS_NAMESPACE, { prefix }),
-    put: async (key, value, ttlMs) => { await memory.put(TASKS_NAMESPACE, key, value, { author: self, ttlMs }) },
-    onChange: (listener) => memory.onUpdate((namespace) => { if (namespace === TASKS_NAMESPACE) listener() })
+    list: (prefix) => namespaces.held().flatMap((namespace) => memory.list(namespace, { prefix })),
+    put: async (key, value, ttlMs) => {
+      const namespace = namespaces.of(key, value)
+      if (!scope.replicates(namespace)) {
+        throw new PeerflowError('forbidden', `this node is not a member of swarm '${swarmOfNamespace(namespace) ?? ''}' and does not replicate its tasks (namespace '${namespace}'): submit from a member, or join the swarm first`)
+      }
+      await memory.put(namespace, key, value, { author: self, ttlMs })
+    },
+    onChange: (listener) => memory.onUpdate((namespace) => {
+      if (namespace === TASKS_NAMESPACE || (swarmOfNamespace(namespace) !== undefined && scope.replicates(namespace))) listener()
+    })
   }
 }
 
-function sharedMemoryIn (memory: MemoryStore, self: string): SharedMemory {
+function sharedMemoryIn (memory: MemoryStore, self: string, scope: TaskScope): SharedMemory {
+  const readable = (namespace: string): string => {
+    if (!scope.replicates(namespace)) throw new PeerflowError('forbidden', `this node does not replicate namespace '${namespace}' (its swarm's members do)`)
+    return namespace
+  }
   return {
-    get: (namespace, key) => memory.get(namespace, key),
-    list: (namespace, prefix) => memory.list(namespace, { prefix }),
-    put: async (namespace, key, value: JsonValue) => { await memory.put(namespace, key, value, { author: self }) }
+    get: (namespace, key) => memory.get(readable(namespace), key),
+    list: (namespace, prefix) => memory.list(readable(namespace), { prefix }),
+    put: async (namespace, key, value: JsonValue) => {
+      // A swarm's namespace holds its task records, which peerflow writes (one writer per key).
+      if (swarmOfNamespace(namespace) !== undefined) throw new PeerflowError('forbidden', `namespace '${namespace}' is maintained by peerflow itself and is read-only to agents`)
+      await memory.put(namespace, key, value, { author: self })
+    }
   }
 }
 
@@ -84,7 +133,7 @@ export function createTaskService (wiring: TaskWiring): TaskService {
   const { baseUrl: _baseUrl, roles: _roles, ...settings } = config.agents
   return new TaskService({
     self,
-    store: taskStoreIn(memory, self),
+    store: taskStoreIn(memory, self, wiring.scope),
     swarms: swarmDirectory(wiring),
     patterns: wiring.patterns,
     provider: () => nodeProvider(config, env),
@@ -99,9 +148,9 @@ export function createTaskService (wiring: TaskWiring): TaskService {
 }
 
 /** The tools every task agent on this node gets: replicated memory and the ReasoningBank. */
-export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () => PatternBank | undefined): AgentTool[] {
+export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () => PatternBank | undefined, scope: TaskScope): AgentTool[] {
   return agentTools({
-    memory: sharedMemoryIn(memory, self),
+    memory: sharedMemoryIn(memory, self, scope),
     patterns,
     readOnlyNamespaces: [TASKS_NAMESPACE, SWARMS_NAMESPACE, PATTERNS_NAMESPACE, AGENT_ROLES_NAMESPACE]
   })
@@ -110,7 +159,8 @@ export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () 
 /** Every file hash a live task record names (attached files and files results carry): what blob GC keeps. */
 export function taskFileHashes (memory: MemoryStore): Set<string> {
   const hashes = new Set<string>()
-  for (const entry of memory.list(TASKS_NAMESPACE, { prefix: 'task/' })) {
+  const held = memory.namespaces().map((info) => info.name).filter((name) => name === TASKS_NAMESPACE || swarmOfNamespace(name) !== undefined)
+  for (const entry of held.flatMap((namespace) => memory.list(namespace, { prefix: 'task/' }))) {
     const files = (entry.value as { files?: unknown } | null)?.files
     if (!Array.isArray(files)) continue
     for (const file of files) {

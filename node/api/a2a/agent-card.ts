@@ -11,10 +11,14 @@ function skill (id: string, name: string, description: string, tags: string[]): 
   return { id, name, description, tags, examples: [], inputModes: ['text/plain'], outputModes: ['text/plain'], securityRequirements: [] }
 }
 
-/** Every swarm is a skill, and so is every role its members offer (`swarm/role`): the sender picks one by id. */
+/**
+ * Every swarm this node is in is a skill, and so is every role its members offer (`swarm/role`): the
+ * sender picks one by id. Swarms the node is not in are left out: it does not hold their tasks.
+ */
 export function swarmSkills (node: PeerflowNode): AgentSkill[] {
   const skills: AgentSkill[] = []
-  for (const swarm of node.swarms.list()) {
+  const replicated = new Set(node.replication.scope.swarms())
+  for (const swarm of node.swarms.list().filter((candidate) => replicated.has(candidate.name))) {
     const roles = [...new Set(swarm.members.flatMap((member) => member.roles))].sort()
     const leader = swarm.leader === null ? 'electing a leader' : 'led by an elected coordinator'
     skills.push(skill(swarm.name, `${swarm.name} swarm`,

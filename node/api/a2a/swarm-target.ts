@@ -32,7 +32,10 @@ export function swarmTargetOf (node: PeerflowNode, request: SendMessageRequest):
   const metadata = { ...request.metadata, ...message.metadata } as Record<string, unknown>
   const skill = stringField(metadata, 'skill')
   const [skillSwarm, skillRole] = skill === undefined ? [] : skill.split('/', 2)
-  const known = node.swarms.list().map((swarm) => swarm.name)
+  // Only a member holds a swarm's tasks (scoped replication), so only its swarms can take one here.
+  const replicated = new Set(node.replication.scope.swarms())
+  const defined = node.swarms.list().map((swarm) => swarm.name)
+  const known = defined.filter((name) => replicated.has(name))
   let swarm = stringField(metadata, 'swarm') ?? skillSwarm
   if (swarm === undefined) {
     if (known.length !== 1) {
@@ -41,6 +44,9 @@ export function swarmTargetOf (node: PeerflowNode, request: SendMessageRequest):
         : `name the swarm in metadata {"skill": "<swarm>"}: one of ${known.join(', ')}`)
     }
     swarm = known[0] as string
+  }
+  if (!known.includes(swarm) && defined.includes(swarm)) {
+    throw new PeerflowError('forbidden', `this node is not a member of swarm '${swarm}' and does not replicate its tasks: send the message to a member (this node's swarms: ${known.join(', ') || 'none'})`)
   }
   if (!known.includes(swarm)) throw new PeerflowError('invalid', `unknown swarm '${swarm}' (known: ${known.join(', ') || 'none'})`)
   return { swarm, role: stringField(metadata, 'role') ?? skillRole, prompt }

@@ -7,6 +7,7 @@ import { requireString, type Route } from '../route.ts'
 import type { EntryReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } from '../types.ts'
 
 function requireNamespace (node: PeerflowNode, namespace: string): void {
+  node.replication.scope.assertReplicates(namespace)
   const known = node.memory.namespaces().map((info) => info.name)
   if (!known.includes(namespace)) {
     throw new PeerflowError('not-found', `unknown namespace '${namespace}' (known: ${known.join(', ') || 'none'})`)
@@ -47,6 +48,7 @@ export const memoryStoreRoute: Route = {
     if (fields.tags !== undefined && (!Array.isArray(fields.tags) || fields.tags.some((tag) => typeof tag !== 'string'))) {
       throw new PeerflowError('invalid', 'tags must be an array of strings')
     }
+    node.replication.scope.assertReplicates(params.namespace as string)
     const entry: Entry = await node.memory.put(params.namespace as string, key, fields.value, {
       author: node.peerId,
       ttlMs: fields.ttlMs as number | undefined,

@@ -1,4 +1,4 @@
-import { PeerflowError } from '../../../crdt/index.ts'
+import { PeerflowError, swarmNamespace } from '../../../crdt/index.ts'
 import { MAX_TASK_FILES, TaskBudget } from '../../../src/swarm/tasks/records.ts'
 import { FileRef } from '../../../protocols/blob.ts'
 import { ROUTE_PRIORITIES, type RoutePriority } from '../../../src/agents/index.ts'
@@ -88,9 +88,12 @@ export const taskSubmitRoute: Route = {
 export const taskListRoute: Route = {
   method: 'GET',
   path: '/tasks',
-  handle: ({ node, query }): TaskListReply => ({
-    tasks: node.tasks.list({ swarm: query.get('swarm') ?? undefined, state: (query.get('state') ?? undefined) as TaskState | undefined })
-  })
+  handle: ({ node, query }): TaskListReply => {
+    const swarm = query.get('swarm') ?? undefined
+    // A swarm's tasks are on its members only: say so rather than list nothing.
+    if (swarm !== undefined) node.replication.scope.assertReplicates(swarmNamespace(swarm))
+    return { tasks: node.tasks.list({ swarm, state: (query.get('state') ?? undefined) as TaskState | undefined }) }
+  }
 }
 
 export const taskShowRoute: Route = {

@@ -389,7 +389,7 @@ export class TaskService {
     let view = records === undefined ? undefined : deriveTask(records)
     // Its state depends on other tasks': derive them too.
     if (view?.spec.after !== undefined && view.spec.after.length > 0) view = this.#deriveAll(this.#index()).get(id)
-    if (view === undefined) throw new TaskError('not-found', `no task '${id}' on this node (it may not have replicated here yet)`)
+    if (view === undefined) throw new TaskError('not-found', `no task '${id}' on this node (it may not have replicated here yet, or its swarm is one this node is not a member of and does not replicate)`)
     return view
   }
 
