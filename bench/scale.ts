@@ -85,8 +85,10 @@ async function cleanup (): Promise<void> {
   root = undefined
 }
 
+let interrupted = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true
     process.stderr.write(`\n${signal}: stopping the nodes and removing the namespaces…\n`)
     void cleanup().finally(() => process.exit(130))
   })
@@ -177,6 +179,8 @@ try {
     results.push(await measureSize(size, size === LARGE))
   }
 } catch (err) {
+  // Interrupted: the signal handler tears down and exits; what failed because of it does not matter.
+  if (interrupted) await new Promise(() => {})
   await cleanup()
   throw err
 }
