@@ -101,7 +101,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
   const testbed = new ScaleTestbed(lan, root, NODE_CONFIG)
   bed = testbed
   const started = performance.now()
-  await testbed.grow(nodes, 3)
+  await testbed.grow(nodes, 2)
   const grownMs = performance.now() - started
   await waitForMesh(testbed, Math.min(nodes - 1, 8))
   const startMs = performance.now() - started

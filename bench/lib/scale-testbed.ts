@@ -89,7 +89,8 @@ export class ScaleTestbed {
       '--data', dataDir,
       '--listen', `/ip4/${addr}/udp/${NODE_PORT}/quic-v1`,
       ...bootstrap
-    ], { PEERFLOW_LOG_LEVEL: 'warn' }, 60_000)
+    // Generous: 30 processes starting on 2 shared cores each take tens of seconds of wall time.
+    ], { PEERFLOW_LOG_LEVEL: 'warn' }, 300_000)
   }
 
   async stop (node: BedNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
