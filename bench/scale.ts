@@ -103,7 +103,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
   const started = performance.now()
   await testbed.grow(nodes, 2)
   const grownMs = performance.now() - started
-  await waitForMesh(testbed, Math.min(nodes - 1, 8))
+  await waitForMesh(testbed, Math.min(nodes - 1, 8), 300_000)
   const startMs = performance.now() - started
   log(`  processes up after ${(grownMs / 1000).toFixed(1)} s`)
   const peers = await Promise.all(testbed.running().map(connectedPeers))
@@ -182,6 +182,8 @@ try {
   // Interrupted: the signal handler tears down and exits; what failed because of it does not matter.
   if (interrupted) await new Promise(() => {})
   await cleanup()
+  // The sizes measured so far are kept, with why the run stopped.
+  await writeResults('scale', [], { nodes: LARGE, baselineNodes: SMALL, quick, plan: PLAN, failed: (err as Error).message.split('\n')[0], runs: results })
   throw err
 }
 const [small, large] = results as [SizeResult, SizeResult]
