@@ -22,7 +22,12 @@ export const SwarmDefinition = z.object({
   name: z.string().regex(SWARM_NAME),
   topology: z.enum(TOPOLOGIES),
   maxAgents: z.number().int().min(1).max(1000),
-  /** Every member, in join order; the first `maxVoters` vote in elections. */
+  /**
+   * How many of the first members vote (1..maxVoters; absent means maxVoters). The rest are
+   * non-voting workers: they follow the leader and take tasks, but quorums stay small.
+   */
+  voters: z.number().int().min(1).max(SWARM_LIMITS.maxVoters).optional(),
+  /** Every member, in join order; the first `voters` vote in elections. */
   members: z.array(z.string().min(1).max(128)).min(1).max(SWARM_LIMITS.maxMembers),
   /** Agent roles each member offers. */
   roles: z.record(z.string(), z.array(z.string().max(64)).max(32)),
@@ -34,7 +39,12 @@ export const SwarmDefinition = z.object({
 export type SwarmDefinition = z.infer<typeof SwarmDefinition>
 
 export function votersOf (definition: SwarmDefinition): string[] {
-  return definition.members.slice(0, SWARM_LIMITS.maxVoters)
+  return definition.members.slice(0, definition.voters ?? SWARM_LIMITS.maxVoters)
+}
+
+/** The members past the voters: non-voting workers. */
+export function workersOf (definition: SwarmDefinition): string[] {
+  return definition.members.slice(definition.voters ?? SWARM_LIMITS.maxVoters)
 }
 
 export const SwarmRequest = z.discriminatedUnion('type', [

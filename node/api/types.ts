@@ -62,7 +62,7 @@ export interface MemoryDeleteReply { deleted: boolean }
 
 // swarms
 
-export interface SwarmInitRequest { name: string, topology?: Topology, maxAgents?: number, roles?: string[] }
+export interface SwarmInitRequest { name: string, topology?: Topology, maxAgents?: number, roles?: string[], voters?: number }
 export interface SwarmJoinRequest { roles?: string[] }
 export interface SwarmListReply { swarms: SwarmStatus[] }
 export interface SwarmEventsReply { events: Array<SwarmEvent & { seq: number }> }

@@ -37,6 +37,8 @@ export class Election {
   /** The (term, seq) of the heartbeat whose member list we adopted: older ones arriving late must not undo it. */
   #membersFrom = { term: -1, seq: -1 }
   #outbox: Envelope[] = []
+  /** Non-voting followers: heartbeats reach them (so they learn the leader), their acks count for nothing. */
+  #followers: string[] = []
 
   constructor (config: ElectionConfig, start: ElectionStart) {
     this.#config = resolveElectionConfig(config)
@@ -53,6 +55,11 @@ export class Election {
   get leader (): string | null { return this.#leader }
   get votedFor (): string | null { return this.#votedFor }
   get members (): readonly string[] { return [...this.#members] }
+
+  /** Sets who else hears the leader's heartbeats without voting (a swarm's workers). */
+  setFollowers (followers: readonly string[]): void {
+    this.#followers = [...followers]
+  }
 
   /** Leader side: when `member` last acked a heartbeat. Follower side: when the leader's last heartbeat arrived. */
   lastHeardAt (member: string): number | null {
@@ -205,7 +212,7 @@ export class Election {
   #broadcastHeartbeat (now: number, alsoTo: readonly string[]): void {
     this.#heartbeatSeq += 1
     const heartbeat: Heartbeat = { type: 'heartbeat', term: this.#term, leader: this.#config.self, members: [...this.#members], seq: this.#heartbeatSeq }
-    for (const member of [...this.#members, ...alsoTo]) {
+    for (const member of new Set([...this.#members, ...this.#followers, ...alsoTo])) {
       if (member !== this.#config.self) this.#send(member, heartbeat)
     }
     this.#nextHeartbeatAt = now + this.#config.heartbeatIntervalMs

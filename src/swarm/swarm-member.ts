@@ -14,6 +14,8 @@ export interface SwarmMemberOptions {
   swarm: string
   self: string
   voters: string[]
+  /** Members that do not vote: they follow the leader's heartbeats. */
+  workers: string[]
   persisted: PersistentState
   timing: ElectionTiming
   stateStore: ElectionStateStore
@@ -48,6 +50,7 @@ export class SwarmMember {
       { self: options.self, members: options.voters, ...options.timing },
       { persisted: options.persisted, random: options.random ?? Math.random, now: this.#now() }
     )
+    this.#election.setFollowers(options.workers)
   }
 
   get role (): Role { return this.#election.role }
@@ -75,6 +78,10 @@ export class SwarmMember {
     const current = this.#election.members
     if (current.length === voters.length && current.every((member, i) => member === voters[i])) return
     this.#apply(this.#election.setMembers(voters, this.#now()))
+  }
+
+  setWorkers (workers: string[]): void {
+    this.#election.setFollowers(workers)
   }
 
   /** Resolves once every output so far has been applied. */

@@ -2,7 +2,7 @@ import { PeerflowError } from '../../crdt/index.ts'
 import { decodeRaftMessage, type RaftMessage } from '../../protocols/raft/messages.ts'
 import type { ElectionEvent } from '../../protocols/raft/output.ts'
 import {
-  SWARM_LIMITS, SWARM_NAME, votersOf, type SwarmDefinition, type SwarmReply, type SwarmRequest, type Topology
+  SWARM_LIMITS, SWARM_NAME, votersOf, workersOf, type SwarmDefinition, type SwarmReply, type SwarmRequest, type Topology
 } from '../../protocols/swarm.ts'
 import type { ElectionStateStore, SwarmDefinitionStore, SwarmTransport } from './ports.ts'
 import { SwarmEventLog } from './swarm-events.ts'
@@ -91,12 +91,18 @@ export class SwarmService {
     return this.#members.get(swarm)
   }
 
-  /** Creates a swarm with this node as its only member (and so its leader). */
-  async init (name: string, topology: Topology, maxAgents: number, roles: string[]): Promise<SwarmDefinition> {
+  /**
+   * Creates a swarm with this node as its only member (and so its leader). `voters` caps how many
+   * of the first members vote (default SWARM_LIMITS.maxVoters); later joiners are workers.
+   */
+  async init (name: string, topology: Topology, maxAgents: number, roles: string[], voters?: number): Promise<SwarmDefinition> {
     if (!SWARM_NAME.test(name)) throw new SwarmError('invalid', `invalid swarm name '${name}': lowercase letters, digits, '-' and '_', up to 48 characters`)
     if (this.#options.definitions.get(name) !== undefined) throw new SwarmError('conflict', `swarm '${name}' already exists`)
+    if (voters !== undefined && (!Number.isInteger(voters) || voters < 1 || voters > SWARM_LIMITS.maxVoters)) {
+      throw new SwarmError('invalid', `voters must be an integer from 1 to ${SWARM_LIMITS.maxVoters}`)
+    }
     const definition: SwarmDefinition = {
-      name, topology, maxAgents, members: [this.#options.self], roles: { [this.#options.self]: roles },
+      name, topology, maxAgents, ...(voters === undefined ? {} : { voters }), members: [this.#options.self], roles: { [this.#options.self]: roles },
       createdBy: this.#options.self, createdAt: Date.now(), version: 1
     }
     await this.#options.definitions.put(definition)
@@ -232,7 +238,10 @@ export class SwarmService {
       if (isMember && seat === undefined) {
         this.#startSeat(definition).catch((err: Error) => { this.#options.log.warn({ swarm: definition.name, err: err.message }, 'cannot take a seat in the swarm election') })
       }
-      else if (isMember && seat !== undefined) seat.setVoters(votersOf(definition))
+      else if (isMember && seat !== undefined) {
+        seat.setVoters(votersOf(definition))
+        seat.setWorkers(workersOf(definition))
+      }
       else if (!isMember && seat !== undefined) this.#members.delete(definition.name)
     }
     for (const name of this.#members.keys()) {
@@ -250,6 +259,7 @@ export class SwarmService {
         swarm: definition.name,
         self: this.#options.self,
         voters: votersOf(current),
+        workers: workersOf(current),
         persisted,
         timing: this.#options.timing,
         stateStore: this.#options.stateStore,

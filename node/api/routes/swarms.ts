@@ -21,12 +21,13 @@ export const swarmInitRoute: Route = {
   path: '/swarms',
   handle: async ({ node, body }): Promise<SwarmStatus> => {
     const name = requireString(body, 'name')
-    const fields = body as { topology?: unknown, maxAgents?: unknown }
+    const fields = body as { topology?: unknown, maxAgents?: unknown, voters?: unknown }
     const topology = (fields.topology ?? 'hierarchical') as Topology
     if (!TOPOLOGIES.includes(topology)) throw new PeerflowError('invalid', `unknown topology '${String(topology)}' (one of ${TOPOLOGIES.join(', ')})`)
     const maxAgents = fields.maxAgents ?? 8
     if (typeof maxAgents !== 'number' || !Number.isInteger(maxAgents) || maxAgents < 1 || maxAgents > 1000) throw new PeerflowError('invalid', 'maxAgents must be an integer from 1 to 1000')
-    await node.swarms.init(name, topology, maxAgents, rolesOf(body))
+    if (fields.voters !== undefined && typeof fields.voters !== 'number') throw new PeerflowError('invalid', 'voters must be an integer')
+    await node.swarms.init(name, topology, maxAgents, rolesOf(body), fields.voters as number | undefined)
     return node.swarms.status(name)
   }
 }

@@ -27,11 +27,14 @@ export function registerSwarmCommands (program: Command): void {
   withApi(swarm.command('init').argument('<name>').description('create a swarm with this node as its first member'))
     .option('--topology <topology>', 'hierarchical | mesh | ring | adaptive', 'hierarchical')
     .option('--max-agents <n>', 'most agents the swarm runs at once', '8')
+    .option('--voters <n>', 'how many of the first members vote in elections (1-7, default 7); later joiners are non-voting workers')
     .option('--role <role>', 'agent role this node offers, repeatable', collect)
-    .action(async (name: string, options: ReadOptions & { topology: string, maxAgents: string, role?: string[] }) => {
+    .action(async (name: string, options: ReadOptions & { topology: string, maxAgents: string, voters?: string, role?: string[] }) => {
       const maxAgents = Number(options.maxAgents)
       if (!Number.isInteger(maxAgents)) throw new CliError(`--max-agents: expected an integer, got '${options.maxAgents}'`, 2)
-      const status = await clientFor(options).swarms.init({ name, topology: options.topology as Topology, maxAgents, roles: options.role ?? [] })
+      const voters = options.voters === undefined ? undefined : Number(options.voters)
+      if (voters !== undefined && !Number.isInteger(voters)) throw new CliError(`--voters: expected an integer, got '${options.voters}'`, 2)
+      const status = await clientFor(options).swarms.init({ name, topology: options.topology as Topology, maxAgents, roles: options.role ?? [], ...(voters === undefined ? {} : { voters }) })
       if (options.json === true) return printJson(status)
       process.stdout.write(`created swarm ${name} (${status.topology}); other nodes join with: peerflow swarm join ${name}\n`)
     })
