@@ -1,17 +1,15 @@
 /**
- * npm run bench:vectors — the ReasoningBank's vector search: HNSW (USearch, DEFAULT_HNSW_PARAMS, built in
- * batches on every core as the bank rebuilds it) against an exact scan over the same Float32 data in the
- * same run, on 100k clustered 384-d vectors, with an ef sweep for the recall/latency trade-off. Two spaces:
- * loose clusters (cosine ≈ 0.2 within a cluster, the main figures) and tighter ones (≈ 0.5), because HNSW's
- * cost depends on how structured the data is. On the loose clusters the scalar-quantized options (f16, i8)
- * are built too, for their recall, bytes per vector and latency. Then the end-to-end query latency of a
- * ReasoningBank with the Universal Sentence Encoder at 10k patterns. BENCH_QUICK=1 (or --quick) runs 10k
- * vectors and 1k patterns. The load average is recorded: the figures are only as quiet as the machine.
+ * npm run bench:vectors — the ReasoningBank's vector search: HNSW (M=16, efConstruction=100, ef=100) against
+ * an exact scan over the same Float32 data in the same run, on 100k clustered 384-d vectors, with an ef
+ * sweep for the recall/latency trade-off. Two spaces: loose clusters (cosine ≈ 0.2 within a cluster, the
+ * main figures) and tighter ones (≈ 0.5), because HNSW's cost depends on how structured the data is.
+ * Then the end-to-end query latency of a ReasoningBank with the Universal Sentence Encoder at 10k
+ * patterns. BENCH_QUICK=1 (or --quick) runs 10k vectors and 1k patterns.
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DEFAULT_HNSW_PARAMS, HnswIndex, QUANTIZATIONS, REBUILD_BATCH, type Quantization } from '../src/reasoningbank/hnsw-index.ts'
+import { DEFAULT_HNSW_PARAMS, HnswIndex } from '../src/reasoningbank/hnsw-index.ts'
 import { exactSearch } from '../src/reasoningbank/exact-search.ts'
 import { InMemoryPatternStore } from '../src/reasoningbank/in-memory-pattern-store.ts'
 import { ReasoningBank } from '../src/reasoningbank/reasoning-bank.ts'
@@ -33,17 +31,12 @@ const K = 10
 /** Exact scans are slow at full size, so recall and the exact latencies use fewer queries than HNSW latency. */
 const EXACT_QUERIES = quick ? 100 : 200
 const HNSW_QUERIES = quick ? 1000 : 2000
-/** The graph searches with max(ef, k), so the sweep starts above k. */
-const EF_SWEEP = [16, 32, 48, 64, 100, 200]
-/**
- * Quantized options, measured on the loose clusters (the goal's data set). f16 by default; i8 lost recall in
- * quick runs (0.91 at ef=64), so it runs only when asked: BENCH_QUANTIZATIONS=f16,i8.
- */
-const QUANTIZED = (process.env.BENCH_QUANTIZATIONS ?? 'f16').split(',').filter((name): name is Quantization => QUANTIZATIONS.includes(name as Quantization))
+/** hnswlib searches with max(ef, k), so the sweep starts above k. */
+const EF_SWEEP = [16, 32, 64, 100, 200]
 const PATTERNS = quick ? 1_000 : 10_000
 const BANK_QUERIES = quick ? 100 : 300
 
-const GOALS = { recall: 0.98, p50Ms: 0.4, speedup: 150, bytesPerVector: 2048, buildSeconds: 30, endToEndP50Ms: 30 }
+const GOALS = { recall: 0.98, p50Ms: 0.4, speedup: 150, bytesPerVector: 2048, buildSeconds: 40, endToEndP50Ms: 30 }
 
 function log (line: string): void {
   process.stdout.write(`${line}\n`)
@@ -53,24 +46,15 @@ function row (i: number, matrix: Float32Array): Float32Array {
   return matrix.subarray(i * DIMENSIONS, (i + 1) * DIMENSIONS)
 }
 
-function cpuSeconds (): number {
-  const { user, system } = process.cpuUsage()
-  return (user + system) / 1e6
-}
-
-/** Builds as ReasoningBank's rebuild does: batches of REBUILD_BATCH inserted on every core. */
-function buildIndex (data: Float32Array, quantization: Quantization): { index: HnswIndex, seconds: number, cpuSeconds: number } {
-  const index = HnswIndex.create({ dimensions: DIMENSIONS, embedder: 'bench', params: { quantization } })
-  const names = Array.from({ length: VECTORS }, (_, i) => String(i))
+function buildIndex (data: Float32Array): { index: HnswIndex, seconds: number } {
+  const index = HnswIndex.create({ dimensions: DIMENSIONS, embedder: 'bench', initialCapacity: VECTORS })
   const started = performance.now()
-  const startedCpu = cpuSeconds()
   const step = VECTORS / 10
-  for (let i = 0; i < VECTORS; i += REBUILD_BATCH) {
-    const end = Math.min(VECTORS, i + REBUILD_BATCH)
-    index.upsertMany(names.slice(i, end), data.subarray(i * DIMENSIONS, end * DIMENSIONS))
-    if (end % step === 0) log(`  built ${end}/${VECTORS} (${quantization}) in ${((performance.now() - started) / 1000).toFixed(1)} s, load ${loadavg()[0]?.toFixed(1)}`)
+  for (let i = 0; i < VECTORS; i++) {
+    index.upsert(String(i), row(i, data))
+    if ((i + 1) % step === 0) log(`  built ${i + 1}/${VECTORS} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   }
-  return { index, seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSeconds() - startedCpu }
+  return { index, seconds: (performance.now() - started) / 1000 }
 }
 
 async function sizeOnDisk (dir: string): Promise<number> {
@@ -118,83 +102,54 @@ function hnswLatencies (index: HnswIndex, queries: Float32Array): number[] {
   return samples
 }
 
-interface SweepPoint { ef: number, recall: number, p50Ms: number, p99Ms: number, speedup: number }
-
-interface Measured {
-  quantization: Quantization
-  buildSeconds: number
-  buildCpuSeconds: number
-  loadAverageAfterBuild: number
-  diskBytes: number
-  sweep: SweepPoint[]
-}
-
-/**
- * Builds the index, saves it (its size on disk is the bytes-per-vector figure), then reloads it with each ef
- * of the sweep, since USearch fixes ef when an index is opened.
- */
-async function buildAndSweep (data: Float32Array, queries: Float32Array, exact: ExactRun, quantization: Quantization): Promise<Measured> {
-  const built = buildIndex(data, quantization)
-  const loadAverageAfterBuild = loadavg()[0] as number
-  log(`  ${quantization}: built in ${built.seconds.toFixed(1)} s (${built.cpuSeconds.toFixed(1)} s CPU on ${availableParallelism()} cores), load average ${loadAverageAfterBuild.toFixed(1)}`)
-  const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-vectors-'))
-  try {
-    await built.index.save(dir)
-    const diskBytes = await sizeOnDisk(dir)
-    const exactP50 = median(exact.exactMs)
-    const sweep: SweepPoint[] = []
-    for (const ef of EF_SWEEP) {
-      const loaded = await HnswIndex.load(dir, { ef })
-      if (!loaded.ok) throw new Error(`could not reload the index: ${loaded.reason}`)
-      const latencies = hnswLatencies(loaded.index, queries)
-      const point = { ef, recall: recall(loaded.index, queries, exact.truths), p50Ms: median(latencies), p99Ms: percentile(latencies, 99), speedup: exactP50 / median(latencies) }
-      sweep.push(point)
-      log(`  ${quantization} ef=${ef}: recall@${K} ${point.recall.toFixed(4)}, p50 ${point.p50Ms.toFixed(3)} ms, p99 ${point.p99Ms.toFixed(3)} ms, ${point.speedup.toFixed(0)}x exact`)
-    }
-    return { quantization, buildSeconds: built.seconds, buildCpuSeconds: built.cpuSeconds, loadAverageAfterBuild, diskBytes, sweep }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
-
-function atEf (measured: Measured, ef: number): SweepPoint {
-  const point = measured.sweep.find((candidate) => candidate.ef === ef)
-  if (point === undefined) throw new Error(`the ef sweep must include ef=${ef}`)
-  return point
-}
-
 async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
   log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters, spread ${spread}), k=${K}`)
   const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread, seed: 1 })
   const data = space.sample(VECTORS, 2)
   const queries = space.sample(Math.max(EXACT_QUERIES, 1000), 3)
+  const { index, seconds } = buildIndex(data)
+
+  const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-vectors-'))
+  let diskBytes: number
+  try {
+    await index.save(dir)
+    diskBytes = await sizeOnDisk(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+
   const exact = exactRun(data, queries)
   const exactP50 = median(exact.exactMs)
-  log(`  exact scan: p50 ${exactP50.toFixed(2)} ms over ${EXACT_QUERIES} queries, load average ${loadavg()[0]?.toFixed(1)}`)
+  log(`  exact scan: p50 ${exactP50.toFixed(2)} ms over ${EXACT_QUERIES} queries`)
+  const sweep: Array<{ ef: number, recall: number, p50Ms: number, p99Ms: number, speedup: number }> = []
+  for (const ef of EF_SWEEP) {
+    index.ef = ef
+    const latencies = hnswLatencies(index, queries)
+    const point = { ef, recall: recall(index, queries, exact.truths), p50Ms: median(latencies), p99Ms: percentile(latencies, 99), speedup: exactP50 / median(latencies) }
+    sweep.push(point)
+    log(`  ef=${ef}: recall@${K} ${point.recall.toFixed(4)}, p50 ${point.p50Ms.toFixed(3)} ms, p99 ${point.p99Ms.toFixed(3)} ms, ${point.speedup.toFixed(0)}x exact`)
+  }
+  index.ef = DEFAULT_HNSW_PARAMS.ef
+  const atDefault = sweep.find((point) => point.ef === DEFAULT_HNSW_PARAMS.ef)
+  if (atDefault === undefined) throw new Error('the ef sweep must include the default ef')
+  const cheapestMeetingRecall = sweep.find((point) => point.recall >= GOALS.recall)
 
-  const f32 = await buildAndSweep(data, queries, exact, 'f32')
-  const defaultEf = DEFAULT_HNSW_PARAMS.ef
-  const atDefault = atEf(f32, defaultEf)
-  const cheapestMeetingRecall = f32.sweep.find((point) => point.recall >= GOALS.recall)
-  const seconds = f32.buildSeconds
-  const bytesPerVector = f32.diskBytes / VECTORS
+  const bytesPerVector = diskBytes / VECTORS
   const rows: BenchRow[] = [
     { metric: `HNSW build (${VECTORS} vectors)`, value: seconds, unit: 's', goal: `<= ${GOALS.buildSeconds}`, met: seconds <= GOALS.buildSeconds },
     { metric: 'HNSW build per vector', value: (seconds * 1e6) / VECTORS, unit: 'us' },
-    { metric: `HNSW build CPU time (${availableParallelism()} cores)`, value: f32.buildCpuSeconds, unit: 's' },
-    { metric: 'load average (1 min) after the build', value: f32.loadAverageAfterBuild, unit: '' },
-    { metric: 'index size on disk', value: f32.diskBytes / 2 ** 20, unit: 'MiB' },
+    { metric: 'index size on disk', value: diskBytes / 2 ** 20, unit: 'MiB' },
     { metric: 'index bytes per vector', value: bytesPerVector, unit: 'B', goal: `<= ${GOALS.bytesPerVector}`, met: bytesPerVector <= GOALS.bytesPerVector },
-    { metric: `recall@${K} (ef=${defaultEf})`, value: atDefault.recall, unit: '', goal: `>= ${GOALS.recall}`, met: atDefault.recall >= GOALS.recall },
-    { metric: `HNSW query p50 (ef=${defaultEf})`, value: atDefault.p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: atDefault.p50Ms <= GOALS.p50Ms },
-    { metric: `HNSW query p99 (ef=${defaultEf})`, value: atDefault.p99Ms, unit: 'ms' },
+    { metric: `recall@${K} (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.recall, unit: '', goal: `>= ${GOALS.recall}`, met: atDefault.recall >= GOALS.recall },
+    { metric: `HNSW query p50 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: atDefault.p50Ms <= GOALS.p50Ms },
+    { metric: `HNSW query p99 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.p99Ms, unit: 'ms' },
     { metric: 'HNSW QPS (1 thread, from p50)', value: 1000 / atDefault.p50Ms, unit: 'q/s' },
     { metric: 'exact scan p50', value: exactP50, unit: 'ms' },
     { metric: 'exact scan p99', value: percentile(exact.exactMs, 99), unit: 'ms' },
     { metric: 'exact QPS (1 thread, from p50)', value: 1000 / exactP50, unit: 'q/s' },
-    { metric: `speedup vs exact (p50, ef=${defaultEf})`, value: atDefault.speedup, unit: 'x', goal: `>= ${GOALS.speedup}`, met: atDefault.speedup >= GOALS.speedup }
+    { metric: `speedup vs exact (p50, ef=${DEFAULT_HNSW_PARAMS.ef})`, value: atDefault.speedup, unit: 'x', goal: `>= ${GOALS.speedup}`, met: atDefault.speedup >= GOALS.speedup }
   ]
-  if (cheapestMeetingRecall !== undefined && cheapestMeetingRecall.ef !== defaultEf) {
+  if (cheapestMeetingRecall !== undefined && cheapestMeetingRecall.ef !== DEFAULT_HNSW_PARAMS.ef) {
     const { ef, recall: reached, p50Ms, speedup: faster } = cheapestMeetingRecall
     rows.push(
       { metric: `recall@${K} (ef=${ef}, the smallest swept ef meeting the goal)`, value: reached, unit: '', goal: `>= ${GOALS.recall}`, met: true },
@@ -202,33 +157,7 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
       { metric: `speedup vs exact (p50, ef=${ef})`, value: faster, unit: 'x', goal: `>= ${GOALS.speedup}`, met: faster >= GOALS.speedup }
     )
   }
-  const quantized: Measured[] = []
-  if (spread === SPREADS[0]) {
-    for (const quantization of QUANTIZED) {
-      const measured = await buildAndSweep(data, queries, exact, quantization)
-      quantized.push(measured)
-      const point = atEf(measured, defaultEf)
-      const cheapest = measured.sweep.find((candidate) => candidate.recall >= GOALS.recall)
-      rows.push(
-        { metric: `${quantization} build time (${VECTORS} vectors)`, value: measured.buildSeconds, unit: 's', goal: `<= ${GOALS.buildSeconds}`, met: measured.buildSeconds <= GOALS.buildSeconds },
-        { metric: `${quantization} index bytes per vector`, value: measured.diskBytes / VECTORS, unit: 'B', goal: `<= ${GOALS.bytesPerVector}`, met: measured.diskBytes / VECTORS <= GOALS.bytesPerVector },
-        { metric: `${quantization} recall@${K} (ef=${defaultEf})`, value: point.recall, unit: '', goal: `>= ${GOALS.recall}`, met: point.recall >= GOALS.recall },
-        { metric: `${quantization} query p50 (ef=${defaultEf})`, value: point.p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: point.p50Ms <= GOALS.p50Ms },
-        { metric: `${quantization} speedup vs exact (p50, ef=${defaultEf})`, value: point.speedup, unit: 'x' }
-      )
-      if (cheapest !== undefined && cheapest.ef !== defaultEf) {
-        rows.push(
-          { metric: `${quantization} recall@${K} (ef=${cheapest.ef}, the smallest swept ef meeting the goal)`, value: cheapest.recall, unit: '', goal: `>= ${GOALS.recall}`, met: true },
-          { metric: `${quantization} query p50 (ef=${cheapest.ef})`, value: cheapest.p50Ms, unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: cheapest.p50Ms <= GOALS.p50Ms },
-          { metric: `${quantization} speedup vs exact (p50, ef=${cheapest.ef})`, value: cheapest.speedup, unit: 'x' }
-        )
-      }
-    }
-  }
-  return {
-    rows,
-    details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, spread, k: K, params: DEFAULT_HNSW_PARAMS, insertBatch: REBUILD_BATCH, cores: availableParallelism(), exactP50Ms: exactP50, builds: [f32, ...quantized] }
-  }
+  return { rows, details: { vectors: VECTORS, dimensions: DIMENSIONS, clusters: CLUSTERS, spread, k: K, params: DEFAULT_HNSW_PARAMS, buildSeconds: seconds, efSweep: sweep } }
 }
 
 async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
@@ -298,7 +227,6 @@ async function endToEnd (): Promise<{ rows: BenchRow[], details: Record<string, 
   }
 }
 
-log(`load average at start: ${loadavg().map((load) => load.toFixed(1)).join(' ')}`)
 const searches = []
 for (const spread of SPREADS) {
   const search = await vectorSearch(spread)
@@ -308,4 +236,4 @@ for (const spread of SPREADS) {
 const bank = await endToEnd()
 printRows('end to end', bank.rows)
 const rows = searches.flatMap(({ rows: spaceRows, spread }) => spaceRows.map((row) => ({ ...row, metric: `[spread ${spread}] ${row.metric}` })))
-await writeResults('vectors', [...rows, ...bank.rows], { quick, loadAverageAtEnd: loadavg(), search: searches.map(({ details }) => details), endToEnd: bank.details })
+await writeResults('vectors', [...rows, ...bank.rows], { quick, search: searches.map(({ details }) => details), endToEnd: bank.details })

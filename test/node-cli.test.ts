@@ -30,26 +30,6 @@ describe('the peerflow CLI against node processes', () => {
     expect(status.stdout).toContain(b.peerId)
   })
 
-  it('patterns stats shows the index state, and a restart asking for f16 vectors rebuilds the index', async () => {
-    const dir = await dataDir()
-    const first = await start(dir, ['--embedder', 'hash'])
-    const stored = await runCli(['patterns', 'store', 'retry', 'retry failed network calls with backoff', '--api', first.api])
-    expect(stored.stdout).toContain('stored pattern retry')
-    const before = await runCli(['patterns', 'stats', '--api', first.api])
-    expect(before.stdout).toMatch(/^index: ready, rebuilt \(no saved index\); HNSW M=16, efConstruction=128, ef=100, f32$/m)
-    expect(await first.stop('SIGTERM')).toBe(0)
-
-    const second = await start(dir, ['--embedder', 'hash'], { PEERFLOW_PATTERN_QUANTIZATION: 'f16' })
-    let stats = JSON.parse((await runCli(['patterns', 'stats', '--json', '--api', second.api])).stdout) as { index: { state: string, search: string, quantization: string, origin: unknown } }
-    for (let tries = 0; stats.index.state !== 'ready' && tries < 50; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      stats = JSON.parse((await runCli(['patterns', 'stats', '--json', '--api', second.api])).stdout) as typeof stats
-    }
-    expect(stats.index).toMatchObject({ state: 'ready', search: 'hnsw', quantization: 'f16', origin: { source: 'rebuilt', reason: 'index stores f32 vectors, f16 was asked for' } })
-    const query = await runCli(['patterns', 'query', 'network calls fail', '--json', '--api', second.api])
-    expect(query.stdout).toContain('"retry"')
-  })
-
   it('keeps the PeerId across a restart and stops cleanly on SIGTERM', async () => {
     const dir = await dataDir()
     const first = await start(dir)

@@ -55,7 +55,7 @@ describe('peerflow doctor', () => {
     const text = formatDoctorReport(report)
     expect(text).toMatch(/^✗ native addon peerflow-no-such-addon +not installed/m)
     expect(text).toMatch(/^ +fix: install peerflow-no-such-addon$/m)
-    expect(text).toMatch(/^✓ native addon usearch/m)
+    expect(text).toMatch(/^✓ native addon hnswlib-node/m)
   })
 
   it('fails the port check when another program holds a configured port', async () => {

@@ -2,13 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { patternTexts, queryTexts } from '../bench/lib/pattern-texts.ts'
 import { HashEmbedder } from '../src/reasoningbank/hash-embedder.ts'
-import { HnswIndex } from '../src/reasoningbank/hnsw-index.ts'
 import { InMemoryPatternStore } from '../src/reasoningbank/in-memory-pattern-store.ts'
 import type { Pattern } from '../src/reasoningbank/pattern.ts'
 import { ReasoningBank } from '../src/reasoningbank/reasoning-bank.ts'
-import { cosine } from '../src/reasoningbank/vector-math.ts'
 
 const DAY = 86_400_000
 const NOW = Date.UTC(2026, 0, 1)
@@ -189,77 +186,6 @@ describe('ReasoningBank index lifecycle', () => {
     const missing = await openBank(store)
     expect(missing.bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
     expect(missing.bank.stats().indexed).toBe(5)
-  })
-
-  it('rebuilds in the background: queries answer by exact scan meanwhile, stats say so, then the index takes over', async () => {
-    const store = new InMemoryPatternStore()
-    const texts = patternTexts(3000)
-    const vectors = await embedder.embed(texts)
-    for (let i = 0; i < texts.length; i++) {
-      await store.put({ ...(await peerPattern(`p${i}`, texts[i] as string)), embedding: Array.from(vectors[i] as Float32Array) })
-    }
-    /** Names of the k patterns most similar to `text`, by a brute-force scan of the store. */
-    const exactTop = async (text: string, k: number): Promise<string[]> => {
-      const [query] = await embedder.embed([text])
-      return store.all().map((pattern) => ({ name: pattern.name, similarity: cosine(query as Float32Array, pattern.embedding) }))
-        .sort((a, b) => b.similarity - a.similarity).slice(0, k).map((match) => match.name)
-    }
-    const question = queryTexts(1)[0] as string
-    const progress: Array<{ done: number, total: number }> = []
-    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), now: () => NOW, rebuild: 'background', onProgress: (p) => progress.push(p) })
-    banks.push(bank)
-
-    expect(bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
-    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact', built: 0, total: 3000 })
-    // Equal confidence and recency: the ranking is the similarity ranking, so the exact answer is known.
-    const during = await bank.query(question, { limit: 5 })
-    expect(during.map((match) => match.pattern.name)).toEqual(await exactTop(question, 5))
-    // A pattern written during the rebuild is found at once.
-    await store.put(await peerPattern('late', question))
-    expect((await bank.query(question, { limit: 1 }))[0]?.pattern.name).toBe('late')
-    expect(bank.stats().index.state).toBe('building')
-
-    expect(await bank.indexReady).toBe(true)
-    expect(progress.length).toBeGreaterThan(1)
-    expect(progress.at(-1)).toEqual({ done: 3000, total: 3000 })
-    expect(bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', built: 3001, total: 3001 })
-    expect(bank.stats().indexed).toBe(3001)
-    const after = (await bank.query(question, { limit: 5 })).map((match) => match.pattern.name)
-    const truth = await exactTop(question, 5)
-    expect(after[0]).toBe('late')
-    expect(after.filter((name) => truth.includes(name)).length).toBeGreaterThanOrEqual(4)
-  })
-
-  it('saves no half-built index when closed during a background rebuild', async () => {
-    const store = new InMemoryPatternStore()
-    for (const input of SEED) await store.put(await peerPattern(input.name, input.content))
-    const dir = await tempDir()
-    const bank = await ReasoningBank.open({ store, embedder, indexDir: dir, rebuild: 'background' })
-    expect(bank.stats().index.state).toBe('building')
-    await bank.close()
-    expect(await bank.indexReady).toBe(false)
-    expect(await HnswIndex.load(dir)).toEqual({ ok: false, reason: 'no saved index' })
-    const reopened = await openBank(store, dir)
-    expect(reopened.bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
-    expect(reopened.bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', built: 4, total: 4 })
-  })
-
-  it('stores f16 vectors when asked, and rebuilds a saved index of another quantization', async () => {
-    const store = new InMemoryPatternStore()
-    const dir = await tempDir()
-    const half = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f16' } })
-    await seed(half)
-    expect(half.stats().index).toMatchObject({ quantization: 'f16', state: 'ready', built: 4 })
-    expect((await half.query('stop sql injection', { limit: 1 }))[0]?.pattern.name).toBe('sql')
-    await half.close()
-
-    const sameAgain = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f16' } })
-    expect(sameAgain.indexOrigin).toEqual({ source: 'loaded' })
-    await sameAgain.close()
-    const full = await ReasoningBank.open({ store, embedder, indexDir: dir, hnsw: { quantization: 'f32' } })
-    banks.push(full)
-    expect(full.indexOrigin).toEqual({ source: 'rebuilt', reason: 'index stores f16 vectors, f32 was asked for' })
-    expect((await full.query('stop sql injection', { limit: 1 }))[0]?.pattern.name).toBe('sql')
   })
 
   it('rebuilds when the saved index comes from another embedder', async () => {

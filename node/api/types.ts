@@ -6,7 +6,7 @@ import type { Entry, JsonValue } from '../../crdt/index.ts'
 import type { FileRef } from '../../protocols/blob.ts'
 import type { Topology } from '../../protocols/swarm.ts'
 import type { RoutePriority } from '../../src/agents/index.ts'
-import type { BankStats, ConsolidationResult, IndexStats, ListSort, PatternInfo, QueryMatch } from '../../src/reasoningbank/index.ts'
+import type { BankStats, ConsolidationResult, ListSort, PatternInfo, QueryMatch } from '../../src/reasoningbank/index.ts'
 import type { SwarmEvent } from '../../src/swarm/swarm-events.ts'
 import type { SwarmStatus } from '../../src/swarm/swarm-service.ts'
 import type { AgentInfo } from '../../src/swarm/tasks/local-agents.ts'
@@ -21,7 +21,7 @@ import type { NodeStatus, PeerInfo } from '../core/peerflow-node.ts'
 import type { Overview } from './dashboard/overview.ts'
 
 export type {
-  AgentInfo, BankStats, ConsolidationResult, Entry, IndexStats, JsonValue, ListSort, NodeStatus, Overview, PatternInfo, PeerInfo, QueryMatch,
+  AgentInfo, BankStats, ConsolidationResult, Entry, JsonValue, ListSort, NodeStatus, Overview, PatternInfo, PeerInfo, QueryMatch,
   Refusal, SwarmEvent, SwarmStatus, TaskReport, TaskState, TaskSummary, Topology
 }
 

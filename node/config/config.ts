@@ -160,8 +160,6 @@ export const NodeConfigSchema = z.object({
   }).strict(),
   /** ReasoningBank embedder: 'use' (semantic sentence encoder, shipped offline) or 'hash' (lexical, not semantic). */
   embedder: z.enum(['use', 'hash']),
-  /** How the pattern index stores vectors: f32, or f16 at about half the bytes (i8 loses recall on unit vectors). */
-  patternQuantization: z.enum(['f32', 'f16', 'i8']),
   /** How often expired memory entries are swept. */
   sweepIntervalMs: z.number().int().min(1_000),
   election: z.object({
@@ -253,7 +251,6 @@ export function defaults (dataDir: string): NodeConfig {
     namespaces: {},
     limits: { gossipPerSecond: 2_000, gossipBurst: 4_000, maxViolations: 200 },
     embedder: 'use',
-    patternQuantization: 'f32',
     sweepIntervalMs: 60_000,
     // The Raft paper's 150-300 ms election timeouts; heartbeats at a third of the minimum.
     election: { timeoutMinMs: 150, timeoutMaxMs: 300, heartbeatMs: 50 },
@@ -306,7 +303,6 @@ export function envLayer (env: NodeJS.ProcessEnv): ConfigLayer {
     announce: list(env.PEERFLOW_ANNOUNCE),
     maxConnections: int('PEERFLOW_MAX_CONNECTIONS', env.PEERFLOW_MAX_CONNECTIONS),
     embedder: env.PEERFLOW_EMBEDDER as NodeConfig['embedder'] | undefined,
-    patternQuantization: env.PEERFLOW_PATTERN_QUANTIZATION as NodeConfig['patternQuantization'] | undefined,
     networkSecretFile: env.PEERFLOW_NETWORK_SECRET_FILE,
     otlpEndpoint: env.PEERFLOW_OTLP_ENDPOINT,
     logLevel: env.PEERFLOW_LOG_LEVEL as NodeConfig['logLevel'] | undefined

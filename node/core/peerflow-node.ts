@@ -369,19 +369,8 @@ export class PeerflowNode {
             store: patternStoreIn(this.memory, this.peerId),
             embedder: createEmbedder(this.config.embedder),
             indexDir: join(this.config.dataDir, 'patterns-index'),
-            // A large store takes seconds to index: the node starts meanwhile and pattern queries scan exactly.
-            rebuild: 'background',
-            hnsw: { quantization: this.config.patternQuantization },
-            onProgress: ({ done, total }) => { if (total > 0 && (done === total || done % 10_000 === 0)) this.log.info({ done, total }, 'rebuilding the pattern index') }
+            onProgress: ({ done, total }) => { if (total > 0) this.log.info({ done, total }, 'rebuilding the pattern index') }
           })
-          const origin = this.#patterns.indexOrigin
-          if (origin.source === 'rebuilt') {
-            this.log.info({ reason: origin.reason }, 'pattern index rebuilding in the background; queries use exact search until it is ready')
-            this.#patterns.indexReady.then(
-              (ready) => { if (ready) this.log.info('pattern index ready') },
-              (err: Error) => { this.log.error({ err: err.message }, 'pattern index rebuild failed; queries keep using exact search') }
-            )
-          }
         },
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },

@@ -10,7 +10,7 @@ export interface NativeAddon {
 
 /** Modules with compiled code: importing each one loads its binary, which is what can fail. */
 export const NATIVE_ADDONS: readonly NativeAddon[] = [
-  { module: 'usearch', purpose: 'ReasoningBank vector index', fix: 'run `npm install` on a platform usearch ships a binary for (linux x64/arm64, macOS, Windows x64), or `npm rebuild usearch` (needs python3, make and a C++ compiler)' },
+  { module: 'hnswlib-node', purpose: 'ReasoningBank vector index', fix: 'run `npm rebuild hnswlib-node` (needs python3, make and a C++ compiler)' },
   { module: 'classic-level', purpose: 'LevelDB storage of replicated memory', fix: 'run `npm rebuild classic-level` (needs python3, make and a C++ compiler)' },
   {
     module: '@chainsafe/libp2p-quic',

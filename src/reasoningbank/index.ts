@@ -6,7 +6,7 @@ export type { Embedder } from './embedder.ts'
 export { HashEmbedder, type HashEmbedderOptions } from './hash-embedder.ts'
 export { UseEmbedder } from './use-embedder.ts'
 export { createEmbedder, EMBEDDER_KINDS, type EmbedderKind } from './create-embedder.ts'
-export { HnswIndex, DEFAULT_HNSW_PARAMS, QUANTIZATIONS, REBUILD_BATCH, type Quantization, type HnswParams, type HnswIndexOptions, type IndexMatch, type LoadedIndex } from './hnsw-index.ts'
+export { HnswIndex, DEFAULT_HNSW_PARAMS, type HnswParams, type HnswIndexOptions, type IndexMatch, type LoadedIndex } from './hnsw-index.ts'
 export { exactSearch, type ExactMatch } from './exact-search.ts'
 export { TopK } from './top-k.ts'
 export { scorePattern, idleDays, SCORE_WEIGHTS, RECENCY_TIME_CONSTANT_DAYS, type ScoreParts } from './scoring.ts'
@@ -24,6 +24,5 @@ export {
   type ListSort,
   type ListOptions,
   type BankStats,
-  type IndexStats,
   type ConsolidationResult
 } from './reasoning-bank.ts'

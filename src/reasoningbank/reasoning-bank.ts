@@ -3,14 +3,12 @@ import { mergePatterns, planConsolidation, type ConsolidationOptions, type Conso
 import type { Embedder } from './embedder.ts'
 import { ReasoningBankError } from './errors.ts'
 import { embeddingDigest, fingerprint } from './fingerprint.ts'
-import { HnswIndex, REBUILD_BATCH, type HnswParams, type LoadedIndex, type Quantization } from './hnsw-index.ts'
+import { HnswIndex, type HnswParams, type LoadedIndex } from './hnsw-index.ts'
 import { applyOutcome, DEFAULT_CONFIDENCE } from './learning.ts'
 import { withoutEmbedding, type Pattern, type PatternInfo } from './pattern.ts'
 import type { PatternStore } from './pattern-store.ts'
 import { RetrievalCounts } from './retrieval-counts.ts'
 import { scorePattern, type ScoreParts } from './scoring.ts'
-import { TopK } from './top-k.ts'
-import { cosine } from './vector-math.ts'
 
 export interface OpenOptions {
   store: PatternStore
@@ -19,12 +17,6 @@ export interface OpenOptions {
   indexDir: string
   /** Called while the index is rebuilt from the store. */
   onProgress?: (progress: { done: number, total: number }) => void
-  /**
-   * 'wait' (the default): `open` returns once a needed rebuild is done. 'background': `open` returns at
-   * once and queries use an exact scan of the store until the index is ready (`indexReady`, `stats().index`).
-   */
-  rebuild?: 'wait' | 'background'
-  /** Build parameters apply to a new index; `ef` applies to a saved one too. */
   hnsw?: Partial<HnswParams>
   /** Clock, for tests. */
   now?: () => number
@@ -77,22 +69,7 @@ export interface BankStats {
   /** Pattern counts by confidence: bucket i holds [i/10, (i+1)/10), the last one includes 1. */
   confidenceHistogram: number[]
   embedder: { id: string, dimensions: number, semantic: boolean }
-  index: IndexStats
-}
-
-export interface IndexStats {
-  origin: IndexOrigin
-  /** 'building' while a rebuild runs: queries then scan every pattern exactly, slower but complete. */
-  state: 'building' | 'ready'
-  search: 'exact' | 'hnsw'
-  /** Patterns the rebuild has indexed so far, of `total` (both equal `indexed` once ready). */
-  built: number
-  total: number
-  capacity: number
-  m: number
-  efConstruction: number
-  ef: number
-  quantization: Quantization
+  index: { origin: IndexOrigin, capacity: number, ef: number }
 }
 
 export interface ConsolidationResult extends ConsolidationPlan {
@@ -106,6 +83,7 @@ const CANDIDATES_PER_RESULT = 4
 const MIN_CANDIDATES = 32
 /** Neighbours examined per pattern when looking for near-duplicates. */
 const DUPLICATE_CANDIDATES = 16
+const REBUILD_CHUNK = 1000
 const EMBED_CHUNK = 64
 const MOST_RETRIEVED = 5
 
@@ -126,9 +104,6 @@ export class ReasoningBank {
   readonly #catalog = new Map<string, { namespace: string, confidence: number }>()
   readonly #unindexed = new Set<string>()
   readonly #origin: IndexOrigin
-  readonly #rebuildProgress = { done: 0, total: 0 }
-  #building = false
-  #indexReady: Promise<boolean> = Promise.resolve(true)
   #unsubscribe: () => void
   #closed = false
 
@@ -138,6 +113,8 @@ export class ReasoningBank {
     this.#indexDir = options.indexDir
     this.#now = options.now ?? Date.now
     this.#index = index
+    // A saved index keeps its build parameters, but the search-time ef may be chosen anew on each open.
+    if (options.hnsw?.ef !== undefined) index.ef = options.hnsw.ef
     this.#origin = origin
     this.#retrievals = retrievals
     for (const pattern of this.#store.all()) {
@@ -149,35 +126,22 @@ export class ReasoningBank {
 
   /**
    * Opens the bank on `store`. The saved index is used when it was built by the same embedder and its
-   * fingerprint matches the store's current embeddings; otherwise the index is rebuilt from the store,
-   * before `open` returns or, with `rebuild: 'background'`, after it.
+   * fingerprint matches the store's current embeddings; otherwise the index is rebuilt from the store.
    */
   static async open (options: OpenOptions): Promise<ReasoningBank> {
     const { store, embedder } = options
-    const [saved, retrievals] = await Promise.all([HnswIndex.load(options.indexDir, { ef: options.hnsw?.ef }), RetrievalCounts.load(options.indexDir)])
+    const [saved, retrievals] = await Promise.all([HnswIndex.load(options.indexDir), RetrievalCounts.load(options.indexDir)])
     // From here to the constructor's subscription nothing awaits, so no store change can slip between.
-    const verdict = reusable(saved, embedder, store, options.hnsw?.quantization)
+    const verdict = reusable(saved, embedder, store)
     if ('index' in verdict) return new ReasoningBank(options, verdict.index, { source: 'loaded' }, retrievals)
-    const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw })
+    const index = HnswIndex.create({ dimensions: embedder.dimensions, embedder: embedder.id, params: options.hnsw, initialCapacity: store.all().length })
     const bank = new ReasoningBank(options, index, { source: 'rebuilt', reason: verdict.reason }, retrievals)
-    bank.#building = true
-    bank.#indexReady = bank.#rebuild(options.onProgress)
-    // The caller sees a failed rebuild through indexReady; it must not also surface as an unhandled rejection.
-    bank.#indexReady.catch(() => {})
-    if (options.rebuild !== 'background') await bank.#indexReady
+    await bank.#rebuild(options.onProgress)
     return bank
   }
 
   get indexOrigin (): IndexOrigin {
     return this.#origin
-  }
-
-  /**
-   * Resolves when the index serves queries (at once unless a rebuild runs): true, or false when the bank
-   * was closed before its rebuild finished. Rejects if the rebuild failed.
-   */
-  get indexReady (): Promise<boolean> {
-    return this.#indexReady
   }
 
   /** Embeds and stores a pattern. An existing name is updated: its counters and createdAt are kept. */
@@ -231,7 +195,7 @@ export class ReasoningBank {
           const entry = this.#catalog.get(name)
           return entry !== undefined && (namespace === undefined || entry.namespace === namespace) && (minConfidence === undefined || entry.confidence >= minConfidence)
         }
-    const candidates = this.#nearest(vector, Math.max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT), filter)
+    const candidates = this.#index.search(vector, Math.max(MIN_CANDIDATES, limit * CANDIDATES_PER_RESULT), filter)
     const now = this.#now()
     const matches: QueryMatch[] = []
     for (const { name, similarity } of candidates) {
@@ -299,7 +263,7 @@ export class ReasoningBank {
       mostRetrieved: this.#retrievals.top(MOST_RETRIEVED),
       confidenceHistogram: histogram,
       embedder: { id: this.embedder.id, dimensions: this.embedder.dimensions, semantic: this.embedder.semantic },
-      index: this.#indexStats()
+      index: { origin: this.#origin, capacity: this.#index.capacity, ef: this.#index.ef }
     }
   }
 
@@ -316,7 +280,7 @@ export class ReasoningBank {
       throw new ReasoningBankError('INVALID_INPUT', `threshold must be in (0, 1], got ${options.threshold}`)
     }
     const findSimilar = (pattern: Pattern): string[] => isIndexable(pattern, this.embedder)
-      ? this.#nearest(pattern.embedding, DUPLICATE_CANDIDATES, (name) => this.#catalog.get(name)?.namespace === pattern.namespace).map((match) => match.name)
+      ? this.#index.search(pattern.embedding, DUPLICATE_CANDIDATES, (name) => this.#catalog.get(name)?.namespace === pattern.namespace).map((match) => match.name)
       : []
     const plan = planConsolidation(this.#store.all(), { now: this.#now(), ...options }, findSimilar)
     if (options.dryRun === true) return { ...plan, applied: false }
@@ -351,88 +315,26 @@ export class ReasoningBank {
     return done
   }
 
-  /**
-   * Stops following the store and saves the index and retrieval counts for the next open. An index whose
-   * rebuild has not finished is not saved: the next open rebuilds it.
-   */
+  /** Stops following the store and saves the index and retrieval counts for the next open. */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#unsubscribe()
-    if (!this.#building) await this.#index.save(this.#indexDir)
+    await this.#index.save(this.#indexDir)
     await this.#retrievals.save(this.#indexDir)
   }
 
-  /**
-   * Indexes every pattern in the store in batches inserted on every core, yielding between batches so that
-   * the node starts, peers are served and queries answer (by exact scan) meanwhile. Changes arriving during
-   * the rebuild go to the index through the change listener as usual.
-   */
-  async #rebuild (onProgress: OpenOptions['onProgress']): Promise<boolean> {
+  /** Indexes every pattern in the store, yielding now and then so that progress shows and peers are served. */
+  async #rebuild (onProgress: OpenOptions['onProgress']): Promise<void> {
     const names = this.#store.all().map((pattern) => pattern.name)
-    const progress = this.#rebuildProgress
-    progress.total = names.length
-    // Yield first, so that a background rebuild lets `open` return before the first batch.
-    await yieldToEventLoop()
-    while (progress.done < names.length && !this.#closed) {
-      const end = Math.min(names.length, progress.done + REBUILD_BATCH)
+    for (let done = 0; done < names.length;) {
+      const end = Math.min(names.length, done + REBUILD_CHUNK)
       // Read each pattern now rather than from a snapshot: the change listener may have updated it meanwhile.
-      this.#indexBatch(names.slice(progress.done, end).map((name) => this.#store.get(name)))
-      progress.done = end
-      onProgress?.({ ...progress })
-      if (progress.done < names.length) await yieldToEventLoop()
+      for (; done < end; done++) this.#indexPattern(this.#store.get(names[done] as string))
+      onProgress?.({ done, total: names.length })
+      if (done < names.length) await yieldToEventLoop()
     }
     if (names.length === 0) onProgress?.({ done: 0, total: 0 })
-    if (this.#closed) return false
-    this.#building = false
-    return true
-  }
-
-  #indexBatch (patterns: Array<Pattern | undefined>): void {
-    const batch: Pattern[] = []
-    for (const pattern of patterns) {
-      if (pattern === undefined) continue
-      if (isIndexable(pattern, this.embedder)) {
-        this.#unindexed.delete(pattern.name)
-        batch.push(pattern)
-      } else {
-        this.#unindexed.add(pattern.name)
-        this.#index.remove(pattern.name)
-      }
-    }
-    const matrix = new Float32Array(batch.length * this.#index.dimensions)
-    batch.forEach((pattern, i) => { matrix.set(pattern.embedding, i * this.#index.dimensions) })
-    this.#index.upsertMany(batch.map((pattern) => pattern.name), matrix)
-  }
-
-  /** Nearest indexed patterns: from the index when it is ready, by an exact scan of the store while it is rebuilt. */
-  #nearest (vector: ArrayLike<number>, k: number, filter?: (name: string) => boolean): Array<{ name: string, similarity: number }> {
-    if (!this.#building) return this.#index.search(vector, k, filter)
-    const patterns = this.#store.all()
-    const top = new TopK(k)
-    patterns.forEach((pattern, i) => {
-      if (!isIndexable(pattern, this.embedder) || (filter !== undefined && !filter(pattern.name))) return
-      const similarity = cosine(vector, pattern.embedding)
-      if (similarity > top.threshold) top.push(i, similarity)
-    })
-    return top.sorted().map(({ id, score }) => ({ name: (patterns[id] as Pattern).name, similarity: score }))
-  }
-
-  #indexStats (): IndexStats {
-    const { m, efConstruction, ef, quantization } = this.#index.params
-    const building = this.#building
-    return {
-      origin: this.#origin,
-      state: building ? 'building' : 'ready',
-      search: building ? 'exact' : 'hnsw',
-      built: building ? this.#rebuildProgress.done : this.#index.size,
-      total: building ? this.#rebuildProgress.total : this.#index.size,
-      capacity: this.#index.capacity,
-      m,
-      efConstruction,
-      ef,
-      quantization
-    }
   }
 
   #onStoreChange (name: string, pattern: Pattern | undefined): void {
@@ -489,10 +391,9 @@ function byName (a: Pattern, b: Pattern): number {
 }
 
 /** The saved index if it holds exactly the store's vectors in this embedder's space, else why not. */
-function reusable (saved: LoadedIndex, embedder: Embedder, store: PatternStore, quantization: Quantization | undefined): { index: HnswIndex } | { reason: string } {
+function reusable (saved: LoadedIndex, embedder: Embedder, store: PatternStore): { index: HnswIndex } | { reason: string } {
   if (!saved.ok) return { reason: saved.reason }
   const { index } = saved
-  if (quantization !== undefined && index.params.quantization !== quantization) return { reason: `index stores ${index.params.quantization} vectors, ${quantization} was asked for` }
   if (index.embedder !== embedder.id) return { reason: `index built by embedder ${index.embedder}, bank uses ${embedder.id}` }
   if (index.dimensions !== embedder.dimensions) return { reason: `index has ${index.dimensions} dimensions, embedder ${embedder.dimensions}` }
   const current = store.all().filter((pattern) => isIndexable(pattern, embedder)).map((pattern) => [pattern.name, embeddingDigest(pattern.embedding)] as const)

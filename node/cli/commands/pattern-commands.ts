@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable } from '../output.ts'
-import type { IndexStats, ListSort, QueryMatch } from '../../api/types.ts'
+import type { ListSort, QueryMatch } from '../../api/types.ts'
 
 // Types only: erased at run time, so the CLI still loads no ReasoningBank code.
 function fraction (text: string, option: string): number {
@@ -86,7 +86,6 @@ export function registerPatternCommands (program: Command): void {
       const lines = [
         `patterns: ${stats.patterns} (${stats.indexed} indexed${stats.unindexed > 0 ? `, ${stats.unindexed} from another embedder, not searchable` : ''})`,
         `embedder: ${stats.embedder.id}, ${stats.embedder.dimensions}-d, ${stats.embedder.semantic ? 'semantic' : 'lexical (NOT semantic)'}`,
-        indexLine(stats.index),
         `outcomes: ${stats.totals.successes} succeeded, ${stats.totals.failures} failed; retrievals here: ${stats.totals.retrievals}`,
         'per namespace:',
         ...stats.namespaces.map((n) => `  ${n.namespace}: ${n.patterns} patterns, mean confidence ${n.meanConfidence.toFixed(2)}`),
@@ -111,12 +110,4 @@ export function registerPatternCommands (program: Command): void {
       if (options.json === true) return printJson(reply)
       printJson(reply)
     })
-}
-
-/** The index's state: a rebuild in progress means queries are answered by an exact scan meanwhile. */
-function indexLine (index: IndexStats): string {
-  const shape = `HNSW M=${index.m}, efConstruction=${index.efConstruction}, ef=${index.ef}, ${index.quantization}`
-  const origin = index.origin.source === 'loaded' ? 'loaded from disk' : `rebuilt (${index.origin.reason})`
-  if (index.state === 'building') return `index: building ${index.built}/${index.total}, ${origin}; queries use exact search until it is ready (${shape})`
-  return `index: ready, ${origin}; ${shape}`
 }
