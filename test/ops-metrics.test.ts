@@ -4,6 +4,7 @@ import { defaults } from '../node/config/config.ts'
 import type { PeerflowNode } from '../node/core/peerflow-node.ts'
 import { taskLayerOf } from '../node/api/dashboard/overview.ts'
 import { startAnthropicServer, type AnthropicServer } from './fixtures/anthropic-server.ts'
+import { gossipMeshReady } from './helpers/memory.ts'
 import { quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 
 const net = new TestNetwork()
@@ -60,6 +61,8 @@ describe('GET /metrics', () => {
     await waitFor('A sees B admitted', () => a.admission.isAdmitted(b.peerId))
     expect(sample(await scrape(a), 'peerflow_peers', { transport: 'quic' })).toBe(1)
 
+    // Writes made before B knows A subscribes reach A only by catch-up, which the gossip counters do not see.
+    await waitFor('A and B subscribed to shared-knowledge', () => gossipMeshReady([a, b], 'shared-knowledge'))
     const gossipIn = sample(await scrape(a), 'peerflow_gossip_messages_total', { direction: 'in' })
     for (let i = 0; i < 5; i++) await b.memory.put('shared-knowledge', `metrics-${i}`, { i }, { author: b.peerId })
     await waitFor('five entries replicated to A', () => a.memory.list('shared-knowledge').length === 5)
