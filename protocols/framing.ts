@@ -7,6 +7,11 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError'
 }
 
+/** The stream closed under a reader before a whole message arrived (the peer hung up, or the connection went). */
+export class StreamEndedError extends Error {
+  override name = 'StreamEndedError'
+}
+
 export interface FrameLimits {
   /** Largest frame accepted, in bytes. Larger frames abort the stream before being buffered. */
   maxFrameBytes: number
@@ -63,7 +68,7 @@ export class JsonFrames<In, Out> {
         throw new ProtocolError(`frame larger than ${this.#limits.maxFrameBytes} bytes`)
       }
       // A stream closed under the reader rejects with its close event, not an Error.
-      if (err instanceof Event) throw new Error(`the stream closed (${err.type}) before a whole message arrived`)
+      if (err instanceof Event) throw new StreamEndedError(`the stream closed (${err.type}) before a whole message arrived`)
       throw err
     }
     return decodeJson(bytes.subarray(), this.#schema)

@@ -175,10 +175,14 @@ describe('an admitted peer flooding memory gossip', () => {
     const firstAt = await offend()
     // Its operator cannot join it back either while the backoff lasts, and is told why.
     await expect(a.join(multiaddr(quicAddr(flooder)), never)).rejects.toThrow(/disconnected for abusing this node; it may connect again in \d+ s/)
-    // Rejoins once the backoff is over, after the limiter's violation window too (abuse is only
-    // reported once per window), and offends again.
+    // Its operator stops redialling A. A does not call an abuser back either, even once its
+    // backoff is over: nothing connects them until the flooder joins again.
+    await flooder.leave(a.peerId)
     await waitFor('the first backoff is over', () => !a.admission.isBackedOff(flooder.peerId), 10_000, 100)
-    await sleep(Math.max(0, firstAt + VIOLATION_WINDOW_MS + 500 - performance.now()))
+    // Rejoins after the limiter's violation window too (abuse is only reported once per window),
+    // and offends again.
+    await sleep(Math.max(2_000, firstAt + VIOLATION_WINDOW_MS + 500 - performance.now()))
+    expect(isConnected(a, flooder)).toBe(false)
     await offend()
     const [first, second] = backoffs()
     expect(first).toBe(5_000)

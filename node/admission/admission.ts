@@ -6,7 +6,7 @@ import {
   newNonce, proofMessage, refusedMessage, verifyProof, welcomeMessage,
   type AuthRefusalReason, type DialerWireMessage, type ListenerWireMessage
 } from '../../protocols/auth.ts'
-import { JsonFrames, type FrameLimits } from '../../protocols/framing.ts'
+import { JsonFrames, StreamEndedError, type FrameLimits } from '../../protocols/framing.ts'
 import type { Host } from '../net/host.ts'
 import type { Logger } from '../core/logger.ts'
 
@@ -33,6 +33,8 @@ const MAX_REFUSALS_KEPT = 100
 const MAX_ABUSERS_KEPT = 10_000
 /** How long a refusing side waits for the peer to read the refusal and hang up itself. */
 const REFUSAL_LINGER_MS = 1_000
+/** How long a handshake whose stream ended waits for its connection to report closing. */
+const CONNECTION_CLOSE_GRACE_MS = 500
 
 export interface PeerBackoffOptions {
   initialMs?: number
@@ -161,6 +163,24 @@ function unexpected (message: DialerMessage | ListenerMessage, expected: string)
 /** Either side's frames: both can send a refusal. */
 interface RefusalSender {
   write: (message: DialerWireMessage & ListenerWireMessage) => Promise<void>
+}
+
+/** The stream stopped under the reader (closed or reset by the other side), rather than carrying a bad message. */
+function streamEnded (err: unknown): boolean {
+  return err instanceof Error && (err instanceof StreamEndedError || ['UnexpectedEOFError', 'StreamResetError', 'StreamAbortedError', 'StreamClosedError'].includes(err.name))
+}
+
+/** Resolves once the connection is no longer open, or after `ms`. */
+async function closedWithin (connection: Connection, ms: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      connection.removeEventListener('close', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    connection.addEventListener('close', done)
+  })
 }
 
 /** Gives the peer a moment to read our refusal and hang up itself, so it learns why. */
@@ -352,7 +372,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
       const verdict = await frames.read()
       if (verdict.type !== 'auth-welcome') throw unexpected(verdict, 'auth-welcome')
     } catch (err) {
-      if (this.#connectionLost(connection, err)) return
+      if (await this.#connectionLost(connection, err)) return
       const failure = err instanceof HandshakeRefusal || !deadline.aborted ? err : timeoutRefusal(this.#handshakeTimeoutMs)
       await this.#fail(connection, stream, frames, failure)
       return
@@ -386,7 +406,7 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
         throw new HandshakeRefusal('wrong-secret', 'the peer\'s proof did not verify: the network secrets differ, or the proof was replayed')
       }
     } catch (err) {
-      if (this.#connectionLost(connection, err)) return
+      if (await this.#connectionLost(connection, err)) return
       await this.#fail(connection, stream, frames, err)
       return
     }
@@ -400,10 +420,13 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
   /**
    * A handshake cut short because its connection went away (pruned, or the peer hung up) says
    * nothing against the peer: it is not refused or backed off, and a later connection handshakes
-   * afresh. Explicit refusals and timeouts still count.
+   * afresh. Explicit refusals and timeouts still count. A stream that ended while its connection
+   * still looks open is given a moment: the connection's own close often arrives just after.
    */
-  #connectionLost (connection: Connection, err: unknown): boolean {
-    if (err instanceof HandshakeRefusal || connection.status === 'open') return false
+  async #connectionLost (connection: Connection, err: unknown): Promise<boolean> {
+    if (err instanceof HandshakeRefusal) return false
+    if (connection.status === 'open' && streamEnded(err)) await closedWithin(connection, CONNECTION_CLOSE_GRACE_MS)
+    if (connection.status === 'open') return false
     this.#log.debug({ peer: connection.remotePeer.toString(), err: err instanceof Error ? err.message : String(err) }, 'connection closed during the handshake')
     return true
   }

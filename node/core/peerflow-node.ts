@@ -602,6 +602,10 @@ export class PeerflowNode {
   async #punish (peerId: string, reason: string): Promise<void> {
     this.log.warn({ peer: peerId, reason }, 'disconnecting an abusive peer')
     this.admission.punish(peerId, reason)
+    // Not called back: it may return by itself once its backoff is over, and is remembered again
+    // only if it is admitted then. Calling it back would also race its own redial at that moment.
+    this.#reconnector.releaseLearned(peerId)
+    this.#knownPeers.forget(peerId)
     // A fresh violation count: if it comes back and floods again, it is punished again at once.
     this.#gossipLimiter.forget(peerId)
   }

@@ -53,6 +53,11 @@ export class Reconnector implements Startable {
     this.#targets.delete(peerId)
   }
 
+  /** Stops redialling a peer learned at run time; a configured (permanent) peer is still redialled. */
+  releaseLearned (peerId: string): void {
+    if (this.#targets.get(peerId)?.permanent === false) this.#targets.delete(peerId)
+  }
+
   /** Forgets the backoff of `peerId` (of every target when omitted) and dials what is not connected now. */
   redialNow (peerId?: string): void {
     for (const [id, target] of this.#targets) {
