@@ -136,9 +136,65 @@ export function jsonByteLength (value: JsonValue): number {
   return Buffer.byteLength(JSON.stringify(value))
 }
 
+/**
+ * Entry sizes by object: an entry is immutable once written, and each is accounted when it is
+ * written, when it lands in the doc and when it is replaced, so its JSON is stringified once.
+ */
+const entrySizes = new WeakMap<Entry, number>()
+
 /** The size an entry is accounted for in namespace limits: its JSON text. */
 export function entryByteLength (entry: Entry): number {
-  return Buffer.byteLength(JSON.stringify(entry))
+  let size = entrySizes.get(entry)
+  if (size === undefined) {
+    size = Buffer.byteLength(JSON.stringify(entry))
+    entrySizes.set(entry, size)
+  }
+  return size
+}
+
+/**
+ * A new entry around a value whose JSON size is already known: its size is that plus the
+ * fields' JSON, counted (an object's JSON is its members' JSON joined).
+ */
+export function newEntry (fields: Omit<Entry, 'value'>, value: JsonValue, valueBytes: number): Entry {
+  // The field order of every entry written so far; Yjs encodes objects in this order.
+  const entry: Entry = Object.freeze({
+    key: fields.key,
+    value,
+    author: fields.author,
+    createdAt: fields.createdAt,
+    updatedAt: fields.updatedAt,
+    ...(fields.expiresAt === undefined ? {} : { expiresAt: fields.expiresAt }),
+    tags: Object.freeze([...fields.tags])
+  })
+  entrySizes.set(entry, entryBytesAround(entry) + valueBytes)
+  return entry
+}
+
+/** JSON.stringify's output of a string without escapes or non-ASCII characters is the string in quotes. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+function stringBytes (text: string): number {
+  return PLAIN_ASCII.test(text) ? text.length + 2 : Buffer.byteLength(JSON.stringify(text))
+}
+
+/** The bytes of an entry's JSON other than its value's, counted without building the text. */
+function entryBytesAround (entry: Entry): number {
+  // {"key":…,"value":…,"author":…,"createdAt":…,"updatedAt":…[,"expiresAt":…],"tags":[…]}
+  let bytes = '{"key":,"value":,"author":,"createdAt":,"updatedAt":,"tags":[]}'.length +
+    stringBytes(entry.key) + stringBytes(entry.author) + String(entry.createdAt).length + String(entry.updatedAt).length
+  if (entry.expiresAt !== undefined) bytes += ',"expiresAt":'.length + String(entry.expiresAt).length
+  for (const tag of entry.tags) bytes += stringBytes(tag)
+  return bytes + Math.max(0, entry.tags.length - 1)
+}
+
+/** A deep copy of a valid JSON value, frozen as it is built (cheaper than structuredClone and a second walk to freeze). */
+export function frozenCopy (value: JsonValue): JsonValue {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy))
+  const copy: Record<string, JsonValue> = {}
+  for (const field of Object.keys(value)) copy[field] = frozenCopy((value as Record<string, JsonValue>)[field] as JsonValue)
+  return Object.freeze(copy)
 }
 
 /** Entries are shared by reference with the Yjs doc; freezing keeps callers from editing replicated state in place. */

@@ -18,6 +18,8 @@ export function * encodeMissingUpdates (doc: Y.Doc, remoteStateVector: Uint8Arra
   const targets = [...Y.decodeStateVector(Y.encodeStateVector(doc))]
     .filter(([client, clock]) => (remote.get(client) ?? 0) < clock)
   let chunk = new ChunkBuilder()
+  // One encoder for every struct, emptied before each: a fresh one per struct was a tenth of the answer's cost.
+  const encoder = new Y.UpdateEncoderV1()
   for (const [client, endClock] of targets) {
     let clock = remote.get(client) ?? 0
     while (clock < endClock) {
@@ -26,7 +28,8 @@ export function * encodeMissingUpdates (doc: Y.Doc, remoteStateVector: Uint8Arra
       let full = false
       for (let index = clock < endClock ? Y.findIndexSS(structs, clock) : structs.length; index < structs.length && clock < endClock; index++) {
         const struct = structs[index] as Y.Item | Y.GC
-        const encoder = new Y.UpdateEncoderV1()
+        encoder.restEncoder.cpos = 0
+        encoder.restEncoder.bufs.length = 0
         struct.write(encoder, clock - struct.id.clock)
         const encoded = encoder.toUint8Array()
         if (chunk.size + chunk.structCost(client, clock, encoded) > maxBytes && !chunk.isEmpty) {

@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
 import {
-  assertAuthor, assertJsonValue, assertKey, assertTags, assertTimestamp, deepFreeze, entryByteLength, isExpired,
-  jsonByteLength
+  assertAuthor, assertJsonValue, assertKey, assertTags, assertTimestamp, deepFreeze, entryByteLength, frozenCopy, isExpired,
+  jsonByteLength, newEntry
 } from './entry.ts'
 import type { Entry, JsonValue, PeerId } from './entry.ts'
 import { EPOCH_ZERO, type EpochRecord } from './epoch.ts'
@@ -72,7 +72,13 @@ export class NamespaceDoc {
   readonly #doc = new Y.Doc()
   readonly #entries: Y.Map<Entry>
   #count = 0
+  /** Accounted bytes of the entries not in #unsized. */
   #bytes = 0
+  /**
+   * Entries counted but not sized yet: sizing stringifies an entry, which cost a fifth of applying
+   * a large catch-up, so it waits until a limit check or the stats need the total.
+   */
+  readonly #unsized = new Set<Entry>()
   /**
    * Changes made by this replica's writes in the open transaction: map events (and so #count and
    * #bytes) arrive only when it ends, but limits must hold for each write of a batch.
@@ -126,15 +132,21 @@ export class NamespaceDoc {
       const previous = change.oldValue as Entry | undefined
       if (previous !== undefined) {
         this.#count--
-        this.#bytes -= entryByteLength(previous)
+        if (!this.#unsized.delete(previous)) this.#bytes -= entryByteLength(previous)
       }
       const current = this.#entries.get(key)
       if (current !== undefined) {
         this.#count++
-        this.#bytes += entryByteLength(current)
+        this.#unsized.add(current)
         this.#lastUpdate = Math.max(this.#lastUpdate ?? current.updatedAt, current.updatedAt)
       }
     }
+  }
+
+  #totalBytes (): number {
+    for (const entry of this.#unsized) this.#bytes += entryByteLength(entry)
+    this.#unsized.clear()
+    return this.#bytes
   }
 
   put (key: string, value: JsonValue, options: PutOptions): Entry {
@@ -155,21 +167,20 @@ export class NamespaceDoc {
     }
     const stored = this.#entries.get(key)
     const live = stored !== undefined && !isExpired(stored, options.now) ? stored : undefined
-    const entry: Entry = deepFreeze({
+    const entry = newEntry({
       key,
-      value: structuredClone(value),
       author: options.author,
       createdAt: live?.createdAt ?? options.now,
       updatedAt: options.now,
       ...(ttlMs === undefined ? {} : { expiresAt: options.now + ttlMs }),
-      tags: [...tags]
-    })
+      tags
+    }, frozenCopy(value), valueBytes)
     const count = this.#count + this.#pendingCount
     if (stored === undefined && count >= this.policy.maxEntries) {
       throw new NamespaceLimitError(this.name, 'maxEntries', this.policy.maxEntries, `entry ${count + 1}`)
     }
     const bytesDelta = entryByteLength(entry) - (stored === undefined ? 0 : entryByteLength(stored))
-    const bytesAfter = this.#bytes + this.#pendingBytes + bytesDelta
+    const bytesAfter = this.#totalBytes() + this.#pendingBytes + bytesDelta
     if (bytesAfter > this.policy.maxBytes) {
       throw new NamespaceLimitError(this.name, 'maxBytes', this.policy.maxBytes, `a total of ${bytesAfter} bytes`)
     }
@@ -254,8 +265,12 @@ export class NamespaceDoc {
     }
   }
 
+  get entryCount (): number {
+    return this.#count
+  }
+
   stats (): NamespaceStats {
-    return { entries: this.#count, bytes: this.#bytes, lastUpdate: this.#lastUpdate }
+    return { entries: this.#count, bytes: this.#totalBytes(), lastUpdate: this.#lastUpdate }
   }
 
   stateVector (): Uint8Array {

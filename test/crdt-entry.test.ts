@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { assertJsonValue, assertKey, assertTags, deepFreeze, isEntry } from '../crdt/entry.ts'
+import { assertJsonValue, assertKey, assertTags, deepFreeze, entryByteLength, frozenCopy, isEntry, jsonByteLength, newEntry, type JsonValue } from '../crdt/entry.ts'
 import { InvalidEntryError, InvalidNamespaceError, PolicyTable, SEEDED_TTL_MS, assertNamespaceName } from '../crdt/index.ts'
 
 const validEntry = {
@@ -92,5 +92,26 @@ describe('namespace policies', () => {
     expect(() => new PolicyTable({ bad: { maxBytes: 0 } })).toThrow('policy maxBytes must be a positive integer')
     expect(() => new PolicyTable({ 'Bad!': {} })).toThrow(InvalidNamespaceError)
     expect(() => new PolicyTable({}, { maxEntries: 1.5 })).toThrow('(default)')
+  })
+})
+
+describe('entry sizes', () => {
+  it('accounts a new entry at exactly its JSON size, and copies its value deeply frozen', () => {
+    const values: JsonValue[] = [null, 0, -1.5e300, '', 'quote " back\\ slash\n\u0001 é 漢字 🙂 \ud800', [1, [2, { a: '\t' }]], { 'ké"y': { deep: [true, false] } }]
+    for (const value of values) {
+      for (const expiresAt of [undefined, 99]) {
+        const source = { nested: value, list: [value] }
+        const copy = frozenCopy(source)
+        for (const [key, tags] of [['k "1"', ['t']], ['plain-key', []], ['ключ', ['a', 'b\\', '']]] as const) {
+          const entry = newEntry({ key, author: '12D3KooWPeer', createdAt: 1_700_000_000_000, updatedAt: 2, ...(expiresAt === undefined ? {} : { expiresAt }), tags }, copy, jsonByteLength(copy))
+          expect(entryByteLength(entry)).toBe(Buffer.byteLength(JSON.stringify(entry)))
+          expect(Object.keys(entry)).toEqual(['key', 'value', 'author', 'createdAt', 'updatedAt', ...(expiresAt === undefined ? [] : ['expiresAt']), 'tags'])
+          expect(Object.isFrozen(entry) && Object.isFrozen(entry.tags)).toBe(true)
+        }
+        expect(copy).toEqual(source)
+        expect(copy).not.toBe(source)
+        expect(Object.isFrozen(copy) && Object.isFrozen((copy as { list: unknown[] }).list)).toBe(true)
+      }
+    }
   })
 })

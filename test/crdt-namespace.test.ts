@@ -165,5 +165,18 @@ describe('NamespaceDoc', () => {
     replica.applyUpdate(Y.mergeUpdates([source.encodeStateAsUpdate()]), 'peer')
     expect(replica.stats()).toEqual(source.stats())
     expect(Object.isFrozen(replica.get('b', 8))).toBe(true)
+    // Remote entries are sized when the total is needed, and replacing or deleting one first
+    // (sized or not) keeps the total exact.
+    const later = makeDoc()
+    later.applyUpdate(source.encodeStateAsUpdate(), 'peer')
+    source.put('b', { longer: 'é'.repeat(40) }, { author, now: 9 })
+    source.put('c', [1, 2, 3], { author, now: 9 })
+    later.applyUpdate(source.encodeStateAsUpdate(), 'peer')
+    expect(later.stats().bytes).toBe(source.stats().bytes)
+    source.delete('c')
+    later.applyUpdate(source.encodeStateAsUpdate(), 'peer')
+    const jsonBytes = source.list({ now: 9 }).reduce((sum, entry) => sum + Buffer.byteLength(JSON.stringify(entry)), 0)
+    expect(later.stats().bytes).toBe(jsonBytes)
+    expect(source.stats().bytes).toBe(jsonBytes)
   })
 })

@@ -104,6 +104,39 @@ describe('MemoryStore durability', () => {
     expect(contents(reopened, 'growing')).toEqual(expected)
   })
 
+  it('defers compaction during a burst of concurrent writes, and settle() runs it at once', async () => {
+    const dir = await fixture.tempDir()
+    const options = { compactAfterUpdates: 10 }
+    const { store, batches } = await fixture.openRecording(dir, options)
+    const snapshotBatches = (): number => batches.filter(operations => operations.some(op => op.key.includes('/snapshot/'))).length
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(Array.from({ length: 5 }, async (_, i) => store.put('bursty', `k${round}-${i}`, i, { author, now: round })))
+    }
+    // 30 logged batches, three times the threshold: a one-by-one writer would have compacted twice.
+    expect(snapshotBatches()).toBe(0)
+    await store.settle()
+    expect(snapshotBatches()).toBe(1)
+    const expected = contents(store, 'bursty')
+    expect(expected).toHaveLength(150)
+    await store.close()
+    const keys = await rawKeys(dir)
+    expect(keys.filter(key => key.startsWith('ns/bursty/log/'))).toHaveLength(0)
+    expect(contents(await fixture.open(dir, options), 'bursty')).toEqual(expected)
+  })
+
+  it('holds deferred compaction while a holder asks, and compacts after the release and a pause', async () => {
+    const { store, batches } = await fixture.openRecording(await fixture.tempDir(), { compactAfterUpdates: 10 })
+    const snapshotBatches = (): number => batches.filter(operations => operations.some(op => op.key.includes('/snapshot/'))).length
+    const release = store.holdCompaction()
+    // One write at a time: without the hold, each would compact once the log is due.
+    for (let i = 0; i < 25; i++) await store.put('held', `k${i}`, i, { author, now: i })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(snapshotBatches()).toBe(0)
+    release()
+    release()
+    await vi.waitFor(() => { expect(snapshotBatches()).toBe(1) }, { timeout: 5_000, interval: 20 })
+  })
+
   it('persists sweeps of expired entries', async () => {
     const dir = await fixture.tempDir()
     const store = await fixture.open(dir)

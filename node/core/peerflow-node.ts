@@ -197,7 +197,7 @@ export class PeerflowNode {
     // Replication sees only the namespaces this node replicates, and its swarms' even before they hold anything.
     const replica: ReplicaStore = {
       namespaceNames: () => [...new Set([
-        ...memory.namespaces().map((namespace) => namespace.name).filter((namespace) => scope.replicates(namespace)),
+        ...memory.namespaceNames().filter((namespace) => scope.replicates(namespace)),
         ...scope.swarms().map(swarmNamespace)
       ])],
       stateVector: (namespace) => memory.stateVector(namespace),
@@ -211,7 +211,8 @@ export class PeerflowNode {
         scope.assertReplicates(namespace)
         return memory.adoptEpoch(namespace, record, parts, origin)
       },
-      onUpdate: (listener) => memory.onUpdate(listener)
+      onUpdate: (listener) => memory.onUpdate(listener),
+      holdCompaction: () => memory.holdCompaction()
     }
     const stats = emptyReplicationStats()
     const components = { host, gate, logger: log }
@@ -485,7 +486,7 @@ export class PeerflowNode {
     const changed = new Set([...joined, ...left])
     const namespaces = new Set([
       ...[...changed].map(swarmNamespace),
-      ...this.memory.namespaces().map((info) => info.name).filter((name) => changed.has(swarmOfNamespace(name) ?? ''))
+      ...this.memory.namespaceNames().filter((name) => changed.has(swarmOfNamespace(name) ?? ''))
     ])
     this.replication.gossip.rescope([...namespaces])
     if (joined.length === 0) return

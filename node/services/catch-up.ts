@@ -243,8 +243,18 @@ class StateVectorCatchUp implements CatchUp {
     clearTimeout(timer)
   }
 
-  /** Drives one SyncSession over `stream`: frames in become events, actions become frames and applies. */
+  /** One exchange, with the replica's compaction held off until it ends (it would stall the transfer). */
   async #exchange (stream: Stream, peer: string, initiator: boolean): Promise<void> {
+    const releaseCompaction = this.#store.holdCompaction()
+    try {
+      await this.#converse(stream, peer, initiator)
+    } finally {
+      releaseCompaction()
+    }
+  }
+
+  /** Drives one SyncSession over `stream`: frames in become events, actions become frames and applies. */
+  async #converse (stream: Stream, peer: string, initiator: boolean): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
     const send = async (message: SyncMessage): Promise<void> => {
       const bytes = encodeSyncMessage(withEpochs(message, ourEpochs))

@@ -12,6 +12,8 @@ export interface ReplicaStore {
   /** Adopts a newer epoch from its whole state; false when it is not newer than the current one. */
   adoptEpoch: (namespace: string, record: EpochRecord, parts: readonly Uint8Array[], origin: string) => Promise<boolean>
   onUpdate: (listener: (namespace: string, update: Uint8Array, origin: string) => void) => () => void
+  /** Defers the replica's compaction until the returned release is called (during an exchange). */
+  holdCompaction: () => () => void
 }
 
 /** Counters of both replication services (gossip and catch-up), shared for metrics and the dashboard. */

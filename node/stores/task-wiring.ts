@@ -159,7 +159,7 @@ export function nodeAgentTools (memory: MemoryStore, self: string, patterns: () 
 /** Every file hash a live task record names (attached files and files results carry): what blob GC keeps. */
 export function taskFileHashes (memory: MemoryStore): Set<string> {
   const hashes = new Set<string>()
-  const held = memory.namespaces().map((info) => info.name).filter((name) => name === TASKS_NAMESPACE || swarmOfNamespace(name) !== undefined)
+  const held = memory.namespaceNames().filter((name) => name === TASKS_NAMESPACE || swarmOfNamespace(name) !== undefined)
   for (const entry of held.flatMap((namespace) => memory.list(namespace, { prefix: 'task/' }))) {
     const files = (entry.value as { files?: unknown } | null)?.files
     if (!Array.isArray(files)) continue

@@ -8,7 +8,7 @@ import type { EntryReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } 
 
 function requireNamespace (node: PeerflowNode, namespace: string): void {
   node.replication.scope.assertReplicates(namespace)
-  const known = node.memory.namespaces().map((info) => info.name)
+  const known = node.memory.namespaceNames()
   if (!known.includes(namespace)) {
     throw new PeerflowError('not-found', `unknown namespace '${namespace}' (known: ${known.join(', ') || 'none'})`)
   }
