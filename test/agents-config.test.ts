@@ -32,7 +32,7 @@ describe('provider configuration', () => {
   it('sends a placeholder key to a compatible server configured without one', async () => {
     const server = await startAnthropicServer()
     try {
-      const client = createClient(resolveProvider({ baseURL: server.url }, {}))
+      const client = await createClient(resolveProvider({ baseURL: server.url }, {}))
       await client.messages.create({ model: 'm', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] })
       expect(server.requests[0].headers.authorization).toBe('Bearer peerflow-no-key')
     } finally {

@@ -40,7 +40,7 @@ export async function checkModelProvider (config: NodeConfig, env: NodeJS.Proces
   const model = step?.model ?? provider.models.speed
   const started = performance.now()
   try {
-    const client = step?.client ?? createClient({ ...provider, timeoutMs })
+    const client = await (step?.client() ?? createClient({ ...provider, timeoutMs }))
     await client.messages.create({ model, max_tokens: 1, messages: [{ role: 'user', content: 'ping' }] })
   } catch (err) {
     const failure = classifyFailure(err)

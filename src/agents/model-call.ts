@@ -34,7 +34,8 @@ export interface ModelAnswer {
 }
 
 async function streamOnce (options: ModelCallOptions, step: ChainStep): Promise<Anthropic.Message> {
-  const stream = step.client.messages.stream({ ...options.params, model: step.model }, { signal: options.signal })
+  const client = await step.client()
+  const stream = client.messages.stream({ ...options.params, model: step.model }, { signal: options.signal })
   stream.on('text', (delta) => options.emit({ type: 'text', turn: options.turn, delta }))
   return await stream.finalMessage()
 }

@@ -1,4 +1,5 @@
-import { AnthropicError, APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk'
+// The errors alone: the client (most of the SDK) loads when a node first calls a model (provider.ts).
+import { AnthropicError, APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk/core/error'
 import { retryAfterMs } from './backoff.ts'
 
 /** Failed model requests, sorted by what the runtime should do about them, and told in plain words. */

@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
 import type { ModelRouting } from './route-table.ts'
 
 /** Which model a caller wants; the provider maps each tier to a concrete model id. */
@@ -105,9 +105,17 @@ export function modelChain (config: ProviderConfig, priority: ModelPriority): st
   return chain
 }
 
-export function createClient (config: ProviderConfig): Anthropic {
+/**
+ * The SDK's client class, imported on first use: it is about 5 MB of heap (and Node's fetch stack
+ * behind it) that a node which never calls a model does not carry.
+ */
+let clientClass: Promise<typeof Anthropic> | undefined
+
+export async function createClient (config: ProviderConfig): Promise<Anthropic> {
   assertConfigured(config)
-  return new Anthropic({
+  clientClass ??= import('@anthropic-ai/sdk').then((sdk) => sdk.default)
+  const AnthropicClient = await clientClass
+  return new AnthropicClient({
     apiKey: config.apiKey ?? PLACEHOLDER_API_KEY,
     // Ignore ANTHROPIC_AUTH_TOKEN from the environment: the key above is the one credential we mean to send.
     authToken: null,

@@ -17,7 +17,8 @@ export interface ChainStep {
   endpoint: string
   url: string
   model: string
-  client: Anthropic
+  /** The endpoint's client, created on first call (shared by the chain's steps on that endpoint). */
+  client: () => Promise<Anthropic>
 }
 
 export class NoRouteError extends Error {
@@ -54,13 +55,16 @@ export function routeChain (provider: ProviderConfig, priority: RoutePriority): 
       ? 'no route for priority privacy: mark an endpoint "local": true under models.endpoints and list it in models.routes.privacy'
       : `no route for priority ${priority}: list endpoint:model steps in models.routes.${priority}`)
   }
-  const clients = new Map<string, Anthropic>()
+  const clients = new Map<string, Promise<Anthropic>>()
   return steps.map((step) => {
     const endpoint = routing.endpoints[step.endpoint] as ModelEndpoint
-    let client = clients.get(step.endpoint)
-    if (client === undefined) {
-      client = createClient({ ...provider, baseURL: endpoint.url, apiKey: endpoint.apiKey })
-      clients.set(step.endpoint, client)
+    const client = async (): Promise<Anthropic> => {
+      let created = clients.get(step.endpoint)
+      if (created === undefined) {
+        created = createClient({ ...provider, baseURL: endpoint.url, apiKey: endpoint.apiKey })
+        clients.set(step.endpoint, created)
+      }
+      return created
     }
     return { endpoint: step.endpoint, url: endpoint.url, model: step.model, client }
   })

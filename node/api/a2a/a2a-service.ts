@@ -12,6 +12,7 @@ import { buildAgentCard } from './agent-card.ts'
 import { BoundedTaskStore } from './bounded-task-store.ts'
 import { SwarmTaskExecutor } from './swarm-task-executor.ts'
 import { swarmTargetOf } from './swarm-target.ts'
+import { isStream } from './is-stream.ts'
 
 const INVALID_PARAMS = -32602
 
@@ -95,9 +96,4 @@ export class A2aService {
       return { jsonrpc: '2.0', id, error }
     }
   }
-}
-
-/** Whether an answer is a stream of JSON-RPC responses (message/stream) rather than one. */
-export function isStream (reply: unknown): reply is AsyncGenerator<unknown, void, undefined> {
-  return typeof (reply as AsyncGenerator | null)?.[Symbol.asyncIterator] === 'function'
 }
