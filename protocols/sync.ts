@@ -26,8 +26,14 @@ export const SYNC_LIMITS = {
   maxBacklogBytes: 64 * 1024 * 1024,
   /** Concurrent catch-up streams a peer may open on one connection. */
   maxInboundStreams: 8,
-  /** Every connected peer is caught up with this often, whatever gossip did. */
+  /** Anti-entropy: this often, whatever gossip did, a node catches up with some of its peers... */
   antiEntropyIntervalMs: 15_000,
+  /**
+   * ...this many, chosen at random (all when it has no more). Every peer each round made the work
+   * grow with the square of the network (30 nodes: 58 exchanges a second); a random few still
+   * spread whatever gossip missed to every node within a few rounds.
+   */
+  antiEntropyPeers: 3,
   /** How long an answer may wait for the answerer's own exchange in flight: below the asker's read timeout. */
   answerWaitMs: 8_000,
   /** Bytes of one `epoch` frame's record (its cut state vector and ids). */

@@ -96,7 +96,7 @@ class StateVectorCatchUp implements CatchUp {
       maxOutboundStreams: SYNC_LIMITS.maxInboundStreams
     })
     this.#host.addEventListener('peer:identify', this.#onIdentify)
-    this.#antiEntropyTimer = setInterval(() => { this.syncWithAll() }, SYNC_LIMITS.antiEntropyIntervalMs)
+    this.#antiEntropyTimer = setInterval(() => { this.#antiEntropyRound() }, SYNC_LIMITS.antiEntropyIntervalMs)
     this.#antiEntropyTimer.unref()
     this.#started = true
   }
@@ -119,10 +119,25 @@ class StateVectorCatchUp implements CatchUp {
   }
 
   syncWithAll (): void {
-    for (const peer of this.#host.getPeers()) {
-      // Peers reached only through a relay-limited circuit are skipped (see #onIdentify).
-      if (this.#host.getConnections(peer).some((connection) => connection.limits === undefined)) void this.syncWith(peer)
+    for (const peer of this.#directPeers()) void this.syncWith(peer)
+  }
+
+  #antiEntropyRound (): void {
+    const peers = this.#directPeers()
+    // A partial Fisher-Yates shuffle: the first antiEntropyPeers places get a uniform random sample.
+    const count = Math.min(SYNC_LIMITS.antiEntropyPeers, peers.length)
+    for (let i = 0; i < count; i++) {
+      const j = i + Math.floor(Math.random() * (peers.length - i))
+      const chosen = peers[j] as PeerId
+      peers[j] = peers[i] as PeerId
+      peers[i] = chosen
+      void this.syncWith(chosen)
     }
+  }
+
+  /** Connected peers with a direct connection: one reached only through a relay-limited circuit cannot carry catch-up (see #onIdentify). */
+  #directPeers (): PeerId[] {
+    return this.#host.getPeers().filter((peer) => this.#host.getConnections(peer).some((connection) => connection.limits === undefined))
   }
 
   /**
