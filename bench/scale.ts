@@ -12,7 +12,9 @@
  *   (repeated), until it holds them all;
  * - leader failover in a swarm of every node (the first `maxVoters` joiners vote, the rest are
  *   non-voting workers): kill the leader until every survivor names the same new one;
- * - resident memory per node.
+ * - resident memory per node;
+ * - at the large size, scoped replication: per-node bytes of 6 swarms of 5 against the same volume
+ *   written network-wide (bench/lib/scoped-replication-savings.ts).
  * `--quick` (or BENCH_QUICK=1) runs 5 vs 10 nodes with fewer repeats; `--nodes N` sets the large size.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -137,7 +139,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
   const kills = await failovers(testbed, SWARM, PLAN.kills, PLAN.failoverPollMs)
   log(`  failovers: ${kills.map((k) => k.failoverMs.toFixed(0)).join(', ')} ms`)
 
-  const scopedReplication = withScopedSavings ? await scopedReplicationSavings(testbed) : undefined
+  const scopedReplication = withScopedSavings ? await scopedReplicationSavings(testbed, log) : undefined
   await cleanup()
   return {
     nodes,
@@ -223,7 +225,14 @@ log(line(header))
 for (const c of cells) log(line(c))
 log(`swarm: ${large.failover.voters} voters + ${large.failover.workers} non-voting workers at ${LARGE} nodes, ${small.failover.voters} + ${small.failover.workers} at ${SMALL}`)
 log(`load average (1 min): ${SMALL} nodes ${small.loadAverage.start.toFixed(1)} → ${small.loadAverage.end.toFixed(1)}, ${LARGE} nodes ${large.loadAverage.start.toFixed(1)} → ${large.loadAverage.end.toFixed(1)}`)
-log(`per-node bytes saved at ${LARGE} nodes with 6 swarms of 5 (scoped replication): not measured — needs ${large.scopedReplication?.needs ?? '?'}`)
+const scope = large.scopedReplication
+if (scope !== undefined) {
+  log(`scoped replication at ${LARGE} nodes, ${scope.swarms} swarms of ${scope.swarmSize} (${scope.entriesPerSwarm} x ${scope.valueBytes} B each): ` +
+    `a member received ${(scope.scopedPerNodeMedianBytes / 1024).toFixed(0)} KiB (median) of swarm namespaces, against ` +
+    `${(scope.unscopedEquivalentPerNodeBytes / 1024).toFixed(0)} KiB unscoped (${scope.swarms} x the ${(scope.networkWidePerNodeMedianBytes / 1024).toFixed(0)} KiB ` +
+    `a node received of the same volume written network-wide): ${(scope.savedPerNodeBytes / 1024).toFixed(0)} KiB saved per node, ratio ` +
+    `${scope.ratio.toFixed(2)}; non-members received at most ${scope.outsiderMaxBytes} B of other swarms' namespaces`)
+}
 const totalMs = performance.now() - benchStarted
 log(`whole bench: ${(totalMs / 1000).toFixed(0)} s`)
 
@@ -232,6 +241,16 @@ const rows: BenchRow[] = figures.flatMap((f) => [
   { metric: `${f.metric} (${LARGE} nodes)`, value: f.pick(large), unit: f.unit },
   { metric: `${f.metric} (${LARGE}/${SMALL})`, value: f.pick(large) / f.pick(small), unit: 'x' }
 ])
+if (scope !== undefined) {
+  const swarmsOf = `${LARGE} nodes, ${scope.swarms} swarms of ${scope.swarmSize}`
+  rows.push(
+    { metric: `scoped replication: swarm bytes received per member (${swarmsOf}, median)`, value: scope.scopedPerNodeMedianBytes / 1024, unit: 'KiB' },
+    { metric: `unscoped equivalent per node (${swarmsOf})`, value: scope.unscopedEquivalentPerNodeBytes / 1024, unit: 'KiB' },
+    { metric: `scoped replication: bytes saved per node (${swarmsOf})`, value: scope.savedPerNodeBytes / 1024, unit: 'KiB' },
+    { metric: 'scoped / unscoped equivalent', value: scope.ratio, unit: 'x' },
+    { metric: 'bytes a non-member received of other swarms\' namespaces (max)', value: scope.outsiderMaxBytes, unit: 'B' }
+  )
+}
 await writeResults('scale', rows, {
   nodes: LARGE,
   baselineNodes: SMALL,

@@ -16,7 +16,7 @@ describe('resume detector', () => {
     expect(frozenFor(1_000, 4_000, 2_900)).toBeUndefined()
   })
 
-  it('reports a process stopped with SIGSTOP once it continues, with how long it was stopped', async () => {
+  it('reports a process stopped with SIGSTOP once it continues, with how long it was stopped, at most once per 10 s', async () => {
     const child = spawn(process.execPath, [FIXTURE], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
@@ -30,6 +30,12 @@ describe('resume detector', () => {
       const reported = await pollFor('a resume report', () => /resumed (\d+)/.exec(output)?.[1], 10_000, 50)
       expect(Number(reported)).toBeGreaterThanOrEqual(2_500)
       expect(Number(reported)).toBeLessThan(10_000)
+      // Frozen again within 10 s (as a process starved of CPU looks, tick after tick): not reported again.
+      child.kill('SIGSTOP')
+      await new Promise((resolve) => setTimeout(resolve, 2_000))
+      child.kill('SIGCONT')
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      expect(output.match(/resumed \d+/g)).toHaveLength(1)
     } finally {
       child.kill('SIGKILL')
     }

@@ -3,6 +3,11 @@ import type { Startable } from '@libp2p/interface'
 const TICK_MS = 250
 /** A tick this much later than due, with the process not running meanwhile, means it was frozen. */
 const MIN_GAP_MS = 1_500
+/**
+ * A freeze is reported at most this often: a process starved of CPU (dozens of nodes on a few
+ * cores) looks frozen tick after tick, and catching up with peers each time fed the starvation.
+ */
+const MIN_REPORT_INTERVAL_MS = 10_000
 
 /**
  * How long the process was frozen, when a tick due at `dueAt` runs at `now` after using `cpuMs` of
@@ -25,6 +30,7 @@ export class ResumeDetector implements Startable {
   #timer: NodeJS.Timeout | undefined
   #dueAt = 0
   #cpu = process.cpuUsage()
+  #reportedAt = -Infinity
 
   constructor (onResume: (frozenMs: number) => void) {
     this.#onResume = onResume
@@ -47,6 +53,8 @@ export class ResumeDetector implements Startable {
     this.#cpu = process.cpuUsage()
     const frozen = frozenFor(this.#dueAt, now, (used.user + used.system) / 1000)
     this.#dueAt = now + TICK_MS
-    if (frozen !== undefined) this.#onResume(frozen)
+    if (frozen === undefined || now - this.#reportedAt < MIN_REPORT_INTERVAL_MS) return
+    this.#reportedAt = now
+    this.#onResume(frozen)
   }
 }

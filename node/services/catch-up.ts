@@ -37,8 +37,10 @@ export interface CatchUpRefusal {
 }
 
 export interface CatchUp extends NodeService {
-  /** Runs catch-up with every directly connected peer (anti-entropy). */
+  /** Runs catch-up with every directly connected peer. */
   syncWithAll (): void
+  /** Runs catch-up with a few directly connected peers chosen at random (an anti-entropy round). */
+  syncWithSome (): void
   /** One exchange with `peer`; concurrent calls for the same peer share it. */
   syncWith (peer: PeerId): Promise<void>
   /** Connected peers that completed an exchange of `namespace` with this node. */
@@ -96,7 +98,7 @@ class StateVectorCatchUp implements CatchUp {
       maxOutboundStreams: SYNC_LIMITS.maxInboundStreams
     })
     this.#host.addEventListener('peer:identify', this.#onIdentify)
-    this.#antiEntropyTimer = setInterval(() => { this.#antiEntropyRound() }, SYNC_LIMITS.antiEntropyIntervalMs)
+    this.#antiEntropyTimer = setInterval(() => { this.syncWithSome() }, SYNC_LIMITS.antiEntropyIntervalMs)
     this.#antiEntropyTimer.unref()
     this.#started = true
   }
@@ -122,7 +124,7 @@ class StateVectorCatchUp implements CatchUp {
     for (const peer of this.#directPeers()) void this.syncWith(peer)
   }
 
-  #antiEntropyRound (): void {
+  syncWithSome (): void {
     const peers = this.#directPeers()
     // A partial Fisher-Yates shuffle: the first antiEntropyPeers places get a uniform random sample.
     const count = Math.min(SYNC_LIMITS.antiEntropyPeers, peers.length)
