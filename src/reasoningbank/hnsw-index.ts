@@ -89,6 +89,23 @@ export class HnswIndex {
     return new HnswIndex(options.dimensions, options.embedder, params, hnsw)
   }
 
+  /**
+   * Takes over an hnswlib index file written by a shard-building worker, whose labels are 0..n-1 in the
+   * order of `names`; `digests` are the digests of the vectors indexed under those names.
+   */
+  static async adopt (path: string, options: HnswIndexOptions & { params: HnswParams }, names: readonly string[], digests: readonly string[]): Promise<HnswIndex> {
+    const hnsw = new hnswlib.HierarchicalNSW('cosine', options.dimensions)
+    await hnsw.readIndex(path, true)
+    if (hnsw.getCurrentCount() !== names.length || digests.length !== names.length) throw new Error(`built shard holds ${hnsw.getCurrentCount()} vectors for ${names.length} names`)
+    const index = new HnswIndex(options.dimensions, options.embedder, options.params, hnsw)
+    names.forEach((name, label) => {
+      index.#byName.set(name, { label, digest: digests[label] as string })
+      index.#names.set(label, name)
+    })
+    index.#nextLabel = names.length
+    return index
+  }
+
   /** Reads an index saved by `save`; a missing, partial or inconsistent pair of files is reported, not thrown. */
   static async load (dir: string): Promise<LoadedIndex> {
     let sidecar: Sidecar
