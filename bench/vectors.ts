@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads'
 import { DEFAULT_HNSW_PARAMS, HnswIndex, type IndexMatch } from '../src/reasoningbank/hnsw-index.ts'
 import { buildShardedIndex } from '../src/reasoningbank/hnsw-shard-build.ts'
 import { exactSearch } from '../src/reasoningbank/exact-search.ts'
+import { Int8Vectors } from '../src/reasoningbank/int8-vectors.ts'
 import type { ShardedHnswIndex } from '../src/reasoningbank/sharded-hnsw-index.ts'
 import { InMemoryPatternStore } from '../src/reasoningbank/in-memory-pattern-store.ts'
 import { ReasoningBank } from '../src/reasoningbank/reasoning-bank.ts'
@@ -193,6 +194,30 @@ async function workerSearchLatencies (index: ShardedHnswIndex, queries: Float32A
   }
 }
 
+/** The exact scan over int8-quantized copies of the same vectors: recall against the float32 truth, latency, bytes. */
+function int8Rows (data: Float32Array, queries: Float32Array, exact: ExactRun, exactP50: number): BenchRow[] {
+  const store = new Int8Vectors(DIMENSIONS, VECTORS)
+  for (let i = 0; i < VECTORS; i++) store.add(row(i, data))
+  const latencies: number[] = []
+  let hits = 0
+  exact.truths.forEach((truth, q) => {
+    const started = performance.now()
+    const found = store.search(row(q, queries), K)
+    latencies.push(performance.now() - started)
+    hits += found.filter((match) => truth.has(String(match.row))).length
+  })
+  const recallInt8 = hits / (exact.truths.length * K)
+  const bytes = store.bytesPerVector
+  log(`  int8 exact scan: recall@${K} ${recallInt8.toFixed(4)}, p50 ${median(latencies).toFixed(2)} ms, ${bytes} B per vector (load ${loadAverage()})`)
+  return [
+    { metric: 'int8 vectors: bytes per vector (float32: 4 per dimension)', value: bytes, unit: 'B' },
+    { metric: 'int8 vectors / float32 vectors, bytes', value: bytes / (DIMENSIONS * Float32Array.BYTES_PER_ELEMENT), unit: 'x' },
+    { metric: `int8 exact scan recall@${K} vs the float32 exact scan`, value: recallInt8, unit: '', goal: `>= ${GOALS.recall}`, met: recallInt8 >= GOALS.recall },
+    { metric: 'int8 exact scan p50', value: median(latencies), unit: 'ms' },
+    { metric: 'int8 exact scan p50 / float32 exact scan p50', value: median(latencies) / exactP50, unit: 'x' }
+  ]
+}
+
 async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], details: Record<string, unknown> }> {
   log(`vector search: ${VECTORS} x ${DIMENSIONS}-d clustered vectors (${CLUSTERS} clusters, spread ${spread}), k=${K}`)
   const space = new ClusteredSpace({ dimensions: DIMENSIONS, clusters: CLUSTERS, spread, seed: 1 })
@@ -202,6 +227,8 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
   const exact = exactRun(data, queries)
   const exactP50 = median(exact.exactMs)
   log(`  exact scan: p50 ${exactP50.toFixed(2)} ms over ${EXACT_QUERIES} queries (load ${loadAverage()})`)
+
+  const quantized = int8Rows(data, queries, exact, exactP50)
 
   const singleLoad = loadAverage()
   log(`  single index, one thread (M=${SINGLE_PARAMS.m}, efConstruction=${SINGLE_PARAMS.efConstruction}), load ${singleLoad}`)
@@ -256,6 +283,7 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
     { metric: 'exact scan p50', value: exactP50, unit: 'ms' },
     { metric: 'exact scan p99', value: percentile(exact.exactMs, 99), unit: 'ms' },
     { metric: 'exact QPS (1 thread, from p50)', value: 1000 / exactP50, unit: 'q/s' },
+    ...quantized,
     { metric: `HNSW build (${VECTORS} vectors)`, value: singleSeconds, unit: 's', ...buildGoal(singleSeconds) },
     { metric: 'single index: parameters, load average before the build', value: `M=${SINGLE_PARAMS.m} efC=${SINGLE_PARAMS.efConstruction}, one thread; load ${singleLoad}`, unit: '' },
     { metric: 'HNSW build per vector', value: (singleSeconds * 1e6) / VECTORS, unit: 'us' },

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
+import { runCli } from './helpers/cli.ts'
 import { quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 
 const net = new TestNetwork()
@@ -72,5 +73,7 @@ describe('ReasoningBank across nodes', () => {
     expect(b.patterns.stats().index.shards).toBeGreaterThanOrEqual(1)
     const after = await b.patterns.query(content(1234), { limit: 3 })
     expect(after[0]?.pattern.name).toBe('p1234')
+    const stats = await runCli(['patterns', 'stats', '--api', b.apiAddress])
+    expect(stats.stdout).toMatch(/^index: ready \(HNSW search, \d+ shards?, ef 64\)$/m)
   }, 60_000)
 })
