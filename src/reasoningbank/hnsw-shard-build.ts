@@ -61,13 +61,17 @@ export async function buildShardedIndex (entries: readonly NamedVector[], option
     members[shardOf(entry.name, shardCount)]?.push(entry)
   }
   options.signal?.throwIfAborted()
+  // One shard failing stops the others: their graphs would be thrown away with the temporary directory.
+  const stop = new AbortController()
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
   const dir = await mkdtemp(join(tmpdir(), 'peerflow-hnsw-build-'))
   const done = new Array<number>(shardCount).fill(0)
   const report = (): void => { options.onProgress?.({ done: done.reduce((a, b) => a + b, 0), total: entries.length }) }
   try {
     const shards = await Promise.all(members.map(async (shard, i) => {
       const path = join(dir, `shard-${i}.hnsw`)
-      const { digests, cpuSeconds } = await runWorker(shardJob(shard, dimensions, params, path), options.signal, (inserted) => { done[i] = inserted; report() })
+      const { digests, cpuSeconds } = await runWorker(shardJob(shard, dimensions, params, path), signal, (inserted) => { done[i] = inserted; report() })
+        .catch((error: unknown) => { stop.abort(error); throw error })
       options.onShardBuilt?.({ index: i, vectors: shard.length, cpuSeconds })
       done[i] = shard.length
       report()
