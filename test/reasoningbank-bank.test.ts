@@ -186,6 +186,9 @@ describe('ReasoningBank index lifecycle', () => {
     const missing = await openBank(store)
     expect(missing.bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
     expect(missing.bank.stats().indexed).toBe(5)
+    // A small index is built here, in one shard: more would only add searches per query.
+    expect(await missing.bank.indexReady).toEqual({ state: 'ready' })
+    expect(missing.bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', shards: 1 })
   })
 
   it('answers by exact scan while a large index builds in workers, then applies the changes made meanwhile', async () => {

@@ -22,7 +22,11 @@ export interface OpenOptions {
   /** Called while the index is rebuilt from the store (in the background, after `open` returned). */
   onProgress?: (progress: { done: number, total: number }) => void
   hnsw?: Partial<HnswParams>
-  /** Index shards, each built by its own worker thread; default os.availableParallelism(). */
+  /**
+   * Index shards when the index is built by worker threads, one per shard; default
+   * os.availableParallelism(). A small build, on this thread, makes one shard: it gains nothing from
+   * more, and every shard adds a search per query.
+   */
   shards?: number
   /** Clock, for tests. */
   now?: () => number
@@ -378,11 +382,11 @@ export class ReasoningBank {
       options.onProgress?.({ done, total })
     }
     progress({ done: 0, total: entries.length })
-    const shape = { dimensions: this.embedder.dimensions, embedder: this.embedder.id, params: options.hnsw, shards: options.shards ?? availableParallelism() }
+    const shape = { dimensions: this.embedder.dimensions, embedder: this.embedder.id, params: options.hnsw }
     try {
       const index = entries.length >= PARALLEL_BUILD_MIN
-        ? await buildShardedIndex(entries, { ...shape, onProgress: progress, signal: this.#buildAbort.signal })
-        : await buildHere(entries, ShardedHnswIndex.create({ ...shape, initialCapacity: entries.length }), progress, this.#buildAbort.signal)
+        ? await buildShardedIndex(entries, { ...shape, shards: options.shards ?? availableParallelism(), onProgress: progress, signal: this.#buildAbort.signal })
+        : await buildHere(entries, ShardedHnswIndex.create({ ...shape, shards: 1, initialCapacity: entries.length }), progress, this.#buildAbort.signal)
       if (this.#closed) return this.#indexState
       if (this.#ef !== undefined) index.ef = this.#ef
       for (const name of this.#pendingChanges) this.#indexPattern(index, name, this.#store.get(name))
