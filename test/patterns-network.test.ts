@@ -52,7 +52,7 @@ describe('ReasoningBank across nodes', () => {
     const a = await net.start({ embedder: 'hash' }, dataDir)
     const words = ['cache', 'retry', 'queue', 'shard', 'index', 'token', 'schema', 'deploy', 'rollback', 'metric', 'trace', 'lock']
     const content = (i: number): string => `pattern ${i} about ${words[i % 12]} and ${words[Math.floor(i / 12) % 12]} with marker m${i}x`
-    const count = 3000
+    const count = 2400
     for (let i = 0; i < count; i++) await a.patterns.storePattern({ name: `p${i}`, content: content(i), namespace: `ns${i % 3}` })
     await a.stop()
     // A lost index (or one from another embedder) must be rebuilt from the store at the next start.
