@@ -217,6 +217,24 @@ describe('ReasoningBank index lifecycle', () => {
     expect((await bank.query('topic 7 item 7 marker q7z', { limit: 1 }))[0]?.pattern.name).toBe('p7')
   }, 60_000)
 
+  it('can scan an int8 copy of the vectors while the index builds, reading changed patterns from the store', async () => {
+    const store = new InMemoryPatternStore()
+    for (let i = 0; i < 2500; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i} marker q${i}z`))
+    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), shards: 2, exactScanVectors: 'int8' })
+    banks.push(bank)
+    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact-int8' })
+    const found = await bank.query('topic 7 item 7 marker q7z', { limit: 1 })
+    expect(found[0]?.pattern.name).toBe('p7')
+    expect(found[0]?.similarity).toBeCloseTo(1, 2)
+    await store.put(await peerPattern('p8', 'rewritten while the index was building'))
+    await store.delete('p9')
+    expect((await bank.query('rewritten while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('p8')
+    expect((await bank.query('topic 9 item 9 marker q9z', { limit: 5 })).map((match) => match.pattern.name)).not.toContain('p9')
+    expect((await bank.query('topic 8 item 8 marker q8z', { limit: 5, namespace: 'peer' })).map((match) => match.pattern.name)).not.toContain('p8')
+    expect(await bank.indexReady).toEqual({ state: 'ready' })
+    expect(bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw' })
+  }, 60_000)
+
   it('stops a build when closed before it finished, saving no index', async () => {
     const store = new InMemoryPatternStore()
     for (let i = 0; i < 2500; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i}`))

@@ -57,8 +57,8 @@ export class Int8Vectors {
     return Float32Array.from(this.#codes.subarray(offset, offset + this.dimensions), (code) => code * step)
   }
 
-  /** Exact top-k by dot product with `query` over the quantized rows, best first. */
-  search (query: ArrayLike<number>, k: number): QuantizedMatch[] {
+  /** Exact top-k by dot product with `query` over the quantized rows `filter` accepts, best first. */
+  search (query: ArrayLike<number>, k: number, filter?: (row: number) => boolean): QuantizedMatch[] {
     if (query.length !== this.dimensions) throw new RangeError(`query has ${query.length} dimensions, the store ${this.dimensions}`)
     const { dimensions } = this
     const q = Float32Array.from(query)
@@ -66,6 +66,7 @@ export class Int8Vectors {
     const top = new TopK(Math.max(0, Math.min(Math.floor(k), this.#rows)))
     const unrolled = dimensions - (dimensions % 4)
     for (let row = 0; row < this.#rows; row++) {
+      if (filter !== undefined && !filter(row)) continue
       const offset = row * dimensions
       let s0 = 0
       let s1 = 0

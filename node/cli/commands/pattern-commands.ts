@@ -115,7 +115,9 @@ export function registerPatternCommands (program: Command): void {
 
 /** The index's state and which search answers queries now. */
 function indexLine (index: PatternStatsReply['index']): string {
-  const search = index.search === 'hnsw' ? `HNSW search, ${index.shards} shard${index.shards === 1 ? '' : 's'}, ef ${index.ef}` : 'exact search'
+  const search = index.search === 'hnsw'
+    ? `HNSW search, ${index.shards} shard${index.shards === 1 ? '' : 's'}, ef ${index.ef}`
+    : index.search === 'exact-int8' ? 'exact search over int8 vectors' : 'exact search'
   switch (index.state) {
     case 'ready': return `ready (${search})`
     case 'building': return `building ${index.done}/${index.total} (${search} meanwhile)`
