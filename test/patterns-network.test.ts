@@ -1,5 +1,8 @@
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { multiaddr } from '@multiformats/multiaddr'
+import { runCli } from './helpers/cli.ts'
 import { quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 
 const net = new TestNetwork()
@@ -43,4 +46,34 @@ describe('ReasoningBank across nodes', () => {
     expect(after[0]).toBe('retry_backoff')
     expect(restarted.patterns.stats().embedder.semantic).toBe(false)
   })
+
+  it('starts without waiting for an index rebuild, answering by exact search until the index is ready', async () => {
+    const dataDir = await net.dataDir()
+    const a = await net.start({ embedder: 'hash' }, dataDir)
+    const words = ['cache', 'retry', 'queue', 'shard', 'index', 'token', 'schema', 'deploy', 'rollback', 'metric', 'trace', 'lock']
+    const content = (i: number): string => `pattern ${i} about ${words[i % 12]} and ${words[Math.floor(i / 12) % 12]} with marker m${i}x`
+    const count = 2400
+    for (let i = 0; i < count; i++) await a.patterns.storePattern({ name: `p${i}`, content: content(i), namespace: `ns${i % 3}` })
+    await a.stop()
+    // A lost index (or one from another embedder) must be rebuilt from the store at the next start.
+    await rm(join(dataDir, 'patterns-index', 'patterns-shards.json'))
+
+    const b = await net.start({ embedder: 'hash' }, dataDir)
+    const settled = { value: false }
+    void b.patterns.indexReady.then(() => { settled.value = true })
+    expect(b.patterns.stats().index).toMatchObject({ state: 'building', search: 'exact', origin: { source: 'rebuilt', reason: 'no saved index' } })
+    const meanwhile = await b.patterns.query(content(1234), { limit: 3 })
+    expect(settled.value).toBe(false)
+    expect(meanwhile[0]?.pattern.name).toBe('p1234')
+    expect(meanwhile[0]?.similarity).toBeCloseTo(1, 5)
+
+    const state = await b.patterns.indexReady
+    expect(state).toEqual({ state: 'ready' })
+    expect(b.patterns.stats()).toMatchObject({ indexed: count, index: { state: 'ready', search: 'hnsw' } })
+    expect(b.patterns.stats().index.shards).toBeGreaterThanOrEqual(1)
+    const after = await b.patterns.query(content(1234), { limit: 3 })
+    expect(after[0]?.pattern.name).toBe('p1234')
+    const stats = await runCli(['patterns', 'stats', '--api', b.apiAddress])
+    expect(stats.stdout).toMatch(/^index: ready \(HNSW search, \d+ shards?, ef 64\)$/m)
+  }, 60_000)
 })

@@ -186,7 +186,65 @@ describe('ReasoningBank index lifecycle', () => {
     const missing = await openBank(store)
     expect(missing.bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
     expect(missing.bank.stats().indexed).toBe(5)
+    // A small index is built here, in one shard: more would only add searches per query.
+    expect(await missing.bank.indexReady).toEqual({ state: 'ready' })
+    expect(missing.bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', shards: 1 })
   })
+
+  it('answers by exact scan while a large index builds in workers, then applies the changes made meanwhile', async () => {
+    const store = new InMemoryPatternStore()
+    const count = 2500
+    for (let i = 0; i < count; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i} marker q${i}z`))
+    const progress: Array<{ done: number, total: number }> = []
+    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), onProgress: (p) => progress.push(p), shards: 2 })
+    banks.push(bank)
+    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact', shards: 0 })
+    expect(bank.stats().indexed).toBe(count)
+    expect((await bank.query('topic 7 item 7 marker q7z', { limit: 1 }))[0]?.pattern.name).toBe('p7')
+
+    // Changes while the workers build: an addition, an update and a deletion.
+    await store.put(await peerPattern('late', 'written while the index was building'))
+    await store.put(await peerPattern('p8', 'rewritten while the index was building'))
+    await store.delete('p9')
+    expect((await bank.query('written while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('late')
+
+    expect(await bank.indexReady).toEqual({ state: 'ready' })
+    expect(bank.stats()).toMatchObject({ indexed: count, index: { state: 'ready', search: 'hnsw', shards: 2 } })
+    expect(progress.at(-1)).toEqual({ done: count, total: count })
+    expect((await bank.query('written while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('late')
+    expect((await bank.query('rewritten while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('p8')
+    expect((await bank.query('topic 9 item 9 marker q9z', { limit: 5 })).map((match) => match.pattern.name)).not.toContain('p9')
+    expect((await bank.query('topic 7 item 7 marker q7z', { limit: 1 }))[0]?.pattern.name).toBe('p7')
+  }, 60_000)
+
+  it('can scan an int8 copy of the vectors while the index builds, reading changed patterns from the store', async () => {
+    const store = new InMemoryPatternStore()
+    for (let i = 0; i < 2500; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i} marker q${i}z`))
+    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), shards: 2, exactScanVectors: 'int8' })
+    banks.push(bank)
+    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact-int8' })
+    const found = await bank.query('topic 7 item 7 marker q7z', { limit: 1 })
+    expect(found[0]?.pattern.name).toBe('p7')
+    expect(found[0]?.similarity).toBeCloseTo(1, 2)
+    await store.put(await peerPattern('p8', 'rewritten while the index was building'))
+    await store.delete('p9')
+    expect((await bank.query('rewritten while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('p8')
+    expect((await bank.query('topic 9 item 9 marker q9z', { limit: 5 })).map((match) => match.pattern.name)).not.toContain('p9')
+    expect((await bank.query('topic 8 item 8 marker q8z', { limit: 5, namespace: 'peer' })).map((match) => match.pattern.name)).not.toContain('p8')
+    expect(await bank.indexReady).toEqual({ state: 'ready' })
+    expect(bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw' })
+  }, 60_000)
+
+  it('stops a build when closed before it finished, saving no index', async () => {
+    const store = new InMemoryPatternStore()
+    for (let i = 0; i < 2500; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i}`))
+    const dir = await tempDir()
+    const bank = await ReasoningBank.open({ store, embedder, indexDir: dir, shards: 2 })
+    await bank.close()
+    expect(await bank.indexReady).toMatchObject({ state: 'failed', reason: expect.stringMatching(/closed while its index was building/) })
+    const reopened = await openBank(store, dir)
+    expect(reopened.bank.indexOrigin).toEqual({ source: 'rebuilt', reason: 'no saved index' })
+  }, 60_000)
 
   it('rebuilds when the saved index comes from another embedder', async () => {
     const store = new InMemoryPatternStore()

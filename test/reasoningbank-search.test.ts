@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClusteredSpace, seededGaussian } from '../bench/lib/clustered-vectors.ts'
-import { exactSearch } from '../src/reasoningbank/exact-search.ts'
+import { exactSearch, exactSearchNamed } from '../src/reasoningbank/exact-search.ts'
 import { HnswIndex } from '../src/reasoningbank/hnsw-index.ts'
+import { buildShardedIndex } from '../src/reasoningbank/hnsw-shard-build.ts'
+import { Int8Vectors } from '../src/reasoningbank/int8-vectors.ts'
+import { ShardedHnswIndex, shardOf } from '../src/reasoningbank/sharded-hnsw-index.ts'
 import { TopK } from '../src/reasoningbank/top-k.ts'
 
 const dirs: string[] = []
@@ -172,5 +175,106 @@ describe('an index saved empty', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('sharded index built in worker threads', () => {
+  const dimensions = 64
+  const space = new ClusteredSpace({ dimensions, clusters: 40, spread: 1, seed: 11 })
+  const data = space.sample(3000, 12)
+  const entries = Array.from({ length: 3000 }, (_, i) => ({ name: `v${i}`, vector: row(data, dimensions, i) }))
+
+  it('finds what exact search finds across its shards, each name in the shard its hash picks', async () => {
+    const progress: number[] = []
+    const cpu: number[] = []
+    const index = await buildShardedIndex(entries, { dimensions, embedder: 'test', shards: 3, onProgress: ({ done }) => progress.push(done), onShardBuilt: ({ cpuSeconds }) => cpu.push(cpuSeconds) })
+    expect(index.shardCount).toBe(3)
+    expect(index.size).toBe(3000)
+    expect(progress.at(-1)).toBe(3000)
+    expect(cpu).toHaveLength(3)
+    expect(cpu.every((seconds) => seconds > 0)).toBe(true)
+    const queries = space.sample(50, 13)
+    let hits = 0
+    for (let q = 0; q < 50; q++) {
+      const query = row(queries, dimensions, q)
+      const truth = new Set(exactSearch(data, dimensions, query, 10).map((match) => `v${match.row}`))
+      const found = index.search(query, 10)
+      expect(found).toHaveLength(10)
+      expect(found.map((match) => match.similarity)).toEqual([...found.map((match) => match.similarity)].sort((a, b) => b - a))
+      hits += found.filter((match) => truth.has(match.name)).length
+    }
+    expect(hits / 500).toBeGreaterThanOrEqual(0.95)
+
+    // Later upserts land in the same shard as the build put the name: an update replaces, not duplicates.
+    const moved = row(queries, dimensions, 0)
+    expect(index.upsert('v7', moved)).toBe(true)
+    expect(index.size).toBe(3000)
+    expect(index.search(moved, 1)[0]).toMatchObject({ name: 'v7' })
+    expect(index.remove('v7')).toBe(true)
+    expect(index.has('v7')).toBe(false)
+    expect(shardOf('v7', 3)).toBe(shardOf('v7', 3))
+  })
+
+  it('answers the same after save and load, and reports a torn save', async () => {
+    const index = await buildShardedIndex(entries.slice(0, 2000), { dimensions, embedder: 'test', shards: 2 })
+    const dir = await tempDir()
+    await index.save(dir)
+    const loaded = await ShardedHnswIndex.load(dir)
+    if (!loaded.ok) throw new Error(loaded.reason)
+    expect(loaded.fingerprint).toBe(index.fingerprint())
+    const query = row(data, dimensions, 2500)
+    expect(loaded.index.search(query, 5)).toEqual(index.search(query, 5))
+
+    // One shard saved again after a change, the manifest not: the pair no longer belongs together.
+    loaded.index.upsert('v2999', row(data, dimensions, 2999))
+    await loaded.index.save(join(dir, 'other'))
+    const changedShard = shardOf('v2999', 2)
+    await rm(join(dir, `shard-${changedShard}`), { recursive: true })
+    const { rename } = await import('node:fs/promises')
+    await rename(join(dir, 'other', `shard-${changedShard}`), join(dir, `shard-${changedShard}`))
+    expect(await ShardedHnswIndex.load(dir)).toMatchObject({ ok: false, reason: expect.stringMatching(/torn save/) })
+  })
+
+  it('stops its workers when aborted', async () => {
+    const abort = new AbortController()
+    const build = buildShardedIndex(entries, { dimensions, embedder: 'test', shards: 2, onProgress: ({ done }) => { if (done >= 1000) abort.abort(new Error('stop')) }, signal: abort.signal })
+    await expect(build).rejects.toThrow('stop')
+  })
+
+  it('rejects a vector of the wrong size before starting any worker', async () => {
+    await expect(buildShardedIndex([{ name: 'a', vector: [1, 2] }], { dimensions, embedder: 'test' })).rejects.toThrow(/'a' has 2 dimensions, the index 64/)
+  })
+})
+
+describe('exact scan over named vectors', () => {
+  it('ranks by cosine without needing unit vectors', () => {
+    const found = exactSearchNamed([{ name: 'far', vector: [0, 5] }, { name: 'near', vector: [10, 1] }, { name: 'zero', vector: [0, 0] }], [1, 0], 2)
+    expect(found.map((match) => match.name)).toEqual(['near', 'far'])
+    expect(found[0]?.similarity).toBeCloseTo(10 / Math.sqrt(101), 6)
+  })
+})
+
+describe('Int8Vectors', () => {
+  it('keeps recall@10 >= 0.98 against the float32 exact scan at a quarter of the bytes', () => {
+    const dimensions = 128
+    const space = new ClusteredSpace({ dimensions, clusters: 50, spread: 2, seed: 21 })
+    const data = space.sample(5000, 22)
+    const store = new Int8Vectors(dimensions, 16)
+    for (let i = 0; i < 5000; i++) expect(store.add(row(data, dimensions, i))).toBe(i)
+    expect(store.size).toBe(5000)
+    expect(store.bytesPerVector).toBe(132)
+    const original = row(data, dimensions, 42)
+    const restored = store.vector(42)
+    const largest = Math.max(...Array.from(original, Math.abs))
+    restored.forEach((value, i) => { expect(Math.abs(value - (original[i] as number))).toBeLessThanOrEqual(largest / 254 + 1e-7) })
+    const queries = space.sample(40, 23)
+    let hits = 0
+    for (let q = 0; q < 40; q++) {
+      const query = row(queries, dimensions, q)
+      const truth = new Set(exactSearch(data, dimensions, query, 10).map((match) => match.row))
+      hits += store.search(query, 10).filter((match) => truth.has(match.row)).length
+    }
+    expect(hits / 400).toBeGreaterThanOrEqual(0.98)
+    expect(() => store.add([1, 2])).toThrow(/2 dimensions/)
   })
 })

@@ -372,6 +372,11 @@ export class PeerflowNode {
             indexDir: join(this.config.dataDir, 'patterns-index'),
             onProgress: ({ done, total }) => { if (total > 0) this.log.info({ done, total }, 'rebuilding the pattern index') }
           })
+          // Not awaited: a rebuild runs in the background while queries use the exact scan.
+          void this.#patterns.indexReady.then((state) => {
+            if (state.state === 'failed') this.log.warn({ reason: state.reason }, 'pattern index build failed; pattern search stays on the exact scan')
+            else if (this.#patterns?.indexOrigin.source === 'rebuilt') this.log.info({ patterns: this.#patterns.stats().indexed }, 'pattern index ready')
+          })
         },
         stop: async () => { await this.#patterns?.close().catch((err: Error) => { this.log.warn({ err: err.message }, 'could not save the pattern index') }) }
       },

@@ -1,4 +1,7 @@
+import type { IndexMatch } from './hnsw-index.ts'
+import type { NamedVector } from './hnsw-shard-build.ts'
 import { TopK } from './top-k.ts'
+import { dot } from './vector-math.ts'
 
 export interface ExactMatch {
   /** Row number in the matrix. */
@@ -36,4 +39,19 @@ export function exactSearch (matrix: Float32Array, dimensions: number, query: Ar
     if (similarity > top.threshold) top.push(row, similarity)
   }
   return top.sorted().map(({ id, score }) => ({ row: id, similarity: score }))
+}
+
+/**
+ * Brute-force top-k by cosine similarity over named vectors, which need not be normalised: what the
+ * ReasoningBank answers with while its HNSW index is not built yet.
+ */
+export function exactSearchNamed (entries: readonly NamedVector[], query: ArrayLike<number>, k: number): IndexMatch[] {
+  const top = new TopK(Math.max(0, Math.min(Math.floor(k), entries.length)))
+  const queryNorm = Math.sqrt(dot(query, query))
+  entries.forEach(({ vector }, i) => {
+    const norms = queryNorm * Math.sqrt(dot(vector, vector))
+    const similarity = norms === 0 ? 0 : dot(vector, query) / norms
+    if (similarity > top.threshold) top.push(i, similarity)
+  })
+  return top.sorted().map(({ id, score }) => ({ name: (entries[id] as NamedVector).name, similarity: score }))
 }

@@ -12,10 +12,11 @@ export interface HnswParams {
 }
 
 /**
- * efConstruction 100 rather than 200: on 100k clustered 384-d vectors it built in 0.63 × the time
- * with the same recall@10 at ef = 64 and 100 (bench:vectors; docs/BENCHMARKS.md).
+ * For an index of one shard per core (ShardedHnswIndex): on 100k loose-cluster 384-d vectors in two
+ * shards, efConstruction 80 with ef 64 kept recall@10 ≥ 0.98 (0.9845), where 64 needed ef 100 and a
+ * single index needed efConstruction 100 (bench:vectors; docs/BENCHMARKS.md).
  */
-export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { m: 16, efConstruction: 100, ef: 100, seed: 100 }
+export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { m: 16, efConstruction: 80, ef: 64, seed: 100 }
 
 export interface HnswIndexOptions {
   dimensions: number
@@ -87,6 +88,23 @@ export class HnswIndex {
     const capacity = Math.max(MIN_CAPACITY, options.initialCapacity ?? 0)
     hnsw.initIndex({ maxElements: capacity, m: params.m, efConstruction: params.efConstruction, randomSeed: params.seed, allowReplaceDeleted: true })
     return new HnswIndex(options.dimensions, options.embedder, params, hnsw)
+  }
+
+  /**
+   * Takes over an hnswlib index file written by a shard-building worker, whose labels are 0..n-1 in the
+   * order of `names`; `digests` are the digests of the vectors indexed under those names.
+   */
+  static async adopt (path: string, options: HnswIndexOptions & { params: HnswParams }, names: readonly string[], digests: readonly string[]): Promise<HnswIndex> {
+    const hnsw = new hnswlib.HierarchicalNSW('cosine', options.dimensions)
+    await hnsw.readIndex(path, true)
+    if (hnsw.getCurrentCount() !== names.length || digests.length !== names.length) throw new Error(`built shard holds ${hnsw.getCurrentCount()} vectors for ${names.length} names`)
+    const index = new HnswIndex(options.dimensions, options.embedder, options.params, hnsw)
+    names.forEach((name, label) => {
+      index.#byName.set(name, { label, digest: digests[label] as string })
+      index.#names.set(label, name)
+    })
+    index.#nextLabel = names.length
+    return index
   }
 
   /** Reads an index saved by `save`; a missing, partial or inconsistent pair of files is reported, not thrown. */

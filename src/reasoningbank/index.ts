@@ -7,7 +7,9 @@ export { HashEmbedder, type HashEmbedderOptions } from './hash-embedder.ts'
 export { UseEmbedder } from './use-embedder.ts'
 export { createEmbedder, EMBEDDER_KINDS, type EmbedderKind } from './create-embedder.ts'
 export { HnswIndex, DEFAULT_HNSW_PARAMS, type HnswParams, type HnswIndexOptions, type IndexMatch, type LoadedIndex } from './hnsw-index.ts'
-export { exactSearch, type ExactMatch } from './exact-search.ts'
+export { exactSearch, exactSearchNamed, type ExactMatch } from './exact-search.ts'
+export { ShardedHnswIndex, shardOf, type LoadedShardedIndex } from './sharded-hnsw-index.ts'
+export { buildShardedIndex, type NamedVector, type ParallelBuildOptions } from './hnsw-shard-build.ts'
 export { TopK } from './top-k.ts'
 export { scorePattern, idleDays, SCORE_WEIGHTS, RECENCY_TIME_CONSTANT_DAYS, type ScoreParts } from './scoring.ts'
 export { updateConfidence, applyOutcome, MIN_CONFIDENCE, MAX_CONFIDENCE, MIN_STEP, DEFAULT_CONFIDENCE } from './learning.ts'
@@ -18,6 +20,7 @@ export {
   ReasoningBank,
   type OpenOptions,
   type IndexOrigin,
+  type IndexState,
   type StorePatternInput,
   type QueryOptions,
   type QueryMatch,

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import { CliError } from '../client.ts'
 import { formatDuration, printJson, printTable } from '../output.ts'
-import type { ListSort, QueryMatch } from '../../api/types.ts'
+import type { ListSort, PatternStatsReply, QueryMatch } from '../../api/types.ts'
 
 // Types only: erased at run time, so the CLI still loads no ReasoningBank code.
 function fraction (text: string, option: string): number {
@@ -85,6 +85,7 @@ export function registerPatternCommands (program: Command): void {
       if (options.json === true) return printJson(stats)
       const lines = [
         `patterns: ${stats.patterns} (${stats.indexed} indexed${stats.unindexed > 0 ? `, ${stats.unindexed} from another embedder, not searchable` : ''})`,
+        `index: ${indexLine(stats.index)}`,
         `embedder: ${stats.embedder.id}, ${stats.embedder.dimensions}-d, ${stats.embedder.semantic ? 'semantic' : 'lexical (NOT semantic)'}`,
         `outcomes: ${stats.totals.successes} succeeded, ${stats.totals.failures} failed; retrievals here: ${stats.totals.retrievals}`,
         'per namespace:',
@@ -110,4 +111,16 @@ export function registerPatternCommands (program: Command): void {
       if (options.json === true) return printJson(reply)
       printJson(reply)
     })
+}
+
+/** The index's state and which search answers queries now. */
+function indexLine (index: PatternStatsReply['index']): string {
+  const search = index.search === 'hnsw'
+    ? `HNSW search, ${index.shards} shard${index.shards === 1 ? '' : 's'}, ef ${index.ef}`
+    : index.search === 'exact-int8' ? 'exact search over int8 vectors' : 'exact search'
+  switch (index.state) {
+    case 'ready': return `ready (${search})`
+    case 'building': return `building ${index.done}/${index.total} (${search} meanwhile)`
+    case 'failed': return `build failed: ${index.reason} (${search})`
+  }
 }
