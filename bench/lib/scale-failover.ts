@@ -31,23 +31,25 @@ async function agreed (nodes: BedNode[], swarm: string, timeoutMs: number): Prom
   return waitFor(`${nodes.length} members to agree on a leader of ${swarm}`, async () => agreement(await Promise.all(nodes.map(async (node) => viewOf(node, swarm)))), timeoutMs, 100)
 }
 
+/** Joins `node` to `swarm` once its definition has replicated there, retrying while an election or change is under way. */
+export async function joinSwarm (node: BedNode, swarm: string): Promise<void> {
+  await waitFor(`node ${node.slot} to join ${swarm}`, async () => {
+    if (await viewOf(node, swarm) === null) return undefined
+    try {
+      await api(node.process, 'POST', `/swarms/${swarm}/join`, { roles: [] })
+      return true
+    } catch {
+      return undefined
+    }
+  }, 60_000, 100)
+}
+
 /** Creates the swarm on node 0 and joins every other running node, one at a time. */
 export async function formSwarm (bed: ScaleTestbed, swarm: string, voters: number): Promise<{ voters: number, workers: number }> {
   const [first, ...others] = bed.running()
   if (first === undefined) throw new Error('no nodes')
   await api(first.process, 'POST', '/swarms', { name: swarm, topology: 'hierarchical', maxAgents: 64, voters })
-  for (const node of others) {
-    // Waits for the definition to replicate, then retries while an election or change is under way.
-    await waitFor(`node ${node.slot} to join ${swarm}`, async () => {
-      if (await viewOf(node, swarm) === null) return undefined
-      try {
-        await api(node.process, 'POST', `/swarms/${swarm}/join`, { roles: [] })
-        return true
-      } catch {
-        return undefined
-      }
-    }, 60_000, 100)
-  }
+  for (const node of others) await joinSwarm(node, swarm)
   await agreed(bed.running(), swarm, 60_000)
   const view = await viewOf(first, swarm)
   const seated = view?.members.filter((m) => m.voter).length ?? 0

@@ -1,5 +1,6 @@
 import { swarmNamespace } from '../../crdt/index.ts'
-import { api, waitFor } from '../../test/helpers/netns.ts'
+import { api } from '../../test/helpers/netns.ts'
+import { joinSwarm } from './scale-failover.ts'
 import { median } from './report.ts'
 import { writeMany, waitForEntries } from './scale-measurements.ts'
 import { entriesIn, rawMetrics, type BedNode, type ScaleTestbed } from './scale-testbed.ts'
@@ -56,17 +57,7 @@ async function formSwarmOf (members: BedNode[], name: string): Promise<void> {
   const [first, ...others] = members
   if (first === undefined) throw new Error(`no members for ${name}`)
   await api(first.process, 'POST', '/swarms', { name, topology: 'hierarchical', maxAgents: 64 })
-  for (const node of others) {
-    // The definition replicates first; a join during an election or membership change is retried.
-    await waitFor(`node ${node.slot} to join ${name}`, async () => {
-      try {
-        await api(node.process, 'POST', `/swarms/${name}/join`, { roles: [] })
-        return true
-      } catch {
-        return undefined
-      }
-    }, 60_000, 200)
-  }
+  for (const node of others) await joinSwarm(node, name)
 }
 
 export async function scopedReplicationSavings (bed: ScaleTestbed, log: (line: string) => void): Promise<ScopedSavings> {
