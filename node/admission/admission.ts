@@ -170,31 +170,29 @@ function streamEnded (err: unknown): boolean {
   return err instanceof Error && (err instanceof StreamEndedError || ['UnexpectedEOFError', 'StreamResetError', 'StreamAbortedError', 'StreamClosedError'].includes(err.name))
 }
 
-/** Resolves once the connection is no longer open, or after `ms`. */
-async function closedWithin (connection: Connection, ms: number): Promise<void> {
+/** What emits 'close': a connection or a stream. */
+interface Closable {
+  addEventListener: (type: 'close', listener: () => void) => void
+  removeEventListener: (type: 'close', listener: () => void) => void
+}
+
+/** Resolves once the connection or stream emits 'close', or after `ms`. */
+async function closedWithin (closable: Closable, ms: number): Promise<void> {
   await new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer)
-      connection.removeEventListener('close', done)
+      closable.removeEventListener('close', done)
       resolve()
     }
     const timer = setTimeout(done, ms)
-    connection.addEventListener('close', done)
+    closable.addEventListener('close', done)
   })
 }
 
 /** Gives the peer a moment to read our refusal and hang up itself, so it learns why. */
 async function lingerUntilClosed (stream: Stream, ms: number): Promise<void> {
   if (stream.status !== 'open' && stream.status !== 'closing') return
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      stream.removeEventListener('close', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    stream.addEventListener('close', done)
-  })
+  await closedWithin(stream, ms)
 }
 
 /**
