@@ -16,6 +16,11 @@ export interface ShardBuildJob {
   minCapacity: number
   /** Where the worker writes the built hnswlib index. */
   path: string
+  /**
+   * One Int32 the main thread sets to 1 to stop the build. The worker checks it between inserts and ends
+   * by itself: terminating a thread inside an hnswlib call aborts the whole process.
+   */
+  stop: SharedArrayBuffer
 }
 
 export type ShardBuildMessage =
@@ -37,7 +42,7 @@ export interface ParallelBuildOptions {
   onProgress?: (progress: { done: number, total: number }) => void
   /** Called as each shard is built, with the CPU time its worker spent (the build's cost on a busy machine). */
   onShardBuilt?: (shard: { index: number, vectors: number, cpuSeconds: number }) => void
-  /** Aborting terminates the workers and rejects with the signal's reason. */
+  /** Aborting stops the workers (each after its current insert) and rejects with the signal's reason. */
   signal?: AbortSignal
 }
 
@@ -64,13 +69,14 @@ export async function buildShardedIndex (entries: readonly NamedVector[], option
   // One shard failing stops the others: their graphs would be thrown away with the temporary directory.
   const stop = new AbortController()
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+  const stopFlag = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)
   const dir = await mkdtemp(join(tmpdir(), 'peerflow-hnsw-build-'))
   const done = new Array<number>(shardCount).fill(0)
   const report = (): void => { options.onProgress?.({ done: done.reduce((a, b) => a + b, 0), total: entries.length }) }
   try {
     const shards = await Promise.all(members.map(async (shard, i) => {
       const path = join(dir, `shard-${i}.hnsw`)
-      const { digests, cpuSeconds } = await runWorker(shardJob(shard, dimensions, params, path), signal, (inserted) => { done[i] = inserted; report() })
+      const { digests, cpuSeconds } = await runWorker(shardJob(shard, dimensions, params, path, stopFlag), signal, (inserted) => { done[i] = inserted; report() })
         .catch((error: unknown) => { stop.abort(error); throw error })
       options.onShardBuilt?.({ index: i, vectors: shard.length, cpuSeconds })
       done[i] = shard.length
@@ -83,11 +89,11 @@ export async function buildShardedIndex (entries: readonly NamedVector[], option
   }
 }
 
-function shardJob (shard: readonly NamedVector[], dimensions: number, params: HnswParams, path: string): ShardBuildJob {
+function shardJob (shard: readonly NamedVector[], dimensions: number, params: HnswParams, path: string, stop: SharedArrayBuffer): ShardBuildJob {
   const vectors = new SharedArrayBuffer(shard.length * dimensions * Float32Array.BYTES_PER_ELEMENT)
   const rows = new Float32Array(vectors)
   shard.forEach((entry, row) => { rows.set(entry.vector, row * dimensions) })
-  return { vectors, count: shard.length, dimensions, params, minCapacity: MIN_SHARD_CAPACITY, path }
+  return { vectors, count: shard.length, dimensions, params, minCapacity: MIN_SHARD_CAPACITY, path, stop }
 }
 
 /** Runs one shard build; resolves with the vector digests in label order and the worker's CPU time. */
@@ -95,7 +101,7 @@ async function runWorker (job: ShardBuildJob, signal: AbortSignal | undefined, o
   return await new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_URL, { workerData: job })
     let result: { digests: string[], cpuSeconds: number } | undefined
-    const onAbort = (): void => { void worker.terminate() }
+    const onAbort = (): void => { Atomics.store(new Int32Array(job.stop), 0, 1) }
     signal?.addEventListener('abort', onAbort, { once: true })
     worker.on('message', (message: ShardBuildMessage) => {
       if (message.type === 'progress') onProgress(message.done)
