@@ -37,16 +37,21 @@ export interface MemoryStoreOptions {
   rolloverAfterBytes?: number
   /** ...and more than this many times the size of its live entries (history dominates). Default 4. */
   rolloverHistoryRatio?: number
+  /**
+   * The store's time in ms, for TTLs when a call gives no `now` and for the entries an automatic
+   * rollover carries over. Default: Date.now.
+   */
+  clock?: () => number
 }
 
 export interface StorePutOptions extends Omit<PutOptions, 'now'> {
-  /** Default: Date.now(). */
+  /** Default: the store's clock. */
   now?: number
 }
 
 export interface StoreListOptions {
   prefix?: string
-  /** Default: Date.now(). */
+  /** Default: the store's clock. */
   now?: number
 }
 
@@ -67,6 +72,7 @@ interface Settings {
   readonly compactAfterBytes: number
   readonly rolloverAfterBytes: number
   readonly rolloverHistoryRatio: number
+  readonly clock: () => number
 }
 
 /** A write waiting for the next batch. */
@@ -97,6 +103,12 @@ interface CapturedUpdate {
  * sustained load.
  */
 const BURST_COMPACTION_PAUSE_MS = 300
+/**
+ * ...but not longer than this once it is due: writes that never pause (a busy node's churn) would
+ * otherwise leave the log to grow to the overdue factor, and the epoch rollover, which is checked
+ * after each compaction, would wait as long.
+ */
+const MAX_COMPACTION_DEFERRAL_MS = 2_000
 /** ...unless the log has outgrown its compaction threshold this many times. */
 const OVERDUE_FACTOR = 8
 
@@ -148,7 +160,7 @@ function resolveSettings (options: MemoryStoreOptions, policies: PolicyTable): S
       `chunkBytes must be at least ${required}`
     )
   }
-  return { ...settings, ...rollover }
+  return { ...settings, ...rollover, clock: options.clock ?? Date.now }
 }
 
 /**
@@ -179,6 +191,8 @@ export class MemoryStore {
   /** Namespaces whose compaction waits for a pause in remote updates. */
   readonly #deferredCompactions = new Set<string>()
   #compactionTimer: NodeJS.Timeout | undefined
+  /** When the oldest deferred compaction was deferred (performance.now()). */
+  #deferredSince: number | undefined
   #compactionRequested = false
   /** Holders that asked compaction to wait (a catch-up exchange in progress). */
   #compactionHolds = 0
@@ -242,7 +256,7 @@ export class MemoryStore {
 
   /** Writes an entry; resolves once its update is on disk. */
   async put (namespace: string, key: string, value: JsonValue, options: StorePutOptions): Promise<Entry> {
-    const now = options.now ?? Date.now()
+    const now = options.now ?? this.#settings.clock()
     return this.#enqueue(namespace, LOCAL_ORIGIN, true, doc => doc.put(key, value, { ...options, now }))
   }
 
@@ -281,7 +295,7 @@ export class MemoryStore {
    * Replaces the namespace's doc by the next epoch's, seeded with the entries live at `now`, and
    * drops its history from disk. Resolves to the new epoch (or undefined if the namespace does not exist).
    */
-  async rollOver (namespace: string, now: number = Date.now()): Promise<EpochRecord | undefined> {
+  async rollOver (namespace: string, now: number = this.#settings.clock()): Promise<EpochRecord | undefined> {
     return this.#runExclusive(async () => {
       const persisted = this.#namespaces.get(namespace)
       if (persisted === undefined) return undefined
@@ -297,7 +311,7 @@ export class MemoryStore {
    * and reach peers as local updates. An epoch not newer than the current one changes nothing;
    * resolves to whether it was adopted.
    */
-  async adoptEpoch (namespace: string, record: EpochRecord, parts: readonly Uint8Array[], origin: string, now: number = Date.now()): Promise<boolean> {
+  async adoptEpoch (namespace: string, record: EpochRecord, parts: readonly Uint8Array[], origin: string, now: number = this.#settings.clock()): Promise<boolean> {
     this.#policies.policyFor(namespace)
     const validated = parts.map(part => validateRemoteUpdate(part, this.#settings.chunkBytes).bytes)
     return this.#runExclusive(async () => {
@@ -321,20 +335,20 @@ export class MemoryStore {
   }
 
   /** Deletes expired entries in every namespace (persisted and gossiped like any write). */
-  async sweep (now: number = Date.now()): Promise<number> {
+  async sweep (now: number = this.#settings.clock()): Promise<number> {
     const swept = await Promise.all(
       [...this.#namespaces.keys()].map(name => this.#enqueue(name, LOCAL_ORIGIN, false, doc => doc?.sweep(now) ?? 0))
     )
     return swept.reduce((total, count) => total + count, 0)
   }
 
-  get (namespace: string, key: string, now: number = Date.now()): Entry | undefined {
+  get (namespace: string, key: string, now: number = this.#settings.clock()): Entry | undefined {
     return this.#read(namespace)?.get(key, now)
   }
 
   /** Live entries sorted by key. */
   list (namespace: string, options: StoreListOptions = {}): Entry[] {
-    return this.#read(namespace)?.list({ prefix: options.prefix, now: options.now ?? Date.now() }) ?? []
+    return this.#read(namespace)?.list({ prefix: options.prefix, now: options.now ?? this.#settings.clock() }) ?? []
   }
 
   stateVector (namespace: string): Uint8Array {
@@ -476,6 +490,7 @@ export class MemoryStore {
       while (this.#queue.length > 0 || this.#exclusive.length > 0 || this.#compactionRequested) {
         if (this.#queue.length === 0 && this.#exclusive.length === 0) {
           this.#compactionRequested = false
+          this.#deferredSince = undefined
           for (const namespace of this.#deferredCompactions) {
             this.#deferredCompactions.delete(namespace)
             if (this.#namespaces.has(namespace)) await this.#compactIfDue(namespace)
@@ -577,12 +592,14 @@ export class MemoryStore {
 
   #scheduleDeferredCompaction (): void {
     clearTimeout(this.#compactionTimer)
+    this.#deferredSince ??= performance.now()
+    const waited = performance.now() - this.#deferredSince
     this.#compactionTimer = setTimeout(() => {
       // A hold's release schedules it again.
       if (this.#unavailable !== undefined || this.#compactionHolds > 0) return
       this.#compactionRequested = true
       this.#draining ??= this.#drain()
-    }, BURST_COMPACTION_PAUSE_MS)
+    }, Math.max(0, Math.min(BURST_COMPACTION_PAUSE_MS, MAX_COMPACTION_DEFERRAL_MS - waited)))
     this.#compactionTimer.unref()
   }
 
@@ -651,7 +668,7 @@ export class MemoryStore {
     if (rolloverAfterBytes === 0 || persisted.snapshotBytes < rolloverAfterBytes) return
     if (persisted.snapshotBytes < rolloverHistoryRatio * persisted.doc.stats().bytes) return
     try {
-      await this.#replaceNamespace(namespace, seedNextEpoch(persisted.doc, Date.now()))
+      await this.#replaceNamespace(namespace, seedNextEpoch(persisted.doc, this.#settings.clock()))
     } catch {
       // Nothing was replaced (the batch is atomic): the namespace stays on its epoch and the next compaction retries.
     }

@@ -124,6 +124,23 @@ describe('MemoryStore durability', () => {
     expect(contents(await fixture.open(dir, options), 'bursty')).toEqual(expected)
   })
 
+  it('compacts within about 2 s of being due when concurrent writes never pause', async () => {
+    // Below the overdue factor (8 times the threshold of 10), so only the deferral's limit can compact.
+    const { store, batches } = await fixture.openRecording(await fixture.tempDir(), { compactAfterUpdates: 10 })
+    const snapshotBatches = (): number => batches.filter(operations => operations.some(op => op.key.includes('/snapshot/'))).length
+    const started = performance.now()
+    let round = 0
+    while (snapshotBatches() === 0 && performance.now() - started < 6_000) {
+      await Promise.all(Array.from({ length: 5 }, async (_, i) => store.put('busy', `k${round % 15}-${i}`, round, { author, now: round })))
+      round++
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(snapshotBatches()).toBe(1)
+    // Due after 10 batches (about 1 s of them), then deferred for at most 2 s more.
+    expect(performance.now() - started).toBeLessThan(4_500)
+    expect(round).toBeLessThan(80)
+  })
+
   it('holds deferred compaction while a holder asks, and compacts after the release and a pause', async () => {
     const { store, batches } = await fixture.openRecording(await fixture.tempDir(), { compactAfterUpdates: 10 })
     const snapshotBatches = (): number => batches.filter(operations => operations.some(op => op.key.includes('/snapshot/'))).length
@@ -135,6 +152,22 @@ describe('MemoryStore durability', () => {
     release()
     release()
     await vi.waitFor(() => { expect(snapshotBatches()).toBe(1) }, { timeout: 5_000, interval: 20 })
+  })
+
+  it('reads, writes, sweeps and rolls over on its clock when a call gives no time', async () => {
+    let now = 1_000
+    const store = await fixture.open(await fixture.tempDir(), { clock: () => now })
+    const written = await store.put('task-queue', 'short', 1, { author, ttlMs: 10 })
+    await store.put('task-queue', 'long', 2, { author, ttlMs: 1_000 })
+    expect(written.updatedAt).toBe(1_000)
+    now = 1_020
+    expect(store.get('task-queue', 'short')).toBeUndefined()
+    expect(store.list('task-queue').map(entry => entry.key)).toEqual(['long'])
+    await store.rollOver('task-queue')
+    now = 0
+    // The rollover carried over only what was live at the clock's time.
+    expect(store.list('task-queue').map(entry => entry.key)).toEqual(['long'])
+    expect(await store.sweep()).toBe(0)
   })
 
   it('persists sweeps of expired entries', async () => {
