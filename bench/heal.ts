@@ -4,7 +4,7 @@
  * BENCH_HEAL_WRITES size it.
  */
 import { loadavg } from 'node:os'
-import { healOptionsFromEnv, measureHeals } from './lib/heal.ts'
+import { DEFAULT_HEAL_FAULT_MS, healOptionsFromEnv, measureHeals } from './lib/heal.ts'
 import { printRows, writeResults } from './lib/report.ts'
 
 const options = healOptionsFromEnv()
@@ -12,5 +12,7 @@ const loadBefore = loadavg()
 process.stdout.write(`convergence after heal: ${options.heals} heals per fault, ${options.faultMs} ms faults, 5 processes\n`)
 const { rows, samples } = await measureHeals(options, (line) => process.stdout.write(line))
 printRows('convergence after heal', rows)
-await writeResults('heal', rows, { options, samples, loadavg: { before: loadBefore, after: loadavg() } })
+// The default short faults keep heal.json; a longer variant gets its own file beside it.
+const name = options.faultMs === DEFAULT_HEAL_FAULT_MS ? 'heal' : `heal-${Math.round(options.faultMs / 1000)}s`
+await writeResults(name, rows, { options, samples, loadavg: { before: loadBefore, after: loadavg() } })
 process.exit(0)

@@ -21,6 +21,8 @@ import { kill, pause, restart, resume, setPartition } from '../../test/helpers/f
 import { apiCall, pollFor, SwarmCluster, type ClusterMember } from '../../test/helpers/swarm-cluster.ts'
 import { median, type BenchRow } from './report.ts'
 
+export const DEFAULT_HEAL_FAULT_MS = 3_000
+
 /** 'none' is the baseline: the same writes with no fault, measured from the last write. */
 export type HealFault = 'none' | 'block' | 'pause' | 'kill'
 
@@ -50,7 +52,7 @@ const CONVERGE_TIMEOUT_MS = 60_000
 export function healOptionsFromEnv (): HealOptions {
   return {
     heals: Number(process.env.BENCH_HEAL_ROUNDS ?? 10),
-    faultMs: Number(process.env.BENCH_HEAL_FAULT_MS ?? 3_000),
+    faultMs: Number(process.env.BENCH_HEAL_FAULT_MS ?? DEFAULT_HEAL_FAULT_MS),
     writesPerNode: Number(process.env.BENCH_HEAL_WRITES ?? 20),
     nodeLog: process.env.BENCH_HEAL_LOG
   }
