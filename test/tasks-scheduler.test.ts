@@ -175,6 +175,15 @@ describe('recovery of lost workers', () => {
     expect(decisions[0]?.assignment.error).toMatch(/^worker B stopped reporting \(silent for 5000 ms\), and all 1 attempts are used$/)
   })
 
+  it('waits the full timeout before giving up on a worker only briefly out of reach', () => {
+    const exhausted = (): TaskView[] => views([specRecord('t1', { maxAttempts: 1 }), assignmentRecord('t1', '4.1', 'B', { leader: 'A' })])
+    const unreachable = { alive: (peer: string) => peer !== 'B' }
+    expect(planAssignments(input(swarm('hierarchical'), exhausted(), { silentForMs: () => 300, ...unreachable }))).toEqual([])
+    const decisions = planAssignments(input(swarm('hierarchical'), exhausted(), { silentForMs: () => 1_100, ...unreachable }))
+    expect(decisions).toMatchObject([{ assignment: { worker: null, reason: 'abandoned' } }])
+    expect(decisions[0]?.assignment.error).toMatch(/^worker B is unreachable \(silent for 1100 ms\), and all 1 attempts are used$/)
+  })
+
   it('never moves an attempt whose result is in', () => {
     const finished = views(task('t1', 1, assignmentRecord('t1', '3.1', 'B'), resultRecord('t1', '3.1', 'B')))
     expect(planAssignments(input(swarm('hierarchical'), finished, { silentForMs: () => 60_000, alive: () => false }))).toEqual([])

@@ -114,12 +114,15 @@ export function planAssignments (input: SchedulerInput): Decision[] {
     const silentFor = input.silentForMs(view.id, current.id)
     const unreachable = !input.alive(worker)
     const neverTakenUp = current.progress === undefined && current.assignment.term < input.term
-    const lost = silentFor > timing.workerTimeoutMs || ((unreachable || neverTakenUp) && silentFor > timing.graceMs)
+    const timedOut = silentFor > timing.workerTimeoutMs
+    const lost = timedOut || ((unreachable || neverTakenUp) && silentFor > timing.graceMs)
     if (!lost) continue
     const { stage, inputFrom } = current.assignment
     const how = unreachable ? 'is unreachable' : neverTakenUp ? `never took up term ${current.assignment.term}'s assignment` : 'stopped reporting'
     const why = `worker ${worker} ${how} (silent for ${Math.round(silentFor)} ms)`
     if (attemptsAtStage(view, stage) >= view.spec.maxAttempts) {
+      // Nowhere to move it: a worker only briefly out of reach may still finish, so give up after the full timeout.
+      if (!timedOut) continue
       load.set(worker, (load.get(worker) ?? 1) - 1)
       assign(view, stage, null, { inputFrom, reason: 'abandoned', error: `${why}, and all ${view.spec.maxAttempts} attempts are used` })
       continue
