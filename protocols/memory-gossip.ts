@@ -13,6 +13,12 @@ export const MEMORY_GOSSIP_LIMITS = {
   maxMessageBytes: 512 * 1024,
   /** Local updates within this window go out as one message. */
   coalesceWindowMs: 1,
+  /**
+   * ...or within this one while writes keep coming (the last message left less than it ago): every
+   * message costs each node of the network a signature check and its mesh forwarding, whatever it
+   * carries, so a stream of small writes goes out as fewer, larger messages.
+   */
+  busyCoalesceWindowMs: 10,
   /** About one gossipsub heartbeat: by then peers know of a node's new subscription. */
   newTopicResyncMs: 1_200
 } as const

@@ -114,6 +114,32 @@ describe('replicated memory across three in-process nodes', () => {
     expect(converged(nodes, 'burst')).toBe(true)
   })
 
+  it('sends a stream of writes one at a time as fewer, larger messages, and a lone write at once', async () => {
+    const nodes = await startCluster(net, 3)
+    const [a, b] = nodes as [PeerflowNode, PeerflowNode]
+    await a.memory.put(NS, 'first', 0, { author: a.peerId })
+    await waitFor('the namespace reaches every node', () => nodes.every((node) => node.memory.get(NS, 'first') !== undefined))
+    const before = a.replication.stats.gossipSent
+    const count = 300
+    for (let i = 0; i < count; i++) await a.memory.put(NS, `one-by-one-${i}`, i, { author: a.peerId })
+    await waitFor('every node holds the stream', () => nodes.every((node) => node.memory.get(NS, `one-by-one-${count - 1}`) !== undefined), 10_000)
+    expect(converged(nodes, NS)).toBe(true)
+    // Each awaited put is on disk before the next starts: without the busy window, a message each.
+    expect(a.replication.stats.gossipSent - before).toBeLessThan(count / 2)
+
+    // After a pause, one write goes out within the short window, not the busy one.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const seen = new Promise<number>((resolve) => {
+      const unsubscribe = b.memory.onUpdate((namespace) => {
+        if (namespace !== NS || b.memory.get(NS, 'lone') === undefined) return
+        unsubscribe()
+        resolve(performance.now())
+      })
+    })
+    const written = await a.memory.put(NS, 'lone', true, { author: a.peerId }).then(() => performance.now())
+    expect(await seen - written).toBeLessThan(500)
+  })
+
   it('replicates a deletion', async () => {
     const [a, b, c] = await startCluster(net, 3) as [PeerflowNode, PeerflowNode, PeerflowNode]
     await a.memory.put(NS, 'doomed', 'here', { author: a.peerId })

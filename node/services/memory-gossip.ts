@@ -62,6 +62,8 @@ class NamespaceGossip implements MemoryGossip {
   /** When a refusal for another epoch last asked for catch-up: one round sorts epochs out, so at most one a second. */
   #lastEpochCatchUp = 0
   #flushTimer: NodeJS.Timeout | undefined
+  /** performance.now() of the last flush. */
+  #lastFlushAt = Number.NEGATIVE_INFINITY
   #unsubscribeStore: (() => void) | undefined
   #started = false
 
@@ -175,12 +177,15 @@ class NamespaceGossip implements MemoryGossip {
     const queue = this.#pending.get(namespace) ?? { epoch, updates: [] }
     queue.updates.push(update)
     this.#pending.set(namespace, queue)
-    this.#flushTimer ??= setTimeout(() => { this.#flush() }, MEMORY_GOSSIP_LIMITS.coalesceWindowMs)
+    const { coalesceWindowMs, busyCoalesceWindowMs } = MEMORY_GOSSIP_LIMITS
+    const busy = performance.now() - this.#lastFlushAt < busyCoalesceWindowMs
+    this.#flushTimer ??= setTimeout(() => { this.#flush() }, busy ? busyCoalesceWindowMs : coalesceWindowMs)
     if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.#init.catchUpAll()
   }
 
   #flush (): void {
     this.#flushTimer = undefined
+    this.#lastFlushAt = performance.now()
     const pubsub = this.#host.services.pubsub
     for (const [namespace, { epoch, updates }] of this.#pending) {
       for (const batch of batchesUnder(updates, MAX_GOSSIP_UPDATE_BYTES)) {
