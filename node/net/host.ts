@@ -48,11 +48,18 @@ function enabledListenAddrs (config: NodeConfig): string[] {
  * Assembles libp2p: QUIC first (its own encryption and multiplexing), TCP + noise + yamux as
  * the fallback, identify, ping, gossipsub with strict signing, bootstrap and optional mDNS.
  */
+/**
+ * A QUIC connection that hears nothing for this long is closed, by each side on its own: after a
+ * freeze at least this long (SIGSTOP, a suspended machine) every peer has dropped this node's
+ * connections, and it must redial them all.
+ */
+export const QUIC_MAX_IDLE_TIMEOUT_MS = 10_000
+
 export async function createHost ({ config, privateKey, connectionGater, metricsRegistry, peerScore }: HostOptions): Promise<Host> {
   const listen = enabledListenAddrs(config)
   if (listen.length === 0) throw new ListenError('no listen address left: enable QUIC or TCP, or add a --listen address for an enabled transport')
   const transports = []
-  if (config.quic) transports.push(quic())
+  if (config.quic) transports.push(quic({ maxIdleTimeout: QUIC_MAX_IDLE_TIMEOUT_MS }))
   if (config.tcp) transports.push(tcp())
   // Every node can dial and be dialled through a relay; it listens through one only once it finds
   // itself unreachable (node/net/reachability-monitor.ts). Relayed addresses are never the only way to dial.
