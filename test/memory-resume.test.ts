@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { QUIC_MAX_IDLE_TIMEOUT_MS } from '../node/net/host.ts'
 import { pause, resume } from './helpers/faults.ts'
-import { apiCall, pollFor, SwarmCluster, type ClusterMember } from './helpers/swarm-cluster.ts'
+import { apiCall, entriesOf, pollFor, SwarmCluster, type ClusterMember } from './helpers/swarm-cluster.ts'
 
 /**
  * A node process stopped (SIGSTOP) for longer than QUIC's idle timeout: its peers drop its
@@ -13,14 +13,8 @@ const cluster = new SwarmCluster()
 
 afterAll(async () => { await cluster.cleanup() })
 
-/** Entries of the namespace a node holds, or -1 while it cannot answer (a kept-alive API socket dies with the freeze). */
 async function entriesOn (member: ClusterMember): Promise<number> {
-  try {
-    const reply = await apiCall<{ namespaces: Array<{ name: string, entries: number }> }>(member.api, 'GET', '/memory', undefined, 2_000)
-    return reply.body.namespaces.find((info) => info.name === NS)?.entries ?? 0
-  } catch {
-    return -1
-  }
+  return await entriesOf(member.api, NS)
 }
 
 async function put (member: ClusterMember, key: string): Promise<void> {

@@ -18,7 +18,7 @@
  * length, so BENCH_HEAL_FAULT_MS=60000 is the long variant, taking about 40 minutes).
  */
 import { kill, pause, restart, resume, setPartition } from '../../test/helpers/faults.ts'
-import { apiCall, pollFor, SwarmCluster, type ClusterMember } from '../../test/helpers/swarm-cluster.ts'
+import { apiCall, entriesOf, pollFor, SwarmCluster, type ClusterMember } from '../../test/helpers/swarm-cluster.ts'
 import { median, type BenchRow } from './report.ts'
 
 export const DEFAULT_HEAL_FAULT_MS = 3_000
@@ -77,12 +77,7 @@ const sleep = async (ms: number): Promise<void> => { await new Promise((resolve)
 
 /** Entries of the heal namespace a node holds, or -1 while it cannot answer. */
 async function entriesOn (member: ClusterMember): Promise<number> {
-  try {
-    const reply = await apiCall<{ namespaces: Array<{ name: string, entries: number }> }>(member.api, 'GET', '/memory', undefined, 2_000)
-    return reply.body.namespaces.find((ns) => ns.name === HEAL_NAMESPACE)?.entries ?? 0
-  } catch {
-    return -1
-  }
+  return await entriesOf(member.api, HEAL_NAMESPACE)
 }
 
 /** Resolves with the time every member first held `count` entries, polled every 10 ms. */

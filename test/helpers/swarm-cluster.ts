@@ -92,6 +92,16 @@ export async function swarmStatusOf (api: string, swarm: string, timeoutMs = 2_0
   }
 }
 
+/** Entries a member holds in `namespace`, or -1 while it cannot answer (killed, frozen, a kept-alive socket that died with a freeze). */
+export async function entriesOf (api: string, namespace: string): Promise<number> {
+  try {
+    const reply = await apiCall<{ namespaces: Array<{ name: string, entries: number }> }>(api, 'GET', '/memory', undefined, 2_000)
+    return reply.body.namespaces.find((info) => info.name === namespace)?.entries ?? 0
+  } catch {
+    return -1
+  }
+}
+
 export async function swarmEventsOf (api: string, swarm: string): Promise<SwarmEventView[]> {
   const reply = await apiCall<{ events: SwarmEventView[] }>(api, 'GET', `/swarms/${encodeURIComponent(swarm)}/events`)
   if (reply.status !== 200) throw new Error(`events of ${swarm} on ${api}: HTTP ${reply.status}`)
