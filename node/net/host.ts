@@ -55,6 +55,9 @@ function enabledListenAddrs (config: NodeConfig): string[] {
  */
 export const QUIC_MAX_IDLE_TIMEOUT_MS = 10_000
 
+/** How often libp2p's connection monitor pings each connection (its default is 10 s). */
+const CONNECTION_PING_INTERVAL_MS = 30_000
+
 export async function createHost ({ config, privateKey, connectionGater, metricsRegistry, peerScore }: HostOptions): Promise<Host> {
   const listen = enabledListenAddrs(config)
   if (listen.length === 0) throw new ListenError('no listen address left: enable QUIC or TCP, or add a --listen address for an enabled transport')
@@ -84,7 +87,11 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
         maxConnections: Math.max(config.maxConnections * 2, 16),
         dialTimeout: config.dialTimeoutMs
       },
-      connectionMonitor: { pingInterval: 5_000 },
+      // Each ping opens a stream on every connection. At 5 s they were over half of an idle node's
+      // CPU in a 30-node mesh (5.0 % against 2.2 % per node at 30 s). QUIC keeps its connections
+      // alive and closes a dead one after QUIC_MAX_IDLE_TIMEOUT_MS by itself; a dead TCP
+      // connection now takes up to a ping interval and its timeout to notice.
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
       ...(metricsRegistry === undefined ? {} : { metrics: prometheusMetrics({ registry: metricsRegistry, collectDefaultMetrics: true, preserveExistingMetrics: true }) }),
       services: {
         identify: identify(),
