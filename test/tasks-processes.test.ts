@@ -94,8 +94,9 @@ describe('tasks across node processes', () => {
     for (const id of victimTasks) {
       const report = reports.find((candidate) => candidate.id === id) as TaskReport
       expect(report.assignee).not.toBe(victim?.peerId)
-      expect(report.attemptLog.map((attempt) => attempt.worker)).toEqual([victim?.peerId, report.assignee])
-      expect(report.attemptLog[1]?.reason).toBe('reassigned')
+      // A loaded machine can move a task once before the kill (a late heartbeat): the kill is the last move.
+      expect(report.attemptLog.map((attempt) => attempt.worker).slice(-2), JSON.stringify(report.attemptLog)).toEqual([victim?.peerId, report.assignee])
+      expect(report.attemptLog.at(-1)?.reason).toBe('reassigned')
     }
     // Every task's answer was produced once: the killed worker's calls never completed.
     const completed = server.requests.filter((request) => request.status === 200).map(taskOf)

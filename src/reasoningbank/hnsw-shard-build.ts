@@ -74,7 +74,9 @@ export async function buildShardedIndex (entries: readonly NamedVector[], option
   const done = new Array<number>(shardCount).fill(0)
   const report = (): void => { options.onProgress?.({ done: done.reduce((a, b) => a + b, 0), total: entries.length }) }
   try {
-    const shards = await Promise.all(members.map(async (shard, i) => {
+    // Every worker must have exited before the directory goes: one still writing its file when the first
+    // failure is reported would make the removal fail (a file appearing in a directory being removed).
+    const built = await Promise.allSettled(members.map(async (shard, i) => {
       const path = join(dir, `shard-${i}.hnsw`)
       const { digests, cpuSeconds } = await runWorker(shardJob(shard, dimensions, params, path, stopFlag), signal, (inserted) => { done[i] = inserted; report() })
         .catch((error: unknown) => { stop.abort(error); throw error })
@@ -83,6 +85,11 @@ export async function buildShardedIndex (entries: readonly NamedVector[], option
       report()
       return await HnswIndex.adopt(path, { dimensions, embedder: options.embedder, params }, shard.map((entry) => entry.name), digests)
     }))
+    const shards: HnswIndex[] = []
+    for (const outcome of built) {
+      if (outcome.status === 'rejected') throw signal.aborted ? signal.reason : outcome.reason
+      shards.push(outcome.value)
+    }
     return new ShardedHnswIndex(shards)
   } finally {
     await rm(dir, { recursive: true, force: true })
