@@ -28,8 +28,9 @@ function iterationOf (request: RecordedRequest): number | undefined {
 describe('loop tasks across node processes', () => {
   it('the worker SIGKILLed at iteration 3 of 6: the loop finishes on another node, iterations 1..6 recorded once', async () => {
     const server = await serve({ latencyMs: 400 })
-    // The submitter takes reviewer work only, so the coder loop runs on one of the other two.
-    const nodes = await startProcessSwarm(processes, { size: 3, baseUrl: server.url, roles: [['reviewer'], [], []] })
+    // The submitter takes reviewer work only, so the coder loop runs on one of the other two. Attempts to
+    // spare: on a loaded machine, elections in the first seconds can move the task before the kill does.
+    const nodes = await startProcessSwarm(processes, { size: 3, baseUrl: server.url, roles: [['reviewer'], [], []], agents: { maxAttempts: 6 } })
     const submitter = nodes[0] as SwarmProcess
     const dir = await processes.dataDir()
     const promptFile = join(dir, 'PROMPT.md')

@@ -31,7 +31,8 @@ function input (definition: SwarmDefinition, taskViews: TaskView[], fields: Part
     alive: () => true,
     silentForMs: () => 0,
     claimSeenAt: () => 0,
-    timing: { workerTimeoutMs: 1_000, graceMs: 200 },
+    timing: { workerTimeoutMs: 1_000, graceMs: 200, settleMs: 200 },
+    leadingForMs: 10_000,
     now: 100,
     ...fields
   }
@@ -142,6 +143,18 @@ describe('mesh: members claim queued tasks and the leader confirms one claim', (
     const queued = views(task('t1', 1, claimRecord('t1', 'B', null)), task('t2', 2), task('t3', 3), task('t4', 4))
     expect(tasksToClaim({ self: 'B', roles: [], queued, freeSlots: 2 }).map((view) => view.id)).toEqual(['t2'])
     expect(tasksToClaim({ self: 'B', roles: ['reviewer'], queued, freeSlots: 2 })).toEqual([])
+  })
+})
+
+describe('a new leader', () => {
+  it('places and moves nothing until it has led its term for the settle time, unless it is the first term', () => {
+    const queued = (): TaskView[] => views(task('t1', 1))
+    const lost = (): TaskView[] => views(task('t2', 1, assignmentRecord('t2', '3.1', 'B')))
+    expect(planAssignments(input(swarm('hierarchical'), queued(), { leadingForMs: 150 }))).toEqual([])
+    expect(planAssignments(input(swarm('hierarchical'), lost(), { leadingForMs: 150, silentForMs: () => 5_000 }))).toEqual([])
+    expect(assigned(planAssignments(input(swarm('hierarchical'), queued(), { leadingForMs: 200 })))).toEqual([['t1', 'A']])
+    expect(planAssignments(input(swarm('hierarchical'), lost(), { leadingForMs: 200, silentForMs: () => 5_000 }))).toMatchObject([{ assignment: { reason: 'reassigned' } }])
+    expect(assigned(planAssignments(input(swarm('hierarchical'), queued(), { term: 1, leadingForMs: 0 })))).toEqual([['t1', 'A']])
   })
 })
 

@@ -46,6 +46,8 @@ interface SimNode {
   term: number
   /** Believes it leads (a deposed leader does until it hears of the newer term). */
   leading: boolean
+  /** When it started leading its term. */
+  leadingSince: number
   runs: Map<string, SimRun>
   ended: Set<string>
 }
@@ -83,7 +85,7 @@ class TaskSim {
     this.#prng = createPrng(options.seed)
     this.#swarm = { name: 'work', topology: options.topology, maxAgents: 64, members: PEERS, roles: {}, createdBy: 'A', createdAt: 0, version: 1 }
     this.#nodes = PEERS.map((id) => ({
-      id, alive: true, replica: new Map(), indexer: new RecordIndexer(), activity: new ActivityTracker(), term: 1, leading: id === 'A', runs: new Map(), ended: new Set()
+      id, alive: true, replica: new Map(), indexer: new RecordIndexer(), activity: new ActivityTracker(), term: 1, leading: id === 'A', leadingSince: 0, runs: new Map(), ended: new Set()
     }))
     for (const node of this.#nodes) this.#write(node, { key: workerKey(node.id), value: { maxConcurrent: CAPACITY, startedAt: 0 }, author: node.id })
   }
@@ -150,6 +152,7 @@ class TaskSim {
     const winner = this.#prng.pick(this.#alive())
     winner.term = this.#term
     winner.leading = true
+    winner.leadingSince = this.#now
     // Heartbeats carry the new term to the others a little later; a deposed leader steps down then.
     for (const node of this.#alive()) {
       const learn = this.#term
@@ -294,7 +297,8 @@ class TaskSim {
       alive: (peer) => this.#nodes.find((other) => other.id === peer)?.alive === true,
       silentForMs: (task, attempt) => node.activity.silentForMs(task, attempt, this.#now),
       claimSeenAt: (task, peer, claim) => node.activity.claimSeenAt(task, peer, claim, this.#now),
-      timing: { workerTimeoutMs: WORKER_TIMEOUT_MS, graceMs: 2 * HEARTBEAT_MS },
+      timing: { workerTimeoutMs: WORKER_TIMEOUT_MS, graceMs: 2 * HEARTBEAT_MS, settleMs: 2 * HEARTBEAT_MS },
+      leadingForMs: this.#now - node.leadingSince,
       now: this.#now
     })
     const load = loadByWorker(all)
@@ -374,6 +378,7 @@ describe('task layer under a simulated network: crashes, leader changes, delays,
         for (const [name, count] of Object.entries(sim.counts)) totals[name as keyof typeof totals] += count
       }
     ), { numRuns: 40, seed: 424242 })
+    console.log("TOTALS", JSON.stringify(totals))
     // Not vacuous: across the runs, workers were lost and replaced, leaders changed, agents failed and were retried.
     expect(totals.reassigned).toBeGreaterThan(3)
     expect(totals.leaderChanges).toBeGreaterThan(20)

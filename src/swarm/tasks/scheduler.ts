@@ -17,6 +17,12 @@ export interface SchedulerTiming {
    * leader made the assignment and the worker never took it up (workers ignore stale terms).
    */
   graceMs: number
+  /**
+   * A leader of a later term than the first places and moves nothing for this long after taking over:
+   * the previous leader's last assignments may still be on their way, and placing such a task again
+   * would run it twice.
+   */
+  settleMs: number
 }
 
 export interface SchedulerInput {
@@ -33,6 +39,8 @@ export interface SchedulerInput {
   /** When the leader first saw the claim, on its own clock. */
   claimSeenAt: (taskId: string, peer: string, claim: Claim) => number
   timing: SchedulerTiming
+  /** How long this node has led `term`, on its own clock. */
+  leadingForMs: number
   now: number
 }
 
@@ -77,6 +85,7 @@ function nextNumber (view: TaskView): number {
 /** The new attempts this leader should write now, oldest task first. */
 export function planAssignments (input: SchedulerInput): Decision[] {
   const { swarm, views, timing } = input
+  if (input.term > 1 && input.leadingForMs < timing.settleMs) return []
   const load = loadByWorker(views)
   const candidates = (): Candidate[] => swarm.members.map((peer) => ({
     peer,

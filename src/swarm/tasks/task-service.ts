@@ -148,6 +148,8 @@ export class TaskService {
   #passing: Promise<void> | undefined
   #stopped = false
   readonly #startedAt = Date.now()
+  /** Per swarm this node leads: the term, and when this node first saw itself lead it. */
+  readonly #leading = new Map<string, { term: number, since: number }>()
 
   constructor (options: TaskServiceOptions) {
     this.#options = options
@@ -413,6 +415,15 @@ export class TaskService {
     return applyDependencies(views)
   }
 
+  #leadingForMs (swarm: string, term: number, now: number): number {
+    let seen = this.#leading.get(swarm)
+    if (seen?.term !== term) {
+      seen = { term, since: now }
+      this.#leading.set(swarm, seen)
+    }
+    return now - seen.since
+  }
+
   #requestPass (): void {
     if (this.#stopped) return
     this.#dirty = true
@@ -545,7 +556,8 @@ export class TaskService {
         alive,
         silentForMs: (task, attempt) => this.#activity.silentForMs(task, attempt, now),
         claimSeenAt: (task, peer, claim) => this.#activity.claimSeenAt(task, peer, claim, now),
-        timing: { workerTimeoutMs: settings.workerTimeoutMs, graceMs: 2 * settings.heartbeatMs },
+        timing: { workerTimeoutMs: settings.workerTimeoutMs, graceMs: 2 * settings.heartbeatMs, settleMs: 2 * settings.heartbeatMs },
+        leadingForMs: this.#leadingForMs(definition.name, seat.term, now),
         now: Date.now()
       })
       for (const { task, assignment } of decisions) {
