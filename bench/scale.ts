@@ -183,6 +183,11 @@ try {
 } catch (err) {
   // Interrupted: the signal handler tears down and exits; what failed because of it does not matter.
   if (interrupted) await new Promise(() => {})
+  for (const node of bed?.nodes ?? []) {
+    if (node.running) continue
+    const { exitCode, signalCode } = node.process.child
+    process.stderr.write(`node ${node.slot} not running (exit ${exitCode ?? signalCode}); its last output:\n${node.process.output().split('\n').slice(-6).join('\n')}\n`)
+  }
   await cleanup()
   // The sizes measured so far are kept, with why the run stopped.
   await writeResults('scale', [], { nodes: LARGE, baselineNodes: SMALL, quick, plan: PLAN, failed: (err as Error).message.split('\n')[0], runs: results })

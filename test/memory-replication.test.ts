@@ -9,8 +9,8 @@ import { SYNC_PROTOCOL } from '../protocols/ids.ts'
 import { encodeMemoryGossip, memoryTopic } from '../protocols/memory-gossip.ts'
 import { encodeSyncMessage, SYNC_LIMITS } from '../protocols/sync.ts'
 import { TestHosts } from './helpers/hosts.ts'
-import { contentOf, converged, startCluster } from './helpers/memory.ts'
-import { quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
+import { contentOf, converged, MEMORY_TEST_CONFIG, startCluster } from './helpers/memory.ts'
+import { isConnected, quicAddr, TestNetwork, waitFor } from './helpers/nodes.ts'
 
 const net = new TestNetwork()
 const hosts = new TestHosts()
@@ -138,6 +138,28 @@ describe('replicated memory across three in-process nodes', () => {
     })
     const written = await a.memory.put(NS, 'lone', true, { author: a.peerId }).then(() => performance.now())
     expect(await seen - written).toBeLessThan(500)
+  })
+
+  it('takes a write relayed from an author it is not connected to, by gossip, rejecting nothing', async () => {
+    // A line A - B - C: A and C hold one connection each (peer exchange dials no more), B relays.
+    const [a, b, c] = await Promise.all([
+      net.start({ ...MEMORY_TEST_CONFIG, maxConnections: 1 }),
+      net.start(MEMORY_TEST_CONFIG),
+      net.start({ ...MEMORY_TEST_CONFIG, maxConnections: 1 })
+    ])
+    const never = new AbortController().signal
+    await a.join(multiaddr(quicAddr(b)), never)
+    await c.join(multiaddr(quicAddr(b)), never)
+    await waitFor('B relays between A and C on the topic', () =>
+      [a, c].every((node) => node.host.services.pubsub.getSubscribers(memoryTopic(NS)).some((peer) => peer.toString() === b.peerId)) &&
+      b.host.services.pubsub.getSubscribers(memoryTopic(NS)).length === 2)
+    const before = { ...c.replication.stats }
+    await a.memory.put(NS, 'far', 'from A', { author: a.peerId })
+    // Well inside the 15 s anti-entropy round: only gossip can have brought it.
+    await waitFor('the write reaches C', () => c.memory.get(NS, 'far')?.value === 'from A', 5_000)
+    expect(isConnected(a, c)).toBe(false)
+    expect(c.replication.stats.gossipRejected).toBe(before.gossipRejected)
+    expect(c.replication.stats.gossipReceived).toBeGreaterThan(before.gossipReceived)
   })
 
   it('replicates a deletion', async () => {

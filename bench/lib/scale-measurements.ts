@@ -26,12 +26,30 @@ export async function writeMany (writers: BedNode[], namespace: string, prefix: 
   })
 }
 
-/** Waits until every given node holds `count` entries in `namespace`. */
+const PROGRESS_EVERY_MS = 15_000
+
+/** Waits until every given node holds `count` entries in `namespace`, saying every 15 s how far the nodes are. */
 export async function waitForEntries (nodes: BedNode[], namespace: string, count: number, timeoutMs: number): Promise<void> {
-  await waitFor(`${nodes.length} nodes to hold ${count} entries of ${namespace}`, async () => {
-    const counts = await Promise.all(nodes.map(async (node) => entriesIn(node, namespace)))
-    return counts.every((c) => c >= count) ? true : undefined
-  }, timeoutMs, 250)
+  const started = performance.now()
+  let lastReport = started
+  let counts: number[] = []
+  try {
+    await waitFor(`${nodes.length} nodes to hold ${count} entries of ${namespace}`, async () => {
+      counts = await Promise.all(nodes.map(async (node) => entriesIn(node, namespace)))
+      if (performance.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = performance.now()
+        process.stdout.write(`    ${((lastReport - started) / 1000).toFixed(0)} s: ${describeCounts(counts, count)}\n`)
+      }
+      return counts.every((c) => c >= count) ? true : undefined
+    }, timeoutMs, 250)
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; ${describeCounts(counts, count)}`)
+  }
+}
+
+function describeCounts (counts: number[], count: number): string {
+  const sorted = [...counts].sort((a, b) => a - b)
+  return `${counts.filter((c) => c >= count).length}/${counts.length} nodes hold all ${count}, the others ${sorted.filter((c) => c < count).join(', ')}`
 }
 
 async function holds (node: BedNode, namespace: string, key: string, value: string): Promise<boolean> {

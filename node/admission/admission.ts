@@ -261,6 +261,10 @@ export class Admission extends EventEmitter<AdmissionEvents> implements Startabl
     return this.#admitted.has(peerId)
   }
 
+  mayAuthor (peerId: string): boolean {
+    return this.#allows(peerId)
+  }
+
   admitted (): string[] {
     return [...this.#admitted]
   }

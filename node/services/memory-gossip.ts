@@ -117,9 +117,15 @@ class NamespaceGossip implements MemoryGossip {
 
   #validate (propagationSource: string, message: Message): TopicValidatorResult {
     const { stats, limiter } = this.#init
-    if (!this.#gate.isAdmitted(propagationSource) || message.type !== 'signed' || !this.#gate.isAdmitted(message.from.toString())) {
+    if (message.type !== 'signed' || !this.#gate.mayAuthor(message.from.toString())) {
       stats.gossipRejected++
       return TopicValidatorResult.Reject
+    }
+    // Not misbehaviour: the forwarder's handshake may still be running. Ignoring costs it no score.
+    // Its message is sealed under the network key in secret mode, so an outsider learns nothing.
+    if (!this.#gate.isAdmitted(propagationSource)) {
+      stats.gossipRejected++
+      return TopicValidatorResult.Ignore
     }
     if (limiter !== undefined && !limiter.take(propagationSource)) {
       stats.gossipRejected++

@@ -319,6 +319,8 @@ export async function api<T> (node: Pick<NsNode, 'socket' | 'apiPort'>, method: 
       method,
       path,
       headers: { host: `127.0.0.1:${node.apiPort}`, ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+      // A connection per call: a kept-alive one can be closed by the server as the next call goes out.
+      agent: false,
       timeout: 60_000
     }, (res) => {
       let text = ''
