@@ -43,7 +43,12 @@ export async function waitForEntries (nodes: BedNode[], namespace: string, count
       return counts.every((c) => c >= count) ? true : undefined
     }, timeoutMs, 250)
   } catch (err) {
-    throw new Error(`${(err as Error).message}; ${describeCounts(counts, count)}`)
+    // What each lagging node did meanwhile: whether gossip or catch-up still reached it.
+    const lagging = await Promise.all(nodes.filter((_, i) => (counts[i] ?? 0) < count).map(async (node) => {
+      const seen = await gossipCounters(node).catch(() => undefined)
+      return seen === undefined ? `node ${node.slot}: no answer` : `node ${node.slot}: ${seen.delivered} gossip messages, ${seen.syncBytesReceived} B by catch-up`
+    }))
+    throw new Error(`${(err as Error).message}; ${describeCounts(counts, count)}; ${lagging.join('; ')}`)
   }
 }
 

@@ -383,7 +383,9 @@ class StateVectorCatchUp implements CatchUp {
     await Promise.all([sending, ...applying])
     if (failure !== undefined) throw failure
     if (completed === undefined) throw new ProtocolError(`exchange ended in phase ${session.phase}`)
-    await stream.close()
+    // Bounded like every other step: exchanges a node starts run one after another, so one close
+    // waiting forever on a stalled peer would stop this node's catch-up for good.
+    await stream.close({ signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
     this.#stats.syncRounds++
     // Both sides now hold the union of what they had when the exchange began.
     for (const namespace of completed) {
@@ -418,5 +420,5 @@ class StateVectorCatchUp implements CatchUp {
 async function refuse (stream: Stream, reason: string): Promise<void> {
   const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.maxFrameBytes })
   await lp.write(encodeSyncMessage({ type: 'error', message: reason }), { signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
-  await stream.close()
+  await stream.close({ signal: AbortSignal.timeout(SYNC_LIMITS.readTimeoutMs) })
 }
