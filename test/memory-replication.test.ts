@@ -1,6 +1,7 @@
+import crypto from 'node:crypto'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as Y from 'yjs'
 import { DEFAULT_POLICY, NamespaceDoc, NamespaceLimitError } from '../crdt/index.ts'
 import type { Host } from '../node/net/host.ts'
@@ -160,6 +161,30 @@ describe('replicated memory across three in-process nodes', () => {
     expect(isConnected(a, c)).toBe(false)
     expect(c.replication.stats.gossipRejected).toBe(before.gossipRejected)
     expect(c.replication.stats.gossipReceived).toBeGreaterThan(before.gossipReceived)
+  })
+
+  it('checks the signature of a gossiped write once per node, not once per copy the mesh delivers', async () => {
+    const nodes = await startCluster(net, 4)
+    const [a] = nodes as [PeerflowNode]
+    await a.memory.put(NS, 'first', 0, { author: a.peerId })
+    await waitFor('the namespace reaches every node', () => nodes.every((node) => node.memory.get(NS, 'first') !== undefined))
+    await waitFor('every node sees the other three on the topic', () =>
+      nodes.every((node) => node.host.services.pubsub.getSubscribers(memoryTopic(NS)).length === 3), 10_000)
+    // A gossipsub heartbeat: the meshes are full.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    // Every ed25519 check of the in-process nodes goes through node:crypto's verify.
+    const verify = vi.spyOn(crypto, 'verify')
+    const writes = 10
+    for (let i = 0; i < writes; i++) {
+      await a.memory.put(NS, `checked-${i}`, i, { author: a.peerId })
+      await waitFor(`write ${i} reaches every node`, () => nodes.every((node) => node.memory.get(NS, `checked-${i}`) !== undefined))
+    }
+    const checks = verify.mock.calls.length
+    verify.mockRestore()
+    // Each of the 3 receivers gets every message from A and from the 2 other relays; one check
+    // each is 30 (plus some background), one per copy would be about 90.
+    expect(checks).toBeGreaterThanOrEqual(writes * 3)
+    expect(checks).toBeLessThan(writes * 3 * 1.5)
   })
 
   it('replicates a deletion', async () => {

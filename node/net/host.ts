@@ -16,6 +16,7 @@ import type { Registry } from 'prom-client'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import type { NodeConfig } from '../config/config.ts'
 import { autoNATWithFreshDialBacks } from './autonat.ts'
+import { fastGossipMessageId } from './gossip-message-id.ts'
 
 export interface HostServices {
   identify: Identify
@@ -107,6 +108,7 @@ export async function createHost ({ config, privateKey, connectionGater, metrics
         ...(config.upnp ? { upnp: uPnPNAT() } : {}),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
+          fastMsgIdFn: fastGossipMessageId,
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           scoreParams: {
