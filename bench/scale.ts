@@ -3,12 +3,12 @@
  * only: every node runs in its own network namespace on one bridge, see bench/lib/bridged-namespaces.ts).
  *
  * Per network size: start the nodes (each bootstraps from node 0, peer exchange links the rest),
- * preload `shared-knowledge`, then measure
+ * preload `shared-knowledge` (in batches, as an import would), then measure
  * - write-to-all latency: a write on one node until every other node holds it (polled);
  * - gossip per write per node: delivered memory-gossip messages and gossipsub (/meshsub) bytes,
  *   idle background subtracted;
  * - join: a fresh node until it holds the whole preloaded namespace (repeated);
- * - catch-up: a node stopped while 10k writes happened, restarted from the same stale data dir
+ * - catch-up: a node stopped while 10k writes happened (in batches), restarted from the same stale data dir
  *   (repeated), until it holds them all;
  * - leader failover in a swarm of every node (the first `maxVoters` joiners vote, the rest are
  *   non-voting workers): kill the leader until every survivor names the same new one;
@@ -25,7 +25,7 @@ import { PAPER_TIMING } from '../test/helpers/swarm-cluster.ts'
 import { bridgedLanUnsupported, createBridgedLan, type BridgedLan } from './lib/bridged-namespaces.ts'
 import { median, percentile, writeResults, type BenchRow } from './lib/report.ts'
 import { failovers, formSwarm, type FailoverSample } from './lib/scale-failover.ts'
-import { catchUp, joinOnce, waitForEntries, writeMany, writeToAll, type CatchUpSample, type JoinSample } from './lib/scale-measurements.ts'
+import { catchUp, joinOnce, waitForEntries, writeBatches, writeToAll, type CatchUpSample, type JoinSample } from './lib/scale-measurements.ts'
 import { connectedPeers, rssBytes, ScaleTestbed, waitForMesh, type BedNodeConfig, type GossipCounters } from './lib/scale-testbed.ts'
 import { scopedReplicationSavings, type ScopedSavings } from './lib/scoped-replication-savings.ts'
 
@@ -44,6 +44,12 @@ const PLAN = {
   catchUpWrites: quick ? 1_000 : 10_000,
   catchUpValueBytes: 128,
   catchUpRepeats: quick ? 2 : 3,
+  /**
+   * Entries per write request for the bulk volume (preload, catch-up): written one by one, 10k
+   * writes took over 8 minutes on a loaded 30-node network (every write is a gossip delivery on
+   * every node); in batches they are one update each, like an import.
+   */
+  batchEntries: 250,
   kills: quick ? 2 : 5,
   /** The swarm's voters; every other node joins as a non-voting worker. */
   voters: 5,
@@ -112,7 +118,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
   log(`  ${nodes} nodes up and meshed in ${(startMs / 1000).toFixed(1)} s (peers per node: min ${Math.min(...peers)}, median ${median(peers)})`)
   const idleRss = await Promise.all(testbed.running().map(rssBytes))
 
-  await writeMany(testbed.running().slice(0, 1), SHARED, 'preload', PLAN.preloadEntries, PLAN.preloadValueBytes)
+  await writeBatches(testbed.running().slice(0, 1), SHARED, 'preload', PLAN.preloadEntries, PLAN.preloadValueBytes, PLAN.batchEntries)
   await waitForEntries(testbed.running(), SHARED, PLAN.preloadEntries, 180_000)
   log(`  preloaded ${PLAN.preloadEntries} entries of ${SHARED} on every node`)
 
@@ -130,7 +136,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
 
   const away = testbed.running().at(-1)
   if (away === undefined) throw new Error('no node to stop')
-  const caught = await catchUp(testbed, away, 'scale-catchup', PLAN.catchUpWrites, PLAN.catchUpValueBytes, PLAN.catchUpRepeats, 300_000)
+  const caught = await catchUp(testbed, away, 'scale-catchup', PLAN.catchUpWrites, PLAN.catchUpValueBytes, PLAN.batchEntries, PLAN.catchUpRepeats, 300_000)
   log(`  catch-up after ${PLAN.catchUpWrites} writes (written in ${(caught.writeMs / 1000).toFixed(1)} s): ${caught.samples.map((s) => `${s.catchUpMs.toFixed(0)} (${s.afterStartMs.toFixed(0)} after start)`).join(', ')} ms`)
   const loadedRss = await Promise.all(testbed.running().map(rssBytes))
 

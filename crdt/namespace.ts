@@ -15,14 +15,22 @@ export const ENTRIES_MAP = 'entries'
 /** Transaction origin of this replica's own mutations. Remote origins are peer ids and never equal it. */
 export const LOCAL_ORIGIN = 'local'
 
-export interface PutOptions {
+export interface WriteOptions {
   author: PeerId
   /** ms since epoch; passed in so replicas and tests control time. */
   now: number
+}
+
+/** One entry of a write: its key, value and, optionally, its own TTL and tags. */
+export interface EntryWrite {
+  key: string
+  value: JsonValue
   /** Overrides the namespace's defaultTtlMs. */
   ttlMs?: number
   tags?: readonly string[]
 }
+
+export type PutOptions = WriteOptions & Pick<EntryWrite, 'ttlMs' | 'tags'>
 
 export interface ListOptions {
   prefix?: string
@@ -150,47 +158,69 @@ export class NamespaceDoc {
   }
 
   put (key: string, value: JsonValue, options: PutOptions): Entry {
-    assertKey(key)
-    assertJsonValue(value)
+    const { author, now, ttlMs, tags } = options
+    return this.putMany([{ key, value, ttlMs, tags }], { author, now })[0] as Entry
+  }
+
+  /**
+   * Writes every entry of `writes` or, when any is invalid or the whole batch would pass a limit of
+   * the namespace, none: one transaction, so one update to store and gossip for the whole batch.
+   */
+  putMany (writes: readonly EntryWrite[], options: WriteOptions): Entry[] {
     assertAuthor(options.author)
     assertTimestamp('now', options.now)
-    const tags = options.tags ?? []
-    assertTags(tags)
-    const ttlMs = options.ttlMs ?? this.policy.defaultTtlMs
-    if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)) {
-      throw new InvalidEntryError('ttlMs must be a positive integer')
-    }
-
-    const valueBytes = jsonByteLength(value)
-    if (valueBytes > this.policy.maxValueBytes) {
-      throw new NamespaceLimitError(this.name, 'maxValueBytes', this.policy.maxValueBytes, `a value of ${valueBytes} bytes`)
-    }
-    const stored = this.#entries.get(key)
-    const live = stored !== undefined && !isExpired(stored, options.now) ? stored : undefined
-    const entry = newEntry({
-      key,
-      author: options.author,
-      createdAt: live?.createdAt ?? options.now,
-      updatedAt: options.now,
-      ...(ttlMs === undefined ? {} : { expiresAt: options.now + ttlMs }),
-      tags
-    }, frozenCopy(value), valueBytes)
+    const keys = new Set<string>()
+    let added = 0
+    let bytesDelta = 0
+    const entries = writes.map((write) => {
+      if (keys.has(write.key)) throw new InvalidEntryError(`key "${write.key}" appears more than once in one batch`)
+      keys.add(write.key)
+      const stored = this.#entries.get(write.key)
+      const entry = this.#newEntry(write, stored, options)
+      added += stored === undefined ? 1 : 0
+      bytesDelta += entryByteLength(entry) - (stored === undefined ? 0 : entryByteLength(stored))
+      return entry
+    })
     const count = this.#count + this.#pendingCount
-    if (stored === undefined && count >= this.policy.maxEntries) {
-      throw new NamespaceLimitError(this.name, 'maxEntries', this.policy.maxEntries, `entry ${count + 1}`)
+    if (added > 0 && count + added > this.policy.maxEntries) {
+      throw new NamespaceLimitError(this.name, 'maxEntries', this.policy.maxEntries, added === 1 ? `entry ${count + 1}` : `${count + added} entries`)
     }
-    const bytesDelta = entryByteLength(entry) - (stored === undefined ? 0 : entryByteLength(stored))
     const bytesAfter = this.#totalBytes() + this.#pendingBytes + bytesDelta
     if (bytesAfter > this.policy.maxBytes) {
       throw new NamespaceLimitError(this.name, 'maxBytes', this.policy.maxBytes, `a total of ${bytesAfter} bytes`)
     }
 
     this.#transact(LOCAL_ORIGIN, () => {
-      this.#entries.set(key, entry)
-      this.#pendingCount += stored === undefined ? 1 : 0
+      for (const entry of entries) this.#entries.set(entry.key, entry)
+      this.#pendingCount += added
       this.#pendingBytes += bytesDelta
     })
-    return entry
+    return entries
+  }
+
+  /** The entry `write` makes, checked against the namespace's policy; `stored` is the one it replaces. */
+  #newEntry (write: EntryWrite, stored: Entry | undefined, options: WriteOptions): Entry {
+    assertKey(write.key)
+    assertJsonValue(write.value)
+    const tags = write.tags ?? []
+    assertTags(tags)
+    const ttlMs = write.ttlMs ?? this.policy.defaultTtlMs
+    if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs <= 0)) {
+      throw new InvalidEntryError('ttlMs must be a positive integer')
+    }
+    const valueBytes = jsonByteLength(write.value)
+    if (valueBytes > this.policy.maxValueBytes) {
+      throw new NamespaceLimitError(this.name, 'maxValueBytes', this.policy.maxValueBytes, `a value of ${valueBytes} bytes`)
+    }
+    const live = stored !== undefined && !isExpired(stored, options.now) ? stored : undefined
+    return newEntry({
+      key: write.key,
+      author: options.author,
+      createdAt: live?.createdAt ?? options.now,
+      updatedAt: options.now,
+      ...(ttlMs === undefined ? {} : { expiresAt: options.now + ttlMs }),
+      tags
+    }, frozenCopy(write.value), valueBytes)
   }
 
   /** The live entry, or undefined when absent or expired at `now`. */

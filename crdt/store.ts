@@ -3,7 +3,7 @@ import { compareEpochs, EPOCH_ZERO, EpochMismatchError, sameEpoch, type EpochId,
 import { carryInto, entriesToCarry, planEpochReplacement, seedNextEpoch, type NextEpoch } from './epoch-rollover.ts'
 import { InvalidNamespaceError, InvalidUpdateError, StoreUnavailableError } from './errors.ts'
 import { LOCAL_ORIGIN, NamespaceDoc } from './namespace.ts'
-import type { PutOptions } from './namespace.ts'
+import type { EntryWrite, PutOptions } from './namespace.ts'
 import { PersistedNamespace, readStoredRecords } from './persisted-namespace.ts'
 import type { KeyValueStore } from './key-value-store.ts'
 import { LevelKeyValueStore } from './level-key-value-store.ts'
@@ -48,6 +48,8 @@ export interface StorePutOptions extends Omit<PutOptions, 'now'> {
   /** Default: the store's clock. */
   now?: number
 }
+
+export type StoreWriteOptions = Pick<StorePutOptions, 'author' | 'now'>
 
 export interface StoreListOptions {
   prefix?: string
@@ -258,6 +260,12 @@ export class MemoryStore {
   async put (namespace: string, key: string, value: JsonValue, options: StorePutOptions): Promise<Entry> {
     const now = options.now ?? this.#settings.clock()
     return this.#enqueue(namespace, LOCAL_ORIGIN, true, doc => doc.put(key, value, { ...options, now }))
+  }
+
+  /** Writes every entry of `writes` or none (crdt/namespace.ts: putMany); resolves once the batch is on disk. */
+  async putMany (namespace: string, writes: readonly EntryWrite[], options: StoreWriteOptions): Promise<Entry[]> {
+    const now = options.now ?? this.#settings.clock()
+    return this.#enqueue(namespace, LOCAL_ORIGIN, true, doc => doc.putMany(writes, { author: options.author, now }))
   }
 
   /** Deletes an entry; resolves to false when there was none, else once the deletion is on disk. */

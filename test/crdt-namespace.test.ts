@@ -113,6 +113,31 @@ describe('NamespaceDoc', () => {
     expect(() => doc.put('a', 'new', { author, now: 3 })).not.toThrow()
   })
 
+  it('writes a batch as one update, or nothing when any entry is invalid or the batch passes a limit', () => {
+    const doc = makeDoc({ maxEntries: 4, maxValueBytes: 50 })
+    const updates: Uint8Array[] = []
+    doc.onUpdate(update => updates.push(update))
+    doc.put('a', 'old', { author, now: 1 })
+    const written = doc.putMany([{ key: 'a', value: 'new' }, { key: 'b', value: 2, tags: ['t'] }, { key: 'c', value: [3], ttlMs: 10 }], { author, now: 5 })
+    expect(written.map(entry => entry.key)).toEqual(['a', 'b', 'c'])
+    expect(updates).toHaveLength(2)
+    expect(doc.get('a', 6)).toMatchObject({ value: 'new', createdAt: 1, updatedAt: 5 })
+    expect(doc.get('b', 6)).toMatchObject({ value: 2, tags: ['t'] })
+    expect(doc.get('c', 6)).toMatchObject({ value: [3], expiresAt: 15 })
+    const replica = makeDoc({ maxEntries: 4, maxValueBytes: 50 })
+    for (const update of updates) replica.applyUpdate(update, 'peer')
+    expect(replica.list({ now: 6 }).map(entry => entry.key)).toEqual(['a', 'b', 'c'])
+
+    const before = { state: doc.stateVector(), list: doc.list({ now: 6 }) }
+    expect(() => doc.putMany([{ key: 'd', value: 1 }, { key: 'e', value: 2 }], { author, now: 7 })).toThrow(/5 entries exceeds maxEntries \(4\)/)
+    expect(() => doc.putMany([{ key: 'd', value: 1 }, { key: 'd', value: 2 }], { author, now: 7 })).toThrow(/"d" appears more than once/)
+    expect(() => doc.putMany([{ key: 'd', value: 1 }, { key: 'e', value: 'v'.repeat(60) }], { author, now: 7 })).toThrow(NamespaceLimitError)
+    expect(() => doc.putMany([{ key: 'd', value: 1 }, { key: '', value: 2 }], { author, now: 7 })).toThrow(InvalidEntryError)
+    expect(doc.stateVector()).toEqual(before.state)
+    expect(doc.list({ now: 7 })).toEqual(before.list)
+    expect(updates).toHaveLength(2)
+  })
+
   it('reports each local mutation as one Yjs update with the local origin', () => {
     const doc = makeDoc()
     const seen: Array<{ update: Uint8Array, origin: string }> = []

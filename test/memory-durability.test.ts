@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli, type CliResult, type NodeProcess } from './helpers/cli.ts'
 import { nodeProcessesPerTest } from './helpers/node-processes.ts'
@@ -98,5 +100,40 @@ describe('memory durability across node processes', () => {
     }
 
     await waitForKeys(nodes, written, 'every process ends with every write')
+  })
+
+  it('imports a JSON Lines file in whole batches that a second node receives, and writes nothing of a malformed file', async () => {
+    const [first, second] = await Promise.all([start(await dataDir()), start(await dataDir())])
+    expect(await succeed(second, 'join', quicAddress(first))).toContain(`connected to ${first.peerId}`)
+    const dir = await dataDir()
+    const lines = Array.from({ length: 1_200 }, (_, i) => JSON.stringify({ key: `doc-${i}`, value: { n: i }, ...(i === 0 ? { tags: ['first'] } : {}) }))
+    const file = join(dir, 'entries.jsonl')
+    await writeFile(file, `${lines.join('\n')}\n\n`)
+    const imported = await cli(first, 'memory', 'import', file, '--namespace', 'imports')
+    expect(imported.code, imported.stderr).toBe(0)
+    expect(imported.stdout).toContain('imported 1200 entries into imports')
+    // Batches of 500: progress after each.
+    expect(imported.stderr.trim().split('\n')).toEqual(['imported 500/1200', 'imported 1000/1200', 'imported 1200/1200'])
+    await waitFor('the second node holds every imported entry', async () => (await keysOn(second, 'imports')).length === 1_200, 20_000, 50)
+    expect((await cli(second, 'memory', 'get', 'doc-7', '--namespace', 'imports', '--json')).stdout).toContain('"n": 7')
+
+    const bad = join(dir, 'bad.jsonl')
+    await writeFile(bad, `${JSON.stringify({ key: 'fresh', value: 1 })}\n{"key": "broken"\n`)
+    const refused = await cli(first, 'memory', 'import', bad, '--namespace', 'imports')
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('bad.jsonl:2: not JSON')
+    const twice = join(dir, 'twice.jsonl')
+    await writeFile(twice, `${JSON.stringify({ key: 'fresh', value: 1 })}\n${JSON.stringify({ key: 'fresh', value: 2 })}\n`)
+    expect((await cli(first, 'memory', 'import', twice, '--namespace', 'imports')).stderr).toContain("twice.jsonl:2: key 'fresh' already on line 1")
+    expect((await cli(first, 'memory', 'import', join(dir, 'absent.jsonl'))).stderr).toContain('no such file')
+    expect(await keysOn(first, 'imports')).not.toContain('fresh')
+
+    // The API refuses a whole batch when one entry is invalid.
+    const response = await fetch(`http://${first.api}/memory/imports/batch`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ entries: [{ key: 'fresh', value: 1 }, { key: 'no-value' }] })
+    })
+    expect(response.status).toBe(400)
+    expect(await response.text()).toContain("missing field 'value' (entry 1)")
+    expect(await keysOn(first, 'imports')).not.toContain('fresh')
   })
 })

@@ -26,6 +26,21 @@ export async function writeMany (writers: BedNode[], namespace: string, prefix: 
   })
 }
 
+/**
+ * Writes `count` entries in batches of `batchSize` (POST /memory/:namespace/batch: one update each),
+ * spread over `writers` (round robin), `parallel` batches in flight. On a loaded 30-node network a
+ * single write costs every node a gossip delivery, so bulk volume goes in batches.
+ */
+export async function writeBatches (writers: BedNode[], namespace: string, prefix: string, count: number, valueBytes: number, batchSize: number, parallel = 4): Promise<void> {
+  await pooled(Math.ceil(count / batchSize), parallel, async (b) => {
+    const entries = Array.from({ length: Math.min(batchSize, count - b * batchSize) }, (_, i) => {
+      const key = `${prefix}-${b * batchSize + i}`
+      return { key, value: payload(key, valueBytes) }
+    })
+    await api((writers[b % writers.length] as BedNode).process, 'POST', `/memory/${namespace}/batch`, { entries })
+  })
+}
+
 const PROGRESS_EVERY_MS = 15_000
 
 /** Waits until every given node holds `count` entries in `namespace`, saying every 15 s how far the nodes are. */
@@ -168,15 +183,15 @@ export interface CatchUpSample {
 }
 
 /**
- * Stops `away`, writes `writes` entries on the other nodes, snapshots `away`'s stale data dir,
+ * Stops `away`, writes `writes` entries on the other nodes (in batches of `batchSize`), snapshots `away`'s stale data dir,
  * then `repeats` times: restores the stale copy, restarts it and times until it holds them all.
  */
-export async function catchUp (bed: ScaleTestbed, away: BedNode, namespace: string, writes: number, valueBytes: number, repeats: number, timeoutMs: number): Promise<{ samples: CatchUpSample[], writeMs: number }> {
+export async function catchUp (bed: ScaleTestbed, away: BedNode, namespace: string, writes: number, valueBytes: number, batchSize: number, repeats: number, timeoutMs: number): Promise<{ samples: CatchUpSample[], writeMs: number }> {
   await bed.stop(away, 'SIGTERM')
   const stale = await bed.snapshot(away)
   const others = bed.running()
   const writeStarted = performance.now()
-  await writeMany(others, namespace, 'missed', writes, valueBytes, 16)
+  await writeBatches(others, namespace, 'missed', writes, valueBytes, batchSize)
   await waitForEntries(others, namespace, writes, timeoutMs)
   const writeMs = performance.now() - writeStarted
   const samples: CatchUpSample[] = []

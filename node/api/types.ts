@@ -56,8 +56,11 @@ export interface NamespaceRow {
 }
 export interface NamespacesReply { namespaces: NamespaceRow[] }
 export interface MemoryStoreRequest { key: string, value: JsonValue, ttlMs?: number, tags?: string[] }
+/** POST /memory/:namespace/batch: all of them are written, or none. */
+export interface MemoryBatchRequest { entries: MemoryStoreRequest[] }
 export interface EntryReply { entry: Entry }
 export interface MemoryListReply { namespace: string, entries: Entry[] }
+export interface MemoryBatchReply { entries: Entry[] }
 export interface MemoryDeleteReply { deleted: boolean }
 
 // swarms

@@ -1,7 +1,7 @@
 import { PeerflowError } from '../../crdt/peerflow-error.ts'
 import type {
   AgentListReply, AgentRolesReply, AgentSpawnRequest, AllowListReply, BudgetReport, BudgetSetRequest, AllowReply, BlockListReply, BlockReply, DisallowReply, Entry, EntryReply, IdReply, JoinReply,
-  JsonValue, LeaveReply, MemoryDeleteReply, MemoryListReply, NamespacesReply, Overview, PatternConsolidateReply, PatternForgetReply,
+  JsonValue, LeaveReply, MemoryBatchReply, MemoryBatchRequest, MemoryDeleteReply, MemoryListReply, NamespacesReply, Overview, PatternConsolidateReply, PatternForgetReply,
   PatternListQuery, PatternListReply, PatternOutcomeReply, PatternQueryReply, PatternReply, PatternStatsReply, PatternStoreRequest,
   PeersReply, StatusReply, SwarmEventsReply, SwarmInitRequest, SwarmListReply, SwarmStatus, TaskListQuery, TaskListReply, TaskReport,
   ModelsReport, RoleListing, SlotInfo, TaskSubmitRequest, ToolCatalog, UnblockReply
@@ -104,6 +104,11 @@ export class PeerflowClient {
     put: async (namespace: string, key: string, value: JsonValue, options: MemoryPutOptions = {}): Promise<Entry> => {
       const reply = await this.api.request<EntryReply>('POST', `/memory/${segment(namespace)}`, { body: { key, value, ...options } })
       return reply.entry
+    },
+    /** Writes all `entries` or none, in one update (at most MAX_BATCH_ENTRIES, within the body cap). */
+    putMany: async (namespace: string, entries: MemoryBatchRequest['entries']): Promise<Entry[]> => {
+      const body: MemoryBatchRequest = { entries }
+      return (await this.api.request<MemoryBatchReply>('POST', `/memory/${segment(namespace)}/batch`, { body })).entries
     },
     /** The entry, or undefined when there is none (no such key, or no such namespace yet). */
     get: async (namespace: string, key: string): Promise<Entry | undefined> => {

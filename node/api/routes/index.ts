@@ -9,7 +9,7 @@ import { eventsRoute } from './events.ts'
 import { idRoute } from './id.ts'
 import { joinRoute } from './join.ts'
 import { leaveRoute } from './leave.ts'
-import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreRoute } from './memory.ts'
+import { memoryDeleteRoute, memoryGetRoute, memoryListRoute, memoryNamespacesRoute, memoryStoreBatchRoute, memoryStoreRoute } from './memory.ts'
 import {
   patternConsolidateRoute, patternForgetRoute, patternListRoute, patternOutcomeRoute, patternQueryRoute, patternStatsRoute, patternStoreRoute
 } from './patterns.ts'
@@ -45,6 +45,7 @@ export const routes: Route[] = [
   allowListRoute,
   memoryNamespacesRoute,
   memoryStoreRoute,
+  memoryStoreBatchRoute,
   memoryGetRoute,
   memoryListRoute,
   memoryDeleteRoute,

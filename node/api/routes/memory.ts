@@ -1,10 +1,7 @@
-import { PeerflowError } from '../../../crdt/index.ts'
-import {
-  type Entry, type JsonValue
-} from '../../../crdt/index.ts'
+import { PeerflowError, type Entry, type EntryWrite, type JsonValue } from '../../../crdt/index.ts'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
-import { requireString, type Route } from '../route.ts'
-import type { EntryReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } from '../types.ts'
+import type { Route } from '../route.ts'
+import type { EntryReply, MemoryBatchReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } from '../types.ts'
 
 function requireNamespace (node: PeerflowNode, namespace: string): void {
   node.replication.scope.assertReplicates(namespace)
@@ -35,26 +32,48 @@ export const memoryNamespacesRoute: Route = {
   }
 }
 
+/** The most entries one batch write takes; the request body cap also bounds it. */
+export const MAX_BATCH_ENTRIES = 1_000
+
+/** One entry of a write request, its optional fields checked; `where` names it in errors. */
+function entryWriteOf (body: unknown, where = ''): EntryWrite {
+  const fields = (body ?? {}) as { key?: unknown, value?: JsonValue, ttlMs?: unknown, tags?: unknown }
+  const key = fields.key
+  if (typeof key !== 'string' || key === '') throw new PeerflowError('invalid', `missing field 'key'${where}`)
+  if (fields.value === undefined) throw new PeerflowError('invalid', `missing field 'value'${where}`)
+  if (fields.ttlMs !== undefined && (typeof fields.ttlMs !== 'number' || !Number.isSafeInteger(fields.ttlMs) || fields.ttlMs <= 0)) {
+    throw new PeerflowError('invalid', `ttlMs must be a positive integer${where}`)
+  }
+  if (fields.tags !== undefined && (!Array.isArray(fields.tags) || fields.tags.some((tag) => typeof tag !== 'string'))) {
+    throw new PeerflowError('invalid', `tags must be an array of strings${where}`)
+  }
+  return { key, value: fields.value, ttlMs: fields.ttlMs as number | undefined, tags: fields.tags as string[] | undefined }
+}
+
 export const memoryStoreRoute: Route = {
   method: 'POST',
   path: '/memory/:namespace',
   handle: async ({ node, params, body }): Promise<EntryReply> => {
-    const key = requireString(body, 'key')
-    const fields = body as { value?: JsonValue, ttlMs?: unknown, tags?: unknown }
-    if (fields.value === undefined) throw new PeerflowError('invalid', "missing field 'value'")
-    if (fields.ttlMs !== undefined && (typeof fields.ttlMs !== 'number' || !Number.isSafeInteger(fields.ttlMs) || fields.ttlMs <= 0)) {
-      throw new PeerflowError('invalid', 'ttlMs must be a positive integer')
-    }
-    if (fields.tags !== undefined && (!Array.isArray(fields.tags) || fields.tags.some((tag) => typeof tag !== 'string'))) {
-      throw new PeerflowError('invalid', 'tags must be an array of strings')
-    }
+    const { key, value, ttlMs, tags } = entryWriteOf(body)
     node.replication.scope.assertReplicates(params.namespace as string)
-    const entry: Entry = await node.memory.put(params.namespace as string, key, fields.value, {
-      author: node.peerId,
-      ttlMs: fields.ttlMs as number | undefined,
-      tags: fields.tags as string[] | undefined
-    })
+    const entry: Entry = await node.memory.put(params.namespace as string, key, value, { author: node.peerId, ttlMs, tags })
     return { entry }
+  }
+}
+
+/** Writes all the entries of the body or none, as one update: for imports and bursts of writes. */
+export const memoryStoreBatchRoute: Route = {
+  method: 'POST',
+  path: '/memory/:namespace/batch',
+  handle: async ({ node, params, body }): Promise<MemoryBatchReply> => {
+    const entries = (body as { entries?: unknown } | undefined)?.entries
+    if (!Array.isArray(entries) || entries.length === 0) throw new PeerflowError('invalid', "field 'entries' must be a non-empty array")
+    if (entries.length > MAX_BATCH_ENTRIES) {
+      throw new PeerflowError('invalid', `a batch holds at most ${MAX_BATCH_ENTRIES} entries, not ${entries.length}`)
+    }
+    const writes = entries.map((entry: unknown, i) => entryWriteOf(entry, ` (entry ${i})`))
+    node.replication.scope.assertReplicates(params.namespace as string)
+    return { entries: await node.memory.putMany(params.namespace as string, writes, { author: node.peerId }) }
   }
 }
 

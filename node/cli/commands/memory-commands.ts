@@ -4,6 +4,7 @@ import { clientFor, withApi, type ReadOptions } from '../api-options.ts'
 import type { EntryReply, JsonValue, MemoryListReply } from '../../api/types.ts'
 import { CliError } from '../client.ts'
 import { parseDuration } from '../duration.ts'
+import { importEntries } from './memory-import.ts'
 import { formatDuration, printJson, printTable, shortPeerId } from '../output.ts'
 
 const DEFAULT_NAMESPACE = NAMESPACES.sharedKnowledge
@@ -43,6 +44,16 @@ export function registerMemoryCommands (program: Command): void {
       if (options.json === true) return printJson(entry)
       const expiry = entry.expiresAt === undefined ? '' : `, expires in ${formatDuration(entry.expiresAt - Date.now())}`
       process.stdout.write(`stored ${options.namespace}/${key}${expiry}\n`)
+    })
+
+  namespaced(memory.command('import').argument('<file>')
+    .description('write a JSON Lines file of {"key","value","ttlMs"?,"tags"?} objects, in batches each written whole or not at all'))
+    .action(async (file: string, options: NamespaceOption) => {
+      const done = await importEntries(clientFor(options), options.namespace, file, ({ imported, total }) => {
+        if (options.json !== true) process.stderr.write(`imported ${imported}/${total}\n`)
+      })
+      if (options.json === true) return printJson(done)
+      process.stdout.write(`imported ${done.imported} entries into ${options.namespace}\n`)
     })
 
   namespaced(memory.command('get').argument('<key>').description('print a value'))
