@@ -6,7 +6,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+# The image may run on other CPUs than the one building it: no CPU-specific vector addon build
+# (node/bin/tune-vector-addon.js).
+ENV PEERFLOW_PORTABLE_NATIVE=1
 COPY package.json package-lock.json ./
+COPY node/bin/tune-vector-addon.js ./node/bin/
 # With dev dependencies: the build needs TypeScript. (`prepare` finds no sources yet and says so.)
 RUN npm install --no-audit --no-fund
 COPY bootstrap.json tsconfig.json tsconfig.build.json ./
