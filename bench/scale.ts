@@ -11,7 +11,8 @@
  * - catch-up: a node stopped while 10k writes happened (in batches), restarted from the same stale data dir
  *   (repeated), until it holds them all;
  * - leader failover in a swarm of every node (the first `maxVoters` joiners vote, the rest are
- *   non-voting workers): kill the leader until every survivor names the same new one;
+ *   non-voting workers): kill the leader until every survivor names the same new one, timed by
+ *   when each survivor learned it (its swarm event log);
  * - resident memory per node;
  * - at the large size, scoped replication: per-node bytes of 6 swarms of 5 against the same volume
  *   written network-wide (bench/lib/scoped-replication-savings.ts).
@@ -143,7 +144,7 @@ async function measureSize (nodes: number, withScopedSavings: boolean): Promise<
   const seats = await formSwarm(testbed, SWARM, PLAN.voters)
   log(`  swarm formed: ${seats.voters} voters, ${seats.workers} workers`)
   const kills = await failovers(testbed, SWARM, PLAN.kills, PLAN.failoverPollMs)
-  log(`  failovers: ${kills.map((k) => k.failoverMs.toFixed(0)).join(', ')} ms`)
+  log(`  failovers: ${kills.map((k) => `${k.failoverMs.toFixed(0)} (voters ${k.votersAgreeMs.toFixed(0)}, polled ${k.polledMs.toFixed(0)}${k.fromPolls > 0 ? `, ${k.fromPolls} nodes timed by the poll` : ''}, ${k.termsUsed} terms)`).join(', ')} ms`)
 
   const scopedReplication = withScopedSavings ? await scopedReplicationSavings(testbed, log) : undefined
   await cleanup()
@@ -217,6 +218,7 @@ const figures: Figure[] = [
   { metric: 'leader failover, all survivors agree (median)', unit: 'ms', pick: (r) => r.failover.medianMs },
   { metric: 'leader failover (worst)', unit: 'ms', pick: (r) => r.failover.worstMs },
   { metric: 'leader failover, voters agree (median)', unit: 'ms', pick: (r) => r.failover.votersMedianMs },
+  { metric: 'leader failover, first API poll round finding agreement (median)', unit: 'ms', pick: (r) => median(r.failover.samples.map((k) => k.polledMs)) },
   { metric: `catch-up after ${PLAN.catchUpWrites} missed writes (median)`, unit: 'ms', pick: (r) => r.catchUp.medianMs },
   { metric: 'catch-up (worst)', unit: 'ms', pick: (r) => r.catchUp.worstMs },
   { metric: 'catch-up, from the node\'s start banner (median)', unit: 'ms', pick: (r) => median(r.catchUp.samples.map((s) => s.afterStartMs)) },
