@@ -58,6 +58,8 @@ export interface NamespacesReply { namespaces: NamespaceRow[] }
 export interface MemoryStoreRequest { key: string, value: JsonValue, ttlMs?: number, tags?: string[] }
 /** POST /memory/:namespace/batch: all of them are written, or none. */
 export interface MemoryBatchRequest { entries: MemoryStoreRequest[] }
+/** The most entries one batch write takes; the request body cap also bounds it. */
+export const MAX_BATCH_ENTRIES = 1_000
 export interface EntryReply { entry: Entry }
 export interface MemoryListReply { namespace: string, entries: Entry[] }
 export interface MemoryBatchReply { entries: Entry[] }

@@ -1,7 +1,7 @@
 import { PeerflowError, type Entry, type EntryWrite, type JsonValue } from '../../../crdt/index.ts'
 import type { PeerflowNode } from '../../core/peerflow-node.ts'
 import type { Route } from '../route.ts'
-import type { EntryReply, MemoryBatchReply, MemoryDeleteReply, MemoryListReply, NamespacesReply } from '../types.ts'
+import { MAX_BATCH_ENTRIES, type EntryReply, type MemoryBatchReply, type MemoryDeleteReply, type MemoryListReply, type NamespacesReply } from '../types.ts'
 
 function requireNamespace (node: PeerflowNode, namespace: string): void {
   node.replication.scope.assertReplicates(namespace)
@@ -31,9 +31,6 @@ export const memoryNamespacesRoute: Route = {
     }
   }
 }
-
-/** The most entries one batch write takes; the request body cap also bounds it. */
-export const MAX_BATCH_ENTRIES = 1_000
 
 /** One entry of a write request, its optional fields checked; `where` names it in errors. */
 function entryWriteOf (body: unknown, where = ''): EntryWrite {

@@ -1,14 +1,14 @@
 import { createReadStream } from 'node:fs'
 import { createInterface } from 'node:readline'
-import type { MemoryStoreRequest } from '../../api/types.ts'
+import { MAX_BATCH_ENTRIES, type MemoryStoreRequest } from '../../api/types.ts'
 import { CliError } from '../client.ts'
 import type { PeerflowClient } from '../peerflow-client.ts'
 
 /**
- * Entries and JSON bytes per request of `memory import`: under the API's batch cap (1,000 entries)
- * and its 1 MiB body cap, with room for the envelope.
+ * Entries and JSON bytes per request of `memory import`: half the API's batch cap and of its 1 MiB
+ * body cap, leaving room for the envelope.
  */
-const IMPORT_BATCH_ENTRIES = 500
+const IMPORT_BATCH_ENTRIES = MAX_BATCH_ENTRIES / 2
 const IMPORT_BATCH_BYTES = 512 * 1024
 
 interface ImportLine { line: number, entry: MemoryStoreRequest, bytes: number }
