@@ -1,16 +1,18 @@
 # peerflow node image. Build: docker build -t peerflow .
 # Run:   docker run -v peerflow-data:/data -p 4433:4433/udp -p 4433:4433/tcp peerflow
 FROM node:24-slim AS build
-# Native addons (hnswlib-node, classic-level) compile here, not in the runtime image.
+# Native addons (hnswlib-node, classic-level, the int8 HNSW index) compile here, not in the runtime image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# The image may run on other CPUs than the one building it: no CPU-specific vector addon build
-# (node/bin/tune-vector-addon.js).
+# The image may run on other CPUs than the one building it: no CPU-specific vector addon builds
+# (node/bin/tune-vector-addon.js, node/bin/build-quantized-index.js; the int8 kernels still pick
+# AVX-512 or AVX2 at run time).
 ENV PEERFLOW_PORTABLE_NATIVE=1
 COPY package.json package-lock.json ./
-COPY node/bin/tune-vector-addon.js ./node/bin/
+COPY node/bin/tune-vector-addon.js node/bin/build-quantized-index.js ./node/bin/
+COPY src/reasoningbank/native ./src/reasoningbank/native
 # With dev dependencies: the build needs TypeScript. (`prepare` finds no sources yet and says so.)
 RUN npm install --no-audit --no-fund
 COPY bootstrap.json tsconfig.json tsconfig.build.json ./

@@ -1,9 +1,9 @@
 /**
  * npm run bench:vectors — the ReasoningBank's vector search on 100k clustered 384-d vectors, in one run:
- * the exact scan (the baseline), the single HNSW index built on one thread as before (M=16,
- * efConstruction=100), and the sharded index the bank now builds (one shard per core, each built in a
- * worker thread, searched together), each with an ef sweep for the recall/latency trade-off, and the
- * shards searched inside their workers instead of on the main thread. The load average is recorded with
+ * the exact scan (the baseline), the single float32 HNSW index built on one thread (M=16,
+ * efConstruction=100), the float32 shards built in worker threads (one per core, searched together;
+ * also searched inside their workers), and the int8 graph the bank builds where its addon is built (one
+ * index that every core inserts into at once), each with an ef sweep for the recall/latency trade-off. The load average is recorded with
  * each build, since the machine is shared. Two spaces: loose clusters (cosine ≈ 0.2 within a cluster, the
  * main figures) and tighter ones (≈ 0.5), because HNSW's cost depends on how structured the data is.
  * Then the end-to-end query latency of a ReasoningBank with the Universal Sentence Encoder at 10k
@@ -17,6 +17,7 @@ import { DEFAULT_HNSW_PARAMS, HnswIndex, type IndexMatch } from '../src/reasonin
 import { buildShardedIndex } from '../src/reasoningbank/hnsw-shard-build.ts'
 import { exactSearch } from '../src/reasoningbank/exact-search.ts'
 import { Int8Vectors } from '../src/reasoningbank/int8-vectors.ts'
+import { DEFAULT_QUANTIZED_PARAMS, QuantizedHnswIndex } from '../src/reasoningbank/quantized-hnsw-index.ts'
 import type { ShardedHnswIndex } from '../src/reasoningbank/sharded-hnsw-index.ts'
 import { InMemoryPatternStore } from '../src/reasoningbank/in-memory-pattern-store.ts'
 import { ReasoningBank } from '../src/reasoningbank/reasoning-bank.ts'
@@ -40,7 +41,7 @@ const K = 10
 const EXACT_QUERIES = quick ? 100 : 200
 const HNSW_QUERIES = quick ? 1000 : 2000
 /** hnswlib searches with max(ef, k), so the sweep starts above k. */
-const EF_SWEEP = [16, 32, 48, 64, 100]
+const EF_SWEEP = [16, 32, 48, 64, 80, 100, 128]
 /** The single index as the bank built it before sharding: the baseline of the build. */
 const SINGLE_PARAMS = { m: 16, efConstruction: 100, ef: 100 }
 const SHARDS = availableParallelism()
@@ -78,6 +79,17 @@ async function sizeOnDisk (dir: string): Promise<number> {
   let bytes = 0
   for (const file of await readdir(dir)) bytes += (await stat(join(dir, file))).size
   return bytes
+}
+
+/** Bytes an index takes on disk: saved to a temporary directory, measured, removed. */
+async function savedBytes (index: { save: (dir: string) => Promise<void> }, measure: (dir: string) => Promise<number> = sizeOnDisk): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'peerflow-bench-vectors-'))
+  try {
+    await index.save(dir)
+    return await measure(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 interface ExactRun {
@@ -236,14 +248,7 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
   log(`  single index, one thread (M=${SINGLE_PARAMS.m}, efConstruction=${SINGLE_PARAMS.efConstruction}), load ${singleLoad}`)
   const { index: single, seconds: singleSeconds, cpuSeconds: singleCpuSeconds } = buildIndex(data)
   log(`  single build ${singleSeconds.toFixed(1)} s, CPU ${singleCpuSeconds.toFixed(1)} s, load ${loadAverage()}`)
-  const singleDir = await mkdtemp(join(tmpdir(), 'peerflow-bench-vectors-'))
-  let singleDiskBytes: number
-  try {
-    await single.save(singleDir)
-    singleDiskBytes = await sizeOnDisk(singleDir)
-  } finally {
-    await rm(singleDir, { recursive: true, force: true })
-  }
+  const singleDiskBytes = await savedBytes(single)
   const singleSweep = sweep('single', single, queries, exact, exactP50)
 
   const shardedLoad = loadAverage()
@@ -266,20 +271,39 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
   const shardedSeconds = (performance.now() - started) / 1000
   const shardedLoadAfter = loadAverage()
   log(`  sharded build ${shardedSeconds.toFixed(1)} s, CPU per shard ${shardCpuSeconds.map((cpu) => cpu.toFixed(1)).join(', ')} s, load ${shardedLoadAfter}`)
-  const shardedDir = await mkdtemp(join(tmpdir(), 'peerflow-bench-vectors-'))
-  let shardedDiskBytes: number
-  try {
-    await sharded.save(shardedDir)
-    shardedDiskBytes = 0
-    for (let shard = 0; shard < SHARDS; shard++) shardedDiskBytes += await sizeOnDisk(join(shardedDir, `shard-${shard}`))
-  } finally {
-    await rm(shardedDir, { recursive: true, force: true })
-  }
+  const shardedDiskBytes = await savedBytes(sharded, async (dir) => {
+    let bytes = 0
+    for (let shard = 0; shard < SHARDS; shard++) bytes += await sizeOnDisk(join(dir, `shard-${shard}`))
+    return bytes
+  })
   const shardedSweep = sweep('sharded', sharded, queries, exact, exactP50)
   sharded.ef = DEFAULT_HNSW_PARAMS.ef
   const inWorkers = await workerSearchLatencies(sharded, queries, DEFAULT_HNSW_PARAMS.ef)
   const onMain = shardedSweep.find((point) => point.ef === DEFAULT_HNSW_PARAMS.ef) as SweepPoint
   log(`  sharded, searched inside the workers: p50 ${median(inWorkers).toFixed(3)} ms, p99 ${percentile(inWorkers, 99).toFixed(3)} ms (load ${loadAverage()})`)
+
+  const int8Load = loadAverage()
+  log(`  int8 graph, ${SHARDS} threads inserting into one index (M=${DEFAULT_QUANTIZED_PARAMS.m}, efConstruction=${DEFAULT_QUANTIZED_PARAMS.efConstruction}), load ${int8Load}`)
+  reported = 0
+  started = performance.now()
+  const cpuAtStart = process.cpuUsage()
+  const int8Graph = await QuantizedHnswIndex.build(entries, {
+    dimensions: DIMENSIONS,
+    embedder: 'bench',
+    threads: SHARDS,
+    onProgress: ({ done }) => {
+      if (done - reported < VECTORS / 10) return
+      reported = done
+      log(`  built ${done}/${VECTORS} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    }
+  })
+  const int8Seconds = (performance.now() - started) / 1000
+  const int8Cpu = process.cpuUsage(cpuAtStart)
+  const int8CpuSeconds = (int8Cpu.user + int8Cpu.system) / 1e6
+  const int8LoadAfter = loadAverage()
+  log(`  int8 graph build ${int8Seconds.toFixed(1)} s, process CPU ${int8CpuSeconds.toFixed(1)} s, load ${int8LoadAfter}`)
+  const int8DiskBytes = await savedBytes(int8Graph)
+  const int8Sweep = sweep('int8 graph', int8Graph, queries, exact, exactP50)
 
   const buildGoal = (seconds: number): Pick<BenchRow, 'goal' | 'met'> => ({ goal: `<= ${GOALS.buildSeconds}`, met: seconds <= GOALS.buildSeconds })
   const rows: BenchRow[] = [
@@ -303,7 +327,16 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
     ...searchRows('sharded', shardedSweep, DEFAULT_HNSW_PARAMS.ef),
     { metric: `sharded, searched inside the workers: p50 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: median(inWorkers), unit: 'ms', goal: `<= ${GOALS.p50Ms}`, met: median(inWorkers) <= GOALS.p50Ms },
     { metric: `sharded, searched inside the workers: p99 (ef=${DEFAULT_HNSW_PARAMS.ef})`, value: percentile(inWorkers, 99), unit: 'ms' },
-    { metric: 'in-worker search p50 / main-thread search p50', value: median(inWorkers) / onMain.p50Ms, unit: 'x' }
+    { metric: 'in-worker search p50 / main-thread search p50', value: median(inWorkers) / onMain.p50Ms, unit: 'x' },
+    { metric: `int8 graph HNSW build (${VECTORS} vectors, ${SHARDS} threads into one index)`, value: int8Seconds, unit: 's', ...buildGoal(int8Seconds) },
+    { metric: 'int8 graph: parameters, load average before and after the build', value: `${SHARDS} threads, M=${DEFAULT_QUANTIZED_PARAMS.m} efC=${DEFAULT_QUANTIZED_PARAMS.efConstruction}; load ${int8Load} -> ${int8LoadAfter}`, unit: '' },
+    { metric: 'int8 graph build CPU (all threads)', value: int8CpuSeconds, unit: 's' },
+    { metric: 'int8 graph build speedup over the single-index build', value: singleSeconds / int8Seconds, unit: 'x' },
+    { metric: 'int8 graph build speedup over the sharded build', value: shardedSeconds / int8Seconds, unit: 'x' },
+    { metric: 'int8 graph bytes per vector in memory (links, int8 codes and scale, float16 copy, label)', value: int8Graph.bytesPerVector, unit: 'B' },
+    { metric: 'int8 graph index bytes per vector on disk', value: int8DiskBytes / VECTORS, unit: 'B', goal: `<= ${GOALS.bytesPerVector}`, met: int8DiskBytes / VECTORS <= GOALS.bytesPerVector },
+    { metric: 'int8 graph on disk / single float32 index on disk', value: int8DiskBytes / singleDiskBytes, unit: 'x' },
+    ...searchRows('int8 graph', int8Sweep, DEFAULT_QUANTIZED_PARAMS.ef)
   ]
   return {
     rows,
@@ -314,7 +347,8 @@ async function vectorSearch (spread: number): Promise<{ rows: BenchRow[], detail
       spread,
       k: K,
       single: { params: SINGLE_PARAMS, buildSeconds: singleSeconds, cpuSeconds: singleCpuSeconds, loadBefore: singleLoad, efSweep: singleSweep },
-      sharded: { shards: SHARDS, params: DEFAULT_HNSW_PARAMS, buildSeconds: shardedSeconds, shardCpuSeconds, loadBefore: shardedLoad, loadAfter: shardedLoadAfter, efSweep: shardedSweep, inWorkerP50Ms: median(inWorkers) }
+      sharded: { shards: SHARDS, params: DEFAULT_HNSW_PARAMS, buildSeconds: shardedSeconds, shardCpuSeconds, loadBefore: shardedLoad, loadAfter: shardedLoadAfter, efSweep: shardedSweep, inWorkerP50Ms: median(inWorkers) },
+      int8Graph: { threads: SHARDS, params: DEFAULT_QUANTIZED_PARAMS, buildSeconds: int8Seconds, cpuSeconds: int8CpuSeconds, loadBefore: int8Load, loadAfter: int8LoadAfter, bytesPerVector: int8Graph.bytesPerVector, diskBytesPerVector: int8DiskBytes / VECTORS, efSweep: int8Sweep }
     }
   }
 }

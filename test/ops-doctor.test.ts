@@ -56,6 +56,7 @@ describe('peerflow doctor', () => {
     expect(text).toMatch(/^✗ native addon peerflow-no-such-addon +not installed/m)
     expect(text).toMatch(/^ +fix: install peerflow-no-such-addon$/m)
     expect(text).toMatch(/^✓ native addon hnswlib-node/m)
+    expect(check(report, 'native addon int8 HNSW')).toMatchObject({ ok: true, detail: expect.stringMatching(/kernel/) })
   })
 
   it('fails the port check when another program holds a configured port', async () => {

@@ -56,7 +56,7 @@ describe('ReasoningBank across nodes', () => {
     for (let i = 0; i < count; i++) await a.patterns.storePattern({ name: `p${i}`, content: content(i), namespace: `ns${i % 3}` })
     await a.stop()
     // A lost index (or one from another embedder) must be rebuilt from the store at the next start.
-    await rm(join(dataDir, 'patterns-index', 'patterns-shards.json'))
+    await rm(join(dataDir, 'patterns-index', 'patterns-int8.hnsw.json'))
 
     const b = await net.start({ embedder: 'hash' }, dataDir)
     const settled = { value: false }
@@ -74,6 +74,6 @@ describe('ReasoningBank across nodes', () => {
     const after = await b.patterns.query(content(1234), { limit: 3 })
     expect(after[0]?.pattern.name).toBe('p1234')
     const stats = await runCli(['patterns', 'stats', '--api', b.apiAddress])
-    expect(stats.stdout).toMatch(/^index: ready \(HNSW search, \d+ shards?, ef 64\)$/m)
+    expect(stats.stdout).toMatch(/^index: ready \(HNSW search, int8 graph, ef 80\)$/m)
   }, 60_000)
 })

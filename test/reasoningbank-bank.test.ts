@@ -191,14 +191,18 @@ describe('ReasoningBank index lifecycle', () => {
     expect(missing.bank.stats().index).toMatchObject({ state: 'ready', search: 'hnsw', shards: 1 })
   })
 
-  it('answers by exact scan while a large index builds in workers, then applies the changes made meanwhile', async () => {
+  // int8: one graph built by native threads; float32: hnswlib-node shards built in worker threads.
+  it.each([
+    { vectorIndex: 'int8' as const, kind: 'hnsw-int8', shards: 1 },
+    { vectorIndex: 'float32' as const, kind: 'hnsw-float32', shards: 2 }
+  ])('answers by exact scan while a large $vectorIndex index builds on every core, then applies the changes made meanwhile', async ({ vectorIndex, kind, shards }) => {
     const store = new InMemoryPatternStore()
     const count = 2500
     for (let i = 0; i < count; i++) await store.put(await peerPattern(`p${i}`, `topic ${i % 50} item ${i} marker q${i}z`))
     const progress: Array<{ done: number, total: number }> = []
-    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), onProgress: (p) => progress.push(p), shards: 2 })
+    const bank = await ReasoningBank.open({ store, embedder, indexDir: await tempDir(), onProgress: (p) => progress.push(p), shards: 2, vectorIndex })
     banks.push(bank)
-    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact', shards: 0 })
+    expect(bank.stats().index).toMatchObject({ state: 'building', search: 'exact', shards: 0, kind })
     expect(bank.stats().indexed).toBe(count)
     expect((await bank.query('topic 7 item 7 marker q7z', { limit: 1 }))[0]?.pattern.name).toBe('p7')
 
@@ -209,7 +213,7 @@ describe('ReasoningBank index lifecycle', () => {
     expect((await bank.query('written while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('late')
 
     expect(await bank.indexReady).toEqual({ state: 'ready' })
-    expect(bank.stats()).toMatchObject({ indexed: count, index: { state: 'ready', search: 'hnsw', shards: 2 } })
+    expect(bank.stats()).toMatchObject({ indexed: count, index: { state: 'ready', search: 'hnsw', shards, kind } })
     expect(progress.at(-1)).toEqual({ done: count, total: count })
     expect((await bank.query('written while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('late')
     expect((await bank.query('rewritten while the index was building', { limit: 1 }))[0]?.pattern.name).toBe('p8')

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -7,6 +7,9 @@ import { exactSearch, exactSearchNamed } from '../src/reasoningbank/exact-search
 import { HnswIndex } from '../src/reasoningbank/hnsw-index.ts'
 import { buildShardedIndex } from '../src/reasoningbank/hnsw-shard-build.ts'
 import { Int8Vectors } from '../src/reasoningbank/int8-vectors.ts'
+import type { NamedVector } from '../src/reasoningbank/hnsw-shard-build.ts'
+import { loadQuantizedAddon } from '../src/reasoningbank/quantized-addon.ts'
+import { QuantizedHnswIndex } from '../src/reasoningbank/quantized-hnsw-index.ts'
 import { ShardedHnswIndex, shardOf } from '../src/reasoningbank/sharded-hnsw-index.ts'
 import { TopK } from '../src/reasoningbank/top-k.ts'
 
@@ -276,5 +279,125 @@ describe('Int8Vectors', () => {
     }
     expect(hits / 400).toBeGreaterThanOrEqual(0.98)
     expect(() => store.add([1, 2])).toThrow(/2 dimensions/)
+  })
+})
+
+function named (matrix: Float32Array, dimensions: number): NamedVector[] {
+  return Array.from({ length: matrix.length / dimensions }, (_, i) => ({ name: `v${i}`, vector: row(matrix, dimensions, i) }))
+}
+
+function recallAt10 (index: QuantizedHnswIndex, data: Float32Array, queries: Float32Array, dimensions: number): number {
+  let hits = 0
+  const count = queries.length / dimensions
+  for (let q = 0; q < count; q++) {
+    const truth = new Set(exactSearch(data, dimensions, row(queries, dimensions, q), 10).map((match) => `v${match.row}`))
+    hits += index.search(row(queries, dimensions, q), 10).filter((match) => truth.has(match.name)).length
+  }
+  return hits / (count * 10)
+}
+
+describe('QuantizedHnswIndex (int8 graph, built on every core)', () => {
+  it('is built by the install, with a SIMD kernel where the CPU has one', () => {
+    const loaded = loadQuantizedAddon()
+    if (!loaded.ok) throw new Error(loaded.reason)
+    expect(['avx512-vnni', 'avx2', 'scalar']).toContain(loaded.addon.kernel)
+  })
+
+  it('has recall@10 >= 0.95 against the float32 exact scan, walking int8 codes', async () => {
+    const dimensions = 128
+    const space = new ClusteredSpace({ dimensions, clusters: 40, spread: 1, seed: 11 })
+    const data = space.sample(4000, 12)
+    const queries = space.sample(100, 13)
+    const index = await QuantizedHnswIndex.build(named(data, dimensions), { dimensions, embedder: 'test', threads: 2 })
+    expect(index.size).toBe(4000)
+    expect(recallAt10(index, data, queries, dimensions)).toBeGreaterThanOrEqual(0.95)
+    // Links (2M + 1 ints), int8 codes and scale, float16 components, label.
+    expect(index.bytesPerVector).toBe((2 * 16 + 1) * 4 + dimensions + 4 + 2 * dimensions + 8)
+    // Similarities come from the float16 re-rank: within float16 rounding of the exact cosine.
+    const query = row(queries, dimensions, 0)
+    const exact = exactSearch(data, dimensions, query, 3)
+    const found = index.search(query, 3)
+    found.forEach((match, i) => { expect(match.similarity).toBeCloseTo(exact[i]?.similarity as number, 3) })
+    const [best] = index.search(row(data, dimensions, 7), 1)
+    expect(best?.name).toBe('v7')
+    expect(best?.similarity).toBeCloseTo(1, 3)
+  })
+
+  it('builds off the event loop, reporting progress, and an abort stops it with the reason', async () => {
+    const dimensions = 128
+    const data = new ClusteredSpace({ dimensions, clusters: 100, spread: 2, seed: 21 }).sample(30_000, 22)
+    const entries = named(data, dimensions)
+    const progress: number[] = []
+    let ticks = 0
+    let longestGap = 0
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      longestGap = Math.max(longestGap, now - last)
+      last = now
+      ticks++
+    }, 5)
+    const started = performance.now()
+    const index = await QuantizedHnswIndex.build(entries, { dimensions, embedder: 'test', threads: 2, onProgress: ({ done }) => progress.push(done) })
+    const elapsed = performance.now() - started
+    clearInterval(timer)
+    expect(index.size).toBe(30_000)
+    expect(progress.at(-1)).toBe(30_000)
+    // The timer kept running while the graph grew: no stall near the build's own length.
+    expect(ticks).toBeGreaterThan(10)
+    expect(longestGap).toBeLessThan(Math.max(250, elapsed / 4))
+
+    const abort = new AbortController()
+    const building = QuantizedHnswIndex.build(entries, { dimensions, embedder: 'test', signal: abort.signal, onProgress: ({ done }) => { if (done > 0) abort.abort(new Error('stop now')) } })
+    setTimeout(() => { abort.abort(new Error('stop now')) }, 300)
+    await expect(building).rejects.toThrow('stop now')
+  }, 60_000)
+
+  it('replaces, removes and reuses slots; searches honour the filter', async () => {
+    const dimensions = 32
+    const data = new ClusteredSpace({ dimensions, clusters: 8, spread: 1, seed: 31 }).sample(300, 32)
+    const index = await QuantizedHnswIndex.build(named(data, dimensions), { dimensions, embedder: 'test' })
+    const capacity = index.capacity
+    expect(index.upsert('v1', row(data, dimensions, 1))).toBe(false)
+    expect(index.upsert('v1', row(data, dimensions, 200))).toBe(true)
+    expect(index.search(row(data, dimensions, 200), 2).map((match) => match.name).sort()).toEqual(['v1', 'v200'])
+    expect(index.remove('v200')).toBe(true)
+    expect(index.remove('v200')).toBe(false)
+    expect(index.search(row(data, dimensions, 200), 1)[0]?.name).toBe('v1')
+    for (let i = 0; i < 10; i++) index.upsert(`v${i}`, row(data, dimensions, 250 + i))
+    expect(index.capacity).toBe(capacity)
+    expect(index.size).toBe(299)
+    const odd = index.search(row(data, dimensions, 5), 5, (name) => Number(name.slice(1)) % 2 === 1)
+    expect(odd.length).toBe(5)
+    expect(odd.every((match) => Number(match.name.slice(1)) % 2 === 1)).toBe(true)
+    expect(() => index.search(new Float32Array(3), 1)).toThrow(/3 dimensions, the index 32/)
+    // Growing past the allocated room doubles it.
+    for (let i = 0; i < capacity; i++) index.upsert(`extra${i}`, row(data, dimensions, i % 300))
+    expect(index.capacity).toBeGreaterThan(capacity)
+  })
+
+  it('saves and loads the same answers; a torn or corrupt save is reported, not thrown', async () => {
+    const dimensions = 64
+    const data = new ClusteredSpace({ dimensions, clusters: 10, spread: 1, seed: 41 }).sample(1000, 42)
+    const index = await QuantizedHnswIndex.build(named(data, dimensions), { dimensions, embedder: 'test' })
+    index.remove('v3')
+    const dir = await tempDir()
+    await index.save(dir)
+    const loaded = await QuantizedHnswIndex.load(dir)
+    if (!loaded.ok) throw new Error(loaded.reason)
+    expect(loaded.fingerprint).toBe(index.fingerprint())
+    expect(loaded.index.size).toBe(999)
+    const query = row(data, dimensions, 10)
+    expect(loaded.index.search(query, 10)).toEqual(index.search(query, 10))
+
+    const file = join(dir, 'patterns-int8.hnsw')
+    const bytes = await readFile(file)
+    await writeFile(file, bytes.subarray(0, 100))
+    expect(await QuantizedHnswIndex.load(dir)).toMatchObject({ ok: false, reason: expect.stringMatching(/index file has 100 bytes/) })
+    // Same size, garbage inside: hnswlib's own checks refuse it.
+    const garbage = Buffer.alloc(bytes.length, 0xff)
+    await writeFile(file, garbage)
+    expect(await QuantizedHnswIndex.load(dir)).toMatchObject({ ok: false, reason: expect.stringMatching(/unreadable index/) })
+    expect(await QuantizedHnswIndex.load(await tempDir())).toEqual({ ok: false, reason: 'no saved index' })
   })
 })

@@ -372,6 +372,8 @@ export class PeerflowNode {
             indexDir: join(this.config.dataDir, 'patterns-index'),
             onProgress: ({ done, total }) => { if (total > 0) this.log.info({ done, total }, 'rebuilding the pattern index') }
           })
+          const { note } = this.#patterns.stats().index
+          if (note !== undefined) this.log.warn({ reason: note }, 'pattern index uses float32 shards, not the int8 graph')
           // Not awaited: a rebuild runs in the background while queries use the exact scan.
           void this.#patterns.indexReady.then((state) => {
             if (state.state === 'failed') this.log.warn({ reason: state.reason }, 'pattern index build failed; pattern search stays on the exact scan')

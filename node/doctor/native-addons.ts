@@ -1,3 +1,4 @@
+import { loadQuantizedAddon } from '../../src/reasoningbank/quantized-addon.ts'
 import { failed, passed, type CheckResult } from './check.ts'
 
 export interface NativeAddon {
@@ -31,6 +32,14 @@ export async function checkNativeAddon (addon: NativeAddon): Promise<CheckResult
       : `does not load: ${firstLine((err as Error).message)}`
     return failed(name, detail, addon.fix)
   }
+}
+
+/** peerflow's own addon, built by `npm install`; without it the bank falls back to float32 shards. */
+export function checkQuantizedIndexAddon (): CheckResult {
+  const name = 'native addon int8 HNSW'
+  const loaded = loadQuantizedAddon()
+  if (loaded.ok) return passed(name, `loads (ReasoningBank vector index, ${loaded.addon.kernel} kernel)`)
+  return failed(name, `${loaded.reason}; the ReasoningBank uses slower float32 shards meanwhile`, 'run `npm install` again (it builds the addon; needs python3, make and a C++ compiler)')
 }
 
 function firstLine (text: string): string {

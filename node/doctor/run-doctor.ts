@@ -12,7 +12,7 @@ import { checkKeyFiles } from './key-files.ts'
 import { checkModelProvider, providerFor } from './model-provider.ts'
 import { checkMcpServers } from './mcp-servers-check.ts'
 import { createLogger } from '../core/logger.ts'
-import { NATIVE_ADDONS, checkNativeAddon, type NativeAddon } from './native-addons.ts'
+import { NATIVE_ADDONS, checkNativeAddon, checkQuantizedIndexAddon, type NativeAddon } from './native-addons.ts'
 import { checkNodeVersion } from './node-version.ts'
 import { checkPorts } from './ports.ts'
 
@@ -94,6 +94,7 @@ export async function runDoctor (options: DoctorOptions = {}): Promise<DoctorRep
   const checks = await Promise.all([
     guard('Node.js version', async () => checkNodeVersion()),
     ...(options.addons ?? NATIVE_ADDONS).map(async (addon) => guard(`native addon ${addon.module}`, async () => checkNativeAddon(addon))),
+    guard('native addon int8 HNSW', async () => checkQuantizedIndexAddon()),
     ...(options.api !== undefined && running === undefined
       ? [failed('running node', `${options.api}: ${apiProblem ?? 'no answer'}`, 'start the node (`peerflow start`), or pass the --api address it prints')]
       : []),

@@ -7,6 +7,7 @@ export type ReasoningBankErrorCode =
   | 'DIMENSION_MISMATCH'
   | 'INVALID_INPUT'
   | 'CLOSED'
+  | 'INDEX_UNAVAILABLE'
 
 const KIND_OF_CODE: Record<ReasoningBankErrorCode, ErrorKind> = {
   EMPTY_QUERY: 'invalid',
@@ -14,7 +15,8 @@ const KIND_OF_CODE: Record<ReasoningBankErrorCode, ErrorKind> = {
   UNKNOWN_PATTERN: 'not-found',
   DIMENSION_MISMATCH: 'invalid',
   INVALID_INPUT: 'invalid',
-  CLOSED: 'unavailable'
+  CLOSED: 'unavailable',
+  INDEX_UNAVAILABLE: 'unavailable'
 }
 
 /** A caller mistake the bank reports in words; `code` says which, `kind` how callers treat it. */

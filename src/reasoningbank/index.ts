@@ -10,6 +10,8 @@ export { HnswIndex, DEFAULT_HNSW_PARAMS, type HnswParams, type HnswIndexOptions,
 export { exactSearch, exactSearchNamed, type ExactMatch } from './exact-search.ts'
 export { ShardedHnswIndex, shardOf, type LoadedShardedIndex } from './sharded-hnsw-index.ts'
 export { buildShardedIndex, type NamedVector, type ParallelBuildOptions } from './hnsw-shard-build.ts'
+export { QuantizedHnswIndex, DEFAULT_QUANTIZED_PARAMS, type QuantizedBuildOptions } from './quantized-hnsw-index.ts'
+export type { VectorIndex, VectorIndexKind, LoadedVectorIndex } from './vector-index.ts'
 export { TopK } from './top-k.ts'
 export { scorePattern, idleDays, SCORE_WEIGHTS, RECENCY_TIME_CONSTANT_DAYS, type ScoreParts } from './scoring.ts'
 export { updateConfidence, applyOutcome, MIN_CONFIDENCE, MAX_CONFIDENCE, MIN_STEP, DEFAULT_CONFIDENCE } from './learning.ts'

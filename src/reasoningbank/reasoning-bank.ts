@@ -7,13 +7,16 @@ import { embeddingDigest, fingerprint } from './fingerprint.ts'
 import { exactSearchNamed } from './exact-search.ts'
 import { DEFAULT_HNSW_PARAMS, type HnswParams, type IndexMatch } from './hnsw-index.ts'
 import { buildShardedIndex, type NamedVector } from './hnsw-shard-build.ts'
+import { loadQuantizedAddon } from './quantized-addon.ts'
+import { DEFAULT_QUANTIZED_PARAMS, QuantizedHnswIndex } from './quantized-hnsw-index.ts'
 import { Int8Vectors } from './int8-vectors.ts'
 import { applyOutcome, DEFAULT_CONFIDENCE } from './learning.ts'
 import { withoutEmbedding, type Pattern, type PatternInfo } from './pattern.ts'
 import type { PatternStore } from './pattern-store.ts'
 import { RetrievalCounts } from './retrieval-counts.ts'
 import { scorePattern, type ScoreParts } from './scoring.ts'
-import { ShardedHnswIndex, type LoadedShardedIndex } from './sharded-hnsw-index.ts'
+import { ShardedHnswIndex } from './sharded-hnsw-index.ts'
+import type { LoadedVectorIndex, VectorIndex, VectorIndexKind } from './vector-index.ts'
 import { normalizeInPlace } from './vector-math.ts'
 
 export interface OpenOptions {
@@ -25,9 +28,15 @@ export interface OpenOptions {
   onProgress?: (progress: { done: number, total: number }) => void
   hnsw?: Partial<HnswParams>
   /**
-   * Index shards when the index is built by worker threads, one per shard; default
-   * os.availableParallelism(). A small build, on this thread, makes one shard: it gains nothing from
-   * more, and every shard adds a search per query.
+   * 'int8' (default where the native addon is built): one graph of int8-quantized vectors, built by
+   * every core at once. 'float32': hnswlib-node shards, one per core, each built in a worker thread;
+   * the default where the addon is missing, and `stats().index.note` then says why.
+   */
+  vectorIndex?: 'int8' | 'float32'
+  /**
+   * Threads of an int8 build, or shards of a float32 build built by worker threads, one per shard;
+   * default os.availableParallelism(). A small float32 build, on this thread, makes one shard: it gains
+   * nothing from more, and every shard adds a search per query.
    */
   shards?: number
   /**
@@ -97,7 +106,16 @@ export interface BankStats {
   /** Pattern counts by confidence: bucket i holds [i/10, (i+1)/10), the last one includes 1. */
   confidenceHistogram: number[]
   embedder: { id: string, dimensions: number, semantic: boolean }
-  index: IndexState & { origin: IndexOrigin, search: 'hnsw' | 'exact' | 'exact-int8', shards: number, capacity: number, ef: number }
+  index: IndexState & {
+    origin: IndexOrigin
+    kind: VectorIndexKind
+    /** Why the index is not the int8 one when it was not asked for by name. */
+    note?: string
+    search: 'hnsw' | 'exact' | 'exact-int8'
+    shards: number
+    capacity: number
+    ef: number
+  }
 }
 
 export interface ConsolidationResult extends ConsolidationPlan {
@@ -112,7 +130,7 @@ const MIN_CANDIDATES = 32
 /** Neighbours examined per pattern when looking for near-duplicates. */
 const DUPLICATE_CANDIDATES = 16
 const REBUILD_CHUNK = 1000
-/** Below this many vectors, starting worker threads costs more than building on this thread in chunks. */
+/** Below this many vectors, starting threads costs more than building on this thread in chunks. */
 const PARALLEL_BUILD_MIN = 2000
 const EMBED_CHUNK = 64
 const MOST_RETRIEVED = 5
@@ -129,7 +147,8 @@ export class ReasoningBank {
   readonly #indexDir: string
   readonly #now: () => number
   /** Undefined until the index is loaded or built; searches use the exact scan meanwhile. */
-  #index: ShardedHnswIndex | undefined
+  #index: VectorIndex | undefined
+  readonly #kind: { kind: VectorIndexKind, note?: string }
   #indexState: IndexState
   /** Names changed in the store while the index builds, applied to it once built. */
   readonly #pendingChanges = new Set<string>()
@@ -147,13 +166,14 @@ export class ReasoningBank {
   #unsubscribe: () => void
   #closed = false
 
-  private constructor (options: OpenOptions, index: ShardedHnswIndex | undefined, origin: IndexOrigin, retrievals: RetrievalCounts) {
+  private constructor (options: OpenOptions, kind: { kind: VectorIndexKind, note?: string }, index: VectorIndex | undefined, origin: IndexOrigin, retrievals: RetrievalCounts) {
     this.embedder = options.embedder
     this.#store = options.store
     this.#indexDir = options.indexDir
     this.#now = options.now ?? Date.now
     this.#ef = options.hnsw?.ef
     this.#index = index
+    this.#kind = kind
     // A saved index keeps its build parameters, but the search-time ef may be chosen anew on each open.
     if (index !== undefined && this.#ef !== undefined) index.ef = this.#ef
     this.#indexState = index === undefined ? { state: 'building', done: 0, total: 0 } : { state: 'ready' }
@@ -170,16 +190,19 @@ export class ReasoningBank {
   /**
    * Opens the bank on `store`. The saved index is used when it was built by the same embedder and its
    * fingerprint matches the store's current embeddings; otherwise the index is rebuilt from the store in
-   * the background (worker threads, one shard per core) and `open` returns at once: queries use an exact
-   * scan until `indexReady` settles, so a restart never waits for the build.
+   * the background (on every core) and `open` returns at once: queries use an exact scan until
+   * `indexReady` settles, so a restart never waits for the build. Asking for 'int8' where the addon is
+   * not built is an INDEX_UNAVAILABLE error.
    */
   static async open (options: OpenOptions): Promise<ReasoningBank> {
     const { store, embedder } = options
-    const [saved, retrievals] = await Promise.all([ShardedHnswIndex.load(options.indexDir), RetrievalCounts.load(options.indexDir)])
+    const kind = indexKind(options.vectorIndex)
+    const load = kind.kind === 'hnsw-int8' ? QuantizedHnswIndex.load : ShardedHnswIndex.load
+    const [saved, retrievals] = await Promise.all([load(options.indexDir), RetrievalCounts.load(options.indexDir)])
     // From here to the constructor's subscription nothing awaits, so no store change can slip between.
     const verdict = reusable(saved, embedder, store)
-    if ('index' in verdict) return new ReasoningBank(options, verdict.index, { source: 'loaded' }, retrievals)
-    return new ReasoningBank(options, undefined, { source: 'rebuilt', reason: verdict.reason }, retrievals)
+    if ('index' in verdict) return new ReasoningBank(options, kind, verdict.index, { source: 'loaded' }, retrievals)
+    return new ReasoningBank(options, kind, undefined, { source: 'rebuilt', reason: verdict.reason }, retrievals)
   }
 
   get indexOrigin (): IndexOrigin {
@@ -310,10 +333,11 @@ export class ReasoningBank {
       index: {
         ...this.#indexState,
         origin: this.#origin,
+        ...this.#kind,
         search: index !== undefined ? 'hnsw' : this.#int8Copy !== undefined ? 'exact-int8' : 'exact',
         shards: index?.shardCount ?? 0,
         capacity: index?.capacity ?? 0,
-        ef: index?.ef ?? this.#ef ?? DEFAULT_HNSW_PARAMS.ef
+        ef: index?.ef ?? this.#ef ?? (this.#kind.kind === 'hnsw-int8' ? DEFAULT_QUANTIZED_PARAMS : DEFAULT_HNSW_PARAMS).ef
       }
     }
   }
@@ -382,8 +406,9 @@ export class ReasoningBank {
 
   /**
    * Builds the index from the store's current patterns, then applies the changes that arrived meanwhile.
-   * Large stores are built by worker threads, one shard per core; small ones here, in chunks between which
-   * the event loop runs.
+   * A small store is indexed here, in chunks between which the event loop runs (float32: in one shard).
+   * A large one by every core: an int8 index by native threads all inserting into one graph, a float32
+   * one by worker threads, one shard each.
    */
   async #buildIndex (options: OpenOptions): Promise<IndexState> {
     const entries: NamedVector[] = this.#store.all().filter((pattern) => isIndexable(pattern, this.embedder)).map((pattern) => ({ name: pattern.name, vector: pattern.embedding }))
@@ -395,9 +420,14 @@ export class ReasoningBank {
     if (options.exactScanVectors === 'int8') this.#int8Copy = int8Copy(entries, this.embedder.dimensions)
     const shape = { dimensions: this.embedder.dimensions, embedder: this.embedder.id, params: options.hnsw }
     try {
-      const index = entries.length >= PARALLEL_BUILD_MIN
-        ? await buildShardedIndex(entries, { ...shape, shards: options.shards ?? availableParallelism(), onProgress: progress, signal: this.#buildAbort.signal })
-        : await buildHere(entries, ShardedHnswIndex.create({ ...shape, shards: 1, initialCapacity: entries.length }), progress, this.#buildAbort.signal)
+      const threads = options.shards ?? availableParallelism()
+      const signal = this.#buildAbort.signal
+      const int8 = this.#kind.kind === 'hnsw-int8'
+      const index: VectorIndex = entries.length < PARALLEL_BUILD_MIN
+        ? await buildHere(entries, int8 ? QuantizedHnswIndex.create({ ...shape, initialCapacity: entries.length }) : ShardedHnswIndex.create({ ...shape, shards: 1, initialCapacity: entries.length }), progress, signal)
+        : int8
+          ? await QuantizedHnswIndex.build(entries, { ...shape, threads, onProgress: progress, signal })
+          : await buildShardedIndex(entries, { ...shape, shards: threads, onProgress: progress, signal })
       if (this.#closed) return this.#indexState
       if (this.#ef !== undefined) index.ef = this.#ef
       for (const name of this.#pendingChanges) this.#indexPattern(index, name, this.#store.get(name))
@@ -452,7 +482,7 @@ export class ReasoningBank {
     this.#catalog.set(pattern.name, { namespace: pattern.namespace, confidence: pattern.confidence })
   }
 
-  #indexPattern (index: ShardedHnswIndex, name: string, pattern: Pattern | undefined): void {
+  #indexPattern (index: VectorIndex, name: string, pattern: Pattern | undefined): void {
     if (pattern !== undefined && isIndexable(pattern, this.embedder)) index.upsert(name, pattern.embedding)
     else index.remove(name)
   }
@@ -485,7 +515,7 @@ function byName (a: Pattern, b: Pattern): number {
 }
 
 /** The saved index if it holds exactly the store's vectors in this embedder's space, else why not. */
-function reusable (saved: LoadedShardedIndex, embedder: Embedder, store: PatternStore): { index: ShardedHnswIndex } | { reason: string } {
+function reusable (saved: LoadedVectorIndex, embedder: Embedder, store: PatternStore): { index: VectorIndex } | { reason: string } {
   if (!saved.ok) return { reason: saved.reason }
   const { index } = saved
   if (index.embedder !== embedder.id) return { reason: `index built by embedder ${index.embedder}, bank uses ${embedder.id}` }
@@ -495,8 +525,17 @@ function reusable (saved: LoadedShardedIndex, embedder: Embedder, store: Pattern
   return { index }
 }
 
+/** The index kind asked for, or the int8 one where its addon loads and float32 with the reason where not. */
+function indexKind (asked: OpenOptions['vectorIndex']): { kind: VectorIndexKind, note?: string } {
+  if (asked === 'float32') return { kind: 'hnsw-float32' }
+  const addon = loadQuantizedAddon()
+  if (addon.ok) return { kind: 'hnsw-int8' }
+  if (asked === 'int8') throw new ReasoningBankError('INDEX_UNAVAILABLE', addon.reason)
+  return { kind: 'hnsw-float32', note: addon.reason }
+}
+
 /** Inserts `entries` on this thread, yielding between chunks so that progress shows and peers are served. */
-async function buildHere (entries: readonly NamedVector[], index: ShardedHnswIndex, onProgress: (progress: { done: number, total: number }) => void, signal: AbortSignal): Promise<ShardedHnswIndex> {
+async function buildHere (entries: readonly NamedVector[], index: VectorIndex, onProgress: (progress: { done: number, total: number }) => void, signal: AbortSignal): Promise<VectorIndex> {
   for (let done = 0; done < entries.length;) {
     signal.throwIfAborted()
     const end = Math.min(entries.length, done + REBUILD_CHUNK)

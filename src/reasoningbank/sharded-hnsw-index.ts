@@ -2,11 +2,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fingerprint } from './fingerprint.ts'
 import { DEFAULT_HNSW_PARAMS, HnswIndex, type HnswIndexOptions, type HnswParams, type IndexMatch } from './hnsw-index.ts'
+import type { Loaded } from './labelled-hnsw-index.ts'
+import type { VectorIndex } from './vector-index.ts'
 
 /** What `load` found: a usable sharded index, or why there is none. */
-export type LoadedShardedIndex =
-  | { ok: true, index: ShardedHnswIndex, fingerprint: string }
-  | { ok: false, reason: string }
+export type LoadedShardedIndex = Loaded<ShardedHnswIndex>
 
 interface Manifest {
   format: number
@@ -35,7 +35,8 @@ export function shardOf (name: string, shards: number): number {
  * shard for its k best and keeps the k best of those. Sharding lets each core build one shard
  * (hnsw-shard-build.ts); a search costs one shard search per shard, each over a smaller graph.
  */
-export class ShardedHnswIndex {
+export class ShardedHnswIndex implements VectorIndex {
+  readonly kind = 'hnsw-float32'
   readonly dimensions: number
   readonly embedder: string
   readonly params: Readonly<HnswParams>

@@ -115,9 +115,10 @@ export function registerPatternCommands (program: Command): void {
 
 /** The index's state and which search answers queries now. */
 function indexLine (index: PatternStatsReply['index']): string {
-  const search = index.search === 'hnsw'
-    ? `HNSW search, ${index.shards} shard${index.shards === 1 ? '' : 's'}, ef ${index.ef}`
-    : index.search === 'exact-int8' ? 'exact search over int8 vectors' : 'exact search'
+  const graph = index.kind === 'hnsw-int8' ? 'int8 graph' : `float32, ${index.shards} shard${index.shards === 1 ? '' : 's'}`
+  const search = (index.search === 'hnsw'
+    ? `HNSW search, ${graph}, ef ${index.ef}`
+    : index.search === 'exact-int8' ? 'exact search over int8 vectors' : 'exact search') + (index.note === undefined ? '' : `; ${index.note}`)
   switch (index.state) {
     case 'ready': return `ready (${search})`
     case 'building': return `building ${index.done}/${index.total} (${search} meanwhile)`
