@@ -178,6 +178,10 @@ class Int8CosineSpace : public hnswlib::SpaceInterface<float> {
   void Encode(const float* vector, uint8_t* out) const {
     std::vector<float> unit(dimensions_);
     Normalise(vector, unit.data());
+    EncodeUnit(unit.data(), out);
+  }
+
+  void EncodeUnit(const float* unit, uint8_t* out) const {
     float largest = 0;
     for (size_t i = 0; i < dimensions_; i++) largest = std::max(largest, std::fabs(unit[i]));
     const float scale = largest > 0 ? largest / 127.0f : 1.0f;
@@ -385,10 +389,10 @@ class QuantizedHnsw : public Napi::ObjectWrap<QuantizedHnsw> {
     const Napi::Env env = info.Env();
     CheckIdle(env);
     Napi::Float32Array vector = Vector(env, info[0]);
-    std::vector<uint8_t> query(space_->get_data_size());
-    space_->Encode(vector.Data(), query.data());
     std::vector<float> unit(dimensions_);
     space_->Normalise(vector.Data(), unit.data());
+    std::vector<uint8_t> query(space_->get_data_size());
+    space_->EncodeUnit(unit.data(), query.data());
     const int64_t k = info[1].As<Napi::Number>().Int64Value();
     if (k < 1) throw Napi::RangeError::New(env, "k must be positive");
     std::unique_ptr<JsFilter> filter;
