@@ -84,8 +84,8 @@ export class QuantizedHnswIndex extends LabelledHnswIndex implements VectorIndex
     const progress = setInterval(() => { options.onProgress?.({ done: native.inserted(), total }) }, PROGRESS_EVERY_MS)
     progress.unref()
     try {
-      const digests = await digestAll(rows, total, dimensions)
-      await inserting
+      // Both awaited at once: a cancel while the digests run must find the insert's rejection handled.
+      const [digests] = await Promise.all([digestAll(rows, total, dimensions), inserting])
       index.adoptLabels(entries.map((entry) => entry.name), digests)
       options.onProgress?.({ done: total, total })
       return index
