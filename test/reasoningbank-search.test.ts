@@ -303,6 +303,11 @@ describe('QuantizedHnswIndex (int8 graph, built on every core)', () => {
     expect(['avx512-vnni', 'avx2', 'scalar']).toContain(loaded.addon.kernel)
   })
 
+  it('is found from the build in dist/ as well, which npm start runs', async () => {
+    const fromDist = await import(new URL('../dist/src/reasoningbank/quantized-addon.js', import.meta.url).href) as { loadQuantizedAddon: typeof loadQuantizedAddon }
+    expect(fromDist.loadQuantizedAddon()).toMatchObject({ ok: true })
+  })
+
   it('has recall@10 >= 0.95 against the float32 exact scan, walking int8 codes', async () => {
     const dimensions = 128
     const space = new ClusteredSpace({ dimensions, clusters: 40, spread: 1, seed: 11 })

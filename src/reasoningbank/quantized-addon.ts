@@ -47,9 +47,8 @@ export function loadQuantizedAddon (): AddonLoad {
 }
 
 function tryLoad (): AddonLoad {
-  const root = projectRoot(dirname(fileURLToPath(import.meta.url)))
-  const path = root === undefined ? undefined : join(root, ADDON_PATH)
-  if (path === undefined || !existsSync(path)) return { ok: false, reason: 'the int8 HNSW addon is not built (run npm install; it needs python3, make and a C++ compiler)' }
+  const path = findUpwards(dirname(fileURLToPath(import.meta.url)), ADDON_PATH)
+  if (path === undefined) return { ok: false, reason: 'the int8 HNSW addon is not built (run npm install; it needs python3, make and a C++ compiler)' }
   try {
     return { ok: true, addon: createRequire(import.meta.url)(path) as QuantizedAddon }
   } catch (error) {
@@ -57,9 +56,11 @@ function tryLoad (): AddonLoad {
   }
 }
 
-function projectRoot (from: string): string | undefined {
+/** `relative` under the nearest directory above `from` that holds it: the project root, from the sources or from dist/. */
+function findUpwards (from: string, relative: string): string | undefined {
   for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir
+    const candidate = join(dir, relative)
+    if (existsSync(candidate)) return candidate
     if (dirname(dir) === dir) return undefined
   }
 }
