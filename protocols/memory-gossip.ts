@@ -14,11 +14,13 @@ export const MEMORY_GOSSIP_LIMITS = {
   /** Local updates within this window go out as one message. */
   coalesceWindowMs: 1,
   /**
-   * ...or within this one while writes keep coming (the last message left less than it ago): every
+   * ...or within this one while writes stream in (`busyUpdates` local updates within it): every
    * message costs each node of the network a signature check and its mesh forwarding, whatever it
-   * carries, so a stream of small writes goes out as fewer, larger messages.
+   * carries, so a stream of small writes goes out as fewer, larger messages. Writes further apart
+   * (a client that waits for each to reach its peers) keep the short window and its latency.
    */
   busyCoalesceWindowMs: 10,
+  busyUpdates: 4,
   /** About one gossipsub heartbeat: by then peers know of a node's new subscription. */
   newTopicResyncMs: 1_200
 } as const

@@ -62,8 +62,8 @@ class NamespaceGossip implements MemoryGossip {
   /** When a refusal for another epoch last asked for catch-up: one round sorts epochs out, so at most one a second. */
   #lastEpochCatchUp = 0
   #flushTimer: NodeJS.Timeout | undefined
-  /** performance.now() of the last flush. */
-  #lastFlushAt = Number.NEGATIVE_INFINITY
+  /** performance.now() of the latest local updates, oldest first (at most MEMORY_GOSSIP_LIMITS.busyUpdates). */
+  readonly #recentUpdateTimes: number[] = []
   #unsubscribeStore: (() => void) | undefined
   #started = false
 
@@ -183,15 +183,17 @@ class NamespaceGossip implements MemoryGossip {
     const queue = this.#pending.get(namespace) ?? { epoch, updates: [] }
     queue.updates.push(update)
     this.#pending.set(namespace, queue)
-    const { coalesceWindowMs, busyCoalesceWindowMs } = MEMORY_GOSSIP_LIMITS
-    const busy = performance.now() - this.#lastFlushAt < busyCoalesceWindowMs
+    const { coalesceWindowMs, busyCoalesceWindowMs, busyUpdates } = MEMORY_GOSSIP_LIMITS
+    const recent = this.#recentUpdateTimes
+    recent.push(performance.now())
+    if (recent.length > busyUpdates) recent.shift()
+    const busy = recent.length === busyUpdates && (recent.at(-1) as number) - (recent[0] as number) < busyCoalesceWindowMs
     this.#flushTimer ??= setTimeout(() => { this.#flush() }, busy ? busyCoalesceWindowMs : coalesceWindowMs)
     if (isNew || this.#host.services.pubsub.getSubscribers(memoryTopic(namespace)).length === 0) this.#init.catchUpAll()
   }
 
   #flush (): void {
     this.#flushTimer = undefined
-    this.#lastFlushAt = performance.now()
     const pubsub = this.#host.services.pubsub
     for (const [namespace, { epoch, updates }] of this.#pending) {
       for (const batch of batchesUnder(updates, MAX_GOSSIP_UPDATE_BYTES)) {
