@@ -3,8 +3,9 @@
  * CLI round trip of `peerflow status` against a running node.
  * Nodes run as in production: the `peerflow` bin on the build in dist/ (rebuilt first when it is
  * not current, so the figure is never of the sources by accident) with its V8 flags. Idle RSS is
- * also measured, in the same run, for the sources through type stripping without the flags (how
- * a node ran before), as the baseline of the ratio.
+ * also measured, in the same run, for the build without the idle memory saver
+ * (node/core/idle-memory-saver.ts), and for the sources through type stripping without the flags
+ * and without the saver (how a node ran before), as the baselines of the ratios.
  * BENCH_QUICK=1 shortens the idle wait and sample counts.
  */
 import { spawnSync } from 'node:child_process'
@@ -85,8 +86,9 @@ async function pingRtts (pings: number): Promise<{ quic: number[], tcp: number[]
   }
 }
 
-/** The baseline: sources through type stripping, default V8 heap sizing. */
-const FROM_SOURCES = { PEERFLOW_FROM_SOURCE: '1', PEERFLOW_NODE_FLAGS: '' }
+/** The baselines: the build without the idle memory saver; the sources through type stripping, default V8 heap sizing, no saver. */
+const SAVER_OFF = { PEERFLOW_IDLE_MEMORY_SAVER: 'off' }
+const FROM_SOURCES = { PEERFLOW_FROM_SOURCE: '1', PEERFLOW_NODE_FLAGS: '', ...SAVER_OFF }
 const idleMs = quick ? 5_000 : 30_000
 
 /** RSS of a node that has idled `idleMs` after start; runs `whileUp` on it before stopping it. */
@@ -111,9 +113,10 @@ if (!builtCliIsCurrent()) {
 }
 const load = loadavg()
 const starts = await coldStarts(5)
-process.stdout.write(`  idling ${idleMs / 1000} s for each RSS reading (build, then sources)…\n`)
+process.stdout.write(`  idling ${idleMs / 1000} s for each RSS reading (build, build without the saver, sources)…\n`)
 let cli: number[] = []
 const rss = await idleRss({}, async (node) => { cli = await cliRoundTrips(node, quick ? 5 : 15) })
+const saverOffRss = await idleRss(SAVER_OFF)
 const sourceRss = await idleRss(FROM_SOURCES)
 const rtt = await pingRtts(quick ? 50 : 300)
 
@@ -122,7 +125,9 @@ const tcpMedian = median(rtt.tcp)
 const rows: BenchRow[] = [
   { metric: 'cold start to listening (median of 5)', value: median(starts), unit: 'ms', goal: '< 1500', met: median(starts) < 1500 },
   { metric: `idle RSS after ${idleMs / 1000} s (bin on dist/, V8 flags)`, value: rss / 1024 / 1024, unit: 'MB', goal: '< 120', met: rss / 1024 / 1024 < 120 },
-  { metric: `idle RSS after ${idleMs / 1000} s (sources, type stripping, no flags)`, value: sourceRss / 1024 / 1024, unit: 'MB' },
+  { metric: `idle RSS after ${idleMs / 1000} s (bin on dist/, V8 flags, idle memory saver off)`, value: saverOffRss / 1024 / 1024, unit: 'MB' },
+  { metric: 'idle RSS with / without the idle memory saver', value: rss / saverOffRss, unit: 'x' },
+  { metric: `idle RSS after ${idleMs / 1000} s (sources, type stripping, no flags, no saver)`, value: sourceRss / 1024 / 1024, unit: 'MB' },
   { metric: 'idle RSS build / sources', value: rss / sourceRss, unit: 'x' },
   { metric: 'CLI `peerflow status` round trip (median)', value: median(cli), unit: 'ms', goal: '< 300', met: median(cli) < 300 },
   { metric: 'CLI round trip p90', value: percentile(cli, 90), unit: 'ms' },
@@ -133,4 +138,4 @@ const rows: BenchRow[] = [
   { metric: 'load average (1 min) at the start', value: load[0] as number, unit: '' }
 ]
 printRows('bench:node (loopback, 2 shared cores: medians)', rows)
-await writeResults('node', rows, { samples: { coldStartMs: starts, cliMs: cli, quicRttMs: rtt.quic, tcpRttMs: rtt.tcp }, idleRssBytes: rss, sourceIdleRssBytes: sourceRss, loadAverage: load })
+await writeResults('node', rows, { samples: { coldStartMs: starts, cliMs: cli, quicRttMs: rtt.quic, tcpRttMs: rtt.tcp }, idleRssBytes: rss, saverOffIdleRssBytes: saverOffRss, sourceIdleRssBytes: sourceRss, loadAverage: load })

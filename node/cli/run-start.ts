@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { readBootstrapFile, validateBootstrap } from '../config/bootstrap-list.ts'
 import { ConfigError, resolveConfig, type ConfigLayer, type NodeConfig } from '../config/config.ts'
+import { IdleMemorySaver } from '../core/idle-memory-saver.ts'
 
 const EMBEDDED_BOOTSTRAP = fileURLToPath(new URL('../../bootstrap.json', import.meta.url))
 
@@ -73,8 +74,14 @@ async function startNode (config: NodeConfig): Promise<void> {
 
   const { createNode } = await import('../app.ts')
   const node = await createNode(config)
+  // Process-wide (V8's flags): one node per process here, unlike the tests' in-process networks.
+  const memorySaver = process.env.PEERFLOW_IDLE_MEMORY_SAVER === 'off'
+    ? undefined
+    : new IdleMemorySaver({ onChange: (favourMemory) => { node.log.debug({ favourMemory }, favourMemory ? 'idle: V8 favours memory' : 'busy: V8 favours speed') } })
+  memorySaver?.start()
   stopNode = async () => {
     node.log.info('shutting down')
+    memorySaver?.stop()
     await node.stop()
   }
   if (signals > 0) return shutdown('SIGTERM')
