@@ -107,12 +107,22 @@ interface CapturedUpdate {
 const BURST_COMPACTION_PAUSE_MS = 300
 /**
  * ...but not longer than this once it is due: writes that never pause (a busy node's churn) would
- * otherwise leave the log to grow to the overdue factor, and the epoch rollover, which is checked
- * after each compaction, would wait as long.
+ * otherwise leave the log to grow to the overdue factor.
  */
 const MAX_COMPACTION_DEFERRAL_MS = 2_000
+/** A namespace whose snapshot is under this size compacts at once when its rollover may be due. */
+const SMALL_NAMESPACE_BYTES = 8 * 1024 * 1024
 /** ...unless the log has outgrown its compaction threshold this many times. */
 const OVERDUE_FACTOR = 8
+/**
+ * The rollover check runs after a compaction, and compactions come at thresholds of 4 MiB of log
+ * or more: under churn that never pauses, history outgrew the live data several times over between
+ * two checks. So each compaction forecasts the next check: how much more log the snapshot needs to
+ * reach the rollover size, at the rate the last log grew it, and the namespace compacts (without
+ * deferral while small) once its log holds that much; at least this much, so a namespace just
+ * short of the size is not compacted on every commit.
+ */
+const MIN_FORECAST_LOG_BYTES = 256 * 1024
 
 /**
  * Remote update bytes one commit applies at most (whole updates; at least one). A catch-up hands
@@ -190,6 +200,11 @@ export class MemoryStore {
   #captured: CapturedUpdate[] | undefined
   #unavailable: StoreUnavailableError | undefined
   #closing: Promise<void> | undefined
+  /**
+   * Per namespace, the log bytes after which its rollover may be due (see MIN_FORECAST_LOG_BYTES),
+   * and the snapshot growth and log bytes of its recent compactions, halved at each, that forecast it.
+   */
+  readonly #rolloverForecasts = new Map<string, { logBytes: number, growthBytes: number, compactedLogBytes: number }>()
   /** Namespaces whose compaction waits for a pause in remote updates. */
   readonly #deferredCompactions = new Set<string>()
   #compactionTimer: NodeJS.Timeout | undefined
@@ -587,7 +602,7 @@ export class MemoryStore {
     // Remote updates come in bursts; local writes are one when several were waiting for this commit.
     const inBurst = group.length > 1 || group.every(write => write.remoteUpdate !== undefined) || this.#compactionHolds > 0
     for (const namespace of touched) {
-      if (inBurst && this.#compactionPressure(namespace) < OVERDUE_FACTOR) this.#deferCompaction(namespace)
+      if (inBurst && this.#compactionPressure(namespace) < OVERDUE_FACTOR && !this.#rolloverCheckDue(namespace)) this.#deferCompaction(namespace)
       else await this.#compactIfDue(namespace)
     }
   }
@@ -651,12 +666,36 @@ export class MemoryStore {
     // Compaction re-encodes the whole namespace, so a large one lets its log grow to twice its
     // snapshot: total compaction work stays linear in what is written, even during a catch-up.
     const scale = Math.max(1, 2 * persisted.snapshotBytes / compactAfterBytes)
-    return Math.max(persisted.logLength / (compactAfterUpdates * scale), persisted.logBytes / (compactAfterBytes * scale))
+    return Math.max(persisted.logLength / (compactAfterUpdates * scale), persisted.logBytes / (compactAfterBytes * scale), persisted.logBytes / this.#rolloverForecast(namespace))
+  }
+
+  /**
+   * Log bytes after which the namespace's rollover may be due: forecast by its last compaction, or,
+   * before one, the bytes it lacks to reach the rollover size (a log byte grows the snapshot by at most about one).
+   */
+  #rolloverForecast (namespace: string): number {
+    const forecast = this.#rolloverForecasts.get(namespace)
+    if (forecast !== undefined) return forecast.logBytes
+    const { rolloverAfterBytes } = this.#settings
+    const snapshotBytes = this.#persisted(namespace).snapshotBytes
+    return rolloverAfterBytes > 0 && snapshotBytes < rolloverAfterBytes ? Math.max(MIN_FORECAST_LOG_BYTES, rolloverAfterBytes - snapshotBytes) : Number.POSITIVE_INFINITY
+  }
+
+  /**
+   * A small namespace whose rollover may be due compacts at once, not after a burst: its compaction
+   * costs little, and at a busy node's churn rate a deferral lets history outgrow the live data again.
+   * A catch-up's hold still defers it (the exchange brings whole states, not churn).
+   */
+  #rolloverCheckDue (namespace: string): boolean {
+    if (this.#compactionHolds > 0) return false
+    const persisted = this.#persisted(namespace)
+    return persisted.snapshotBytes < SMALL_NAMESPACE_BYTES && persisted.logBytes >= this.#rolloverForecast(namespace)
   }
 
   async #compactIfDue (namespace: string): Promise<void> {
     if (this.#compactionPressure(namespace) < 1) return
     const persisted = this.#persisted(namespace)
+    const before = { snapshotBytes: persisted.snapshotBytes, logBytes: persisted.logBytes }
     const { chunkBytes } = this.#settings
     try {
       const plan = persisted.planCompaction(chunkBytes)
@@ -666,20 +705,35 @@ export class MemoryStore {
       // Nothing was written: the log still holds everything, and compaction is retried after the next write.
       return
     }
-    await this.#rollOverIfDue(namespace)
+    await this.#rollOverIfDue(namespace, { growthBytes: persisted.snapshotBytes - before.snapshotBytes, logBytes: before.logBytes })
   }
 
-  /** After a compaction, the snapshot size is known: roll over when history dominates it. */
-  async #rollOverIfDue (namespace: string): Promise<void> {
-    const persisted = this.#persisted(namespace)
+  /**
+   * After a compaction, the snapshot size is known: roll over when history dominates it, and
+   * forecast the next check from how much the compacted logs grew the snapshot.
+   */
+  async #rollOverIfDue (namespace: string, compacted: { growthBytes: number, logBytes: number }): Promise<void> {
     const { rolloverAfterBytes, rolloverHistoryRatio } = this.#settings
-    if (rolloverAfterBytes === 0 || persisted.snapshotBytes < rolloverAfterBytes) return
-    if (persisted.snapshotBytes < rolloverHistoryRatio * persisted.doc.stats().bytes) return
-    try {
-      await this.#replaceNamespace(namespace, seedNextEpoch(persisted.doc, this.#settings.clock()))
-    } catch {
-      // Nothing was replaced (the batch is atomic): the namespace stays on its epoch and the next compaction retries.
+    if (rolloverAfterBytes === 0) return
+    const persisted = this.#persisted(namespace)
+    // Sizing the live entries may stringify many received ones: only once the snapshot could roll over.
+    const dueAt = persisted.snapshotBytes < rolloverAfterBytes ? rolloverAfterBytes : Math.max(rolloverAfterBytes, rolloverHistoryRatio * persisted.doc.stats().bytes)
+    let snapshotBytes = persisted.snapshotBytes
+    if (snapshotBytes >= dueAt) {
+      try {
+        await this.#replaceNamespace(namespace, seedNextEpoch(persisted.doc, this.#settings.clock()))
+        snapshotBytes = this.#persisted(namespace).snapshotBytes
+      } catch {
+        // Nothing was replaced (the batch is atomic): the namespace stays on its epoch and the next compaction retries.
+      }
     }
+    // Smoothed over recent compactions: one small log says little about the rate.
+    const previous = this.#rolloverForecasts.get(namespace)
+    const growthBytes = (previous?.growthBytes ?? 0) / 2 + compacted.growthBytes
+    const compactedLogBytes = (previous?.compactedLogBytes ?? 0) / 2 + compacted.logBytes
+    const growthPerLogByte = growthBytes / Math.max(1, compactedLogBytes)
+    const logBytes = growthPerLogByte > 0 ? Math.max(MIN_FORECAST_LOG_BYTES, (dueAt - snapshotBytes) / growthPerLogByte) : Number.POSITIVE_INFINITY
+    this.#rolloverForecasts.set(namespace, { logBytes, growthBytes, compactedLogBytes })
   }
 }
 

@@ -66,6 +66,33 @@ describe('epoch rollover', () => {
     expect(size).toBeLessThan(2 * 16 * 1024)
   })
 
+  it('keeps a namespace churned by writes that never pause within five times its live data, at the default thresholds', async () => {
+    // A busy node's task churn: writes in groups (they share commits, so compaction is deferred as
+    // in a burst), records expiring soon after, about 400 KiB live at any time, no pause ever.
+    let now = 0
+    const store = await fixture.open(undefined, { clock: () => now })
+    const ratios: number[] = []
+    for (let group = 0; group < 200; group++) {
+      now = group * 10
+      await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+        const id = `${group}-${i}`
+        const options = { author, now, ttlMs: 50 }
+        await store.put(NS, `task/${id}`, { prompt: `fix issue ${id}: the build fails on a clean checkout`, role: 'coder' }, options)
+        await store.put(NS, `task/${id}/p`, { state: 'running', turns: 1, tokens: 1200 }, options)
+        await store.put(NS, `task/${id}/p`, { state: 'running', turns: 4, tokens: 5300 }, options)
+        await store.put(NS, `task/${id}/r`, { state: 'done', summary: `fixed ${id}: pinned the toolchain` }, options)
+      }))
+      await store.sweep(now)
+      if (group % 10 === 9) {
+        const docBytes = [...store.missingUpdates(NS, Uint8Array.of(0))].reduce((sum, part) => sum + part.byteLength, 0)
+        const live = store.namespaces().find((info) => info.name === NS)?.bytes ?? 0
+        ratios.push(docBytes / live)
+      }
+    }
+    expect(store.epochOf(NS).number).toBeGreaterThanOrEqual(1)
+    expect(Math.max(...ratios)).toBeLessThanOrEqual(5)
+  })
+
   it('gives replicas that roll over the same live entries the same epoch', async () => {
     const a = await fixture.open(undefined, { rolloverAfterBytes: 0 })
     const b = await fixture.open(undefined, { rolloverAfterBytes: 0 })
