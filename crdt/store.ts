@@ -666,7 +666,7 @@ export class MemoryStore {
     // Compaction re-encodes the whole namespace, so a large one lets its log grow to twice its
     // snapshot: total compaction work stays linear in what is written, even during a catch-up.
     const scale = Math.max(1, 2 * persisted.snapshotBytes / compactAfterBytes)
-    return Math.max(persisted.logLength / (compactAfterUpdates * scale), persisted.logBytes / (compactAfterBytes * scale), persisted.logBytes / this.#rolloverForecast(namespace))
+    return Math.max(persisted.logLength / (compactAfterUpdates * scale), persisted.logBytes / (compactAfterBytes * scale))
   }
 
   /**
@@ -693,7 +693,7 @@ export class MemoryStore {
   }
 
   async #compactIfDue (namespace: string): Promise<void> {
-    if (this.#compactionPressure(namespace) < 1) return
+    if (this.#compactionPressure(namespace) < 1 && !this.#rolloverCheckDue(namespace)) return
     const persisted = this.#persisted(namespace)
     const before = { snapshotBytes: persisted.snapshotBytes, logBytes: persisted.logBytes }
     const { chunkBytes } = this.#settings
