@@ -457,7 +457,7 @@ export class PeerflowNode {
    */
   #onResume (frozenMs: number): void {
     this.log.info({ frozenMs: Math.round(frozenMs) }, 'resumed after being frozen: redialling and catching up')
-    this.#reconnector.redialNow()
+    this.#reconnector.redialAfterFreeze()
     // Any few peers hold what the network wrote meanwhile (catching up with all of them was the
     // same data N times over, and a starved node mistaken for a frozen one paid it repeatedly).
     this.replication.catchUp.syncWithSome()

@@ -14,6 +14,8 @@ interface Target {
   nextAttemptAt: number
   retryMs: number
   dialling: boolean
+  /** Bumped when this node resumes from a freeze: a dial started before it says nothing about the peer. */
+  epoch: number
 }
 
 /**
@@ -45,7 +47,8 @@ export class Reconnector implements Startable {
       permanent: permanent || (existing?.permanent ?? false),
       nextAttemptAt: existing?.nextAttemptAt ?? 0,
       retryMs: existing?.retryMs ?? FIRST_RETRY_MS,
-      dialling: existing?.dialling ?? false
+      dialling: existing?.dialling ?? false,
+      epoch: existing?.epoch ?? 0
     })
   }
 
@@ -64,6 +67,20 @@ export class Reconnector implements Startable {
       if (peerId === undefined || id === peerId) resetBackoff(target)
     }
     this.#check()
+  }
+
+  /**
+   * After this process was frozen, every connection it holds may be dead without knowing yet, or
+   * half-open (a peer's dial made during the freeze, which that peer gave up on): each would pass for
+   * connected and keep the peer from being redialled. So every target is dialled on a new
+   * connection, and failures of dials started before the freeze no longer set any backoff.
+   */
+  redialAfterFreeze (): void {
+    for (const [peerId, target] of this.#targets) {
+      resetBackoff(target)
+      target.epoch++
+      this.#dial(peerId, target, true)
+    }
   }
 
   async start (): Promise<void> {
@@ -103,19 +120,25 @@ export class Reconnector implements Startable {
         continue
       }
       if (target.dialling || now < target.nextAttemptAt) continue
-      target.dialling = true
-      this.#host.dial(target.addrs, { signal: AbortSignal.timeout(this.#dialTimeoutMs) })
-        .then(() => {
-          this.#log.info({ peer: peerId }, 'reconnected')
-          target.retryMs = FIRST_RETRY_MS
-        })
-        .catch((err: Error) => {
-          this.#log.debug({ peer: peerId, err: err.message }, 'redial failed')
-          target.nextAttemptAt = Date.now() + target.retryMs
-          target.retryMs = Math.min(target.retryMs * 2, MAX_RETRY_MS)
-        })
-        .finally(() => { target.dialling = false })
+      this.#dial(peerId, target, false)
     }
+  }
+
+  #dial (peerId: string, target: Target, force: boolean): void {
+    const epoch = target.epoch
+    target.dialling = true
+    this.#host.dial(target.addrs, { signal: AbortSignal.timeout(this.#dialTimeoutMs), force })
+      .then(() => {
+        this.#log.info({ peer: peerId }, 'reconnected')
+        target.retryMs = FIRST_RETRY_MS
+      })
+      .catch((err: Error) => {
+        this.#log.debug({ peer: peerId, err: err.message }, 'redial failed')
+        if (target.epoch !== epoch) return
+        target.nextAttemptAt = Date.now() + target.retryMs
+        target.retryMs = Math.min(target.retryMs * 2, MAX_RETRY_MS)
+      })
+      .finally(() => { if (target.epoch === epoch) target.dialling = false })
   }
 }
 
