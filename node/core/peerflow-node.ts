@@ -9,7 +9,7 @@ import { workspaceTools } from '../../src/agents/index.ts'
 import { SwarmService } from '../../src/swarm/swarm-service.ts'
 import type { TaskService } from '../../src/swarm/tasks/task-service.ts'
 import type { NodeConfig } from '../config/config.ts'
-import { createHost, type Host } from '../net/host.ts'
+import { createHost, QUIC_MAX_IDLE_TIMEOUT_MS, type Host } from '../net/host.ts'
 import { loadOrCreateIdentity } from '../config/identity.ts'
 import { KnownPeers } from '../net/known-peers.ts'
 import { createLogger, type Logger } from './logger.ts'
@@ -457,7 +457,10 @@ export class PeerflowNode {
    */
   #onResume (frozenMs: number): void {
     this.log.info({ frozenMs: Math.round(frozenMs) }, 'resumed after being frozen: redialling and catching up')
-    this.#reconnector.redialAfterFreeze()
+    // Past the transport's idle timeout the connections it holds are dead or half-open: new ones for
+    // every peer. A shorter freeze (or a starved process, reported every 10 s) keeps its connections.
+    if (frozenMs >= QUIC_MAX_IDLE_TIMEOUT_MS) this.#reconnector.redialAfterFreeze()
+    else this.#reconnector.redialNow()
     // Any few peers hold what the network wrote meanwhile (catching up with all of them was the
     // same data N times over, and a starved node mistaken for a frozen one paid it repeatedly).
     this.replication.catchUp.syncWithSome()
