@@ -3,9 +3,10 @@
  *
  * - replicated write throughput: writes on A (`memory.put`, bounded concurrency) until all three
  *   replicas hold every entry, against raw Yjs applying the same number of single-entry updates to
- *   a Y.Map in this process (median of 5 runs: the first, cold one is reported beside it); goal
- *   ≥ 33 % of raw. The clock starts once the namespace has reached every replica and their one-off
- *   resync for a newly learned namespace is over (steady state); three rounds, median reported.
+ *   a Y.Map in a child process with V8's default flags (median of 5 runs: the first, cold one is
+ *   reported beside it); goal ≥ 33 % of raw. The clock starts once the namespace has reached
+ *   every replica and their one-off resync for a newly learned namespace is over (steady state);
+ *   three rounds, median reported.
  *   Measured with the two other replicas in processes of their own (the figure that counts) and
  *   with all three in this process; the rate of one node with no peers is reported beside it, to
  *   show how much of the gap is the local store.
@@ -27,6 +28,10 @@
  * - growth under churn (bench/lib/churn.ts): 50k tasks through the tasks namespace; doc and
  *   on-disk size and CPU per task at the start and the end, without and with epoch rollover.
  *
+ * Every node here runs with the V8 flags `peerflow start` gives a node (node/bin/node-flags.js):
+ * the script re-executes itself with them, and its replica processes inherit them. The raw Yjs
+ * baseline does not get them: it is plain Yjs as anyone would run it.
+ *
  * In-process nodes share one event loop, so their throughput and the catch-up figures include the
  * other nodes' work; a deployment spreads it over machines (here, separate processes still share
  * two cores). BENCH_QUICK=1 runs smaller sizes (goals are still shown, for orientation only).
@@ -43,6 +48,7 @@ import { quicAddr, TestNetwork } from '../test/helpers/nodes.ts'
 import { healOptionsFromEnv, measureHeals } from './lib/heal.ts'
 import { median, percentile, printRows, writeResults, type BenchRow } from './lib/report.ts'
 import { churnRows } from './lib/churn.ts'
+import { nodeFlags, reexecWithFlags } from '../node/bin/node-flags.js'
 
 const quick = process.env.BENCH_QUICK === '1'
 const SIZES = quick
@@ -125,7 +131,7 @@ function singleEntryUpdates (count: number, author: string): Uint8Array[] {
 }
 
 /** Raw Yjs applies/s of `count` single-entry updates into one fresh doc, each run: the first is cold (JIT), the median is the baseline. */
-function rawYjsRates (count: number, runs: number): { rates: number[], median: number } {
+function rawYjsRatesHere (count: number, runs: number): { rates: number[], median: number } {
   const rates: number[] = []
   for (let run = 0; run < runs; run++) {
     const updates = singleEntryUpdates(count, '12D3KooWBenchAuthor')
@@ -138,6 +144,14 @@ function rawYjsRates (count: number, runs: number): { rates: number[], median: n
     rates.push(updates.length / (elapsed / 1000))
   }
   return { rates, median: median(rates) }
+}
+
+/** rawYjsRatesHere in a child process with V8's default flags, not the nodes' (see the top of this file). */
+async function rawYjsRates (count: number, runs: number): Promise<{ rates: number[], median: number }> {
+  const child = fork(fileURLToPath(import.meta.url), ['raw-yjs', String(count), String(runs)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = new Promise<never>((_resolve, reject) => { child.once('exit', (code) => { reject(new Error(`raw Yjs process exited with ${code}`)) }) })
+  const answered = new Promise<{ rates: number[], median: number }>((resolve) => { child.once('message', (message) => { resolve(message as { rates: number[], median: number }) }) })
+  return withTimeout(Promise.race([answered, exited]), 300_000, 'the raw Yjs runs')
 }
 
 async function localPutRate (net: TestNetwork, count: number): Promise<number> {
@@ -454,10 +468,10 @@ async function processCatchUp (count: number): Promise<{ fromRestartMs: number, 
 
 async function main (): Promise<void> {
   const rows: BenchRow[] = []
-  const samples: Record<string, unknown> = { sizes: SIZES, quick, concurrency: CONCURRENCY }
+  const samples: Record<string, unknown> = { sizes: SIZES, quick, concurrency: CONCURRENCY, nodeFlags: nodeFlags() }
 
   process.stdout.write(`replicated write throughput: ${SIZES.writes} writes, 3 nodes\n`)
-  const raw = rawYjsRates(SIZES.writes, RAW_YJS_RUNS)
+  const raw = await rawYjsRates(SIZES.writes, RAW_YJS_RUNS)
   const rawRate = raw.median
   const net = new TestNetwork()
   try {
@@ -470,7 +484,7 @@ async function main (): Promise<void> {
     const ratio = processRate.rate / rawRate
     rows.push(
       { metric: 'replicated writes/s (3 processes, until all hold all)', value: processRate.rate, unit: 'writes/s' },
-      { metric: `raw Yjs single-entry applies/s (1 doc, median of ${RAW_YJS_RUNS} runs)`, value: rawRate, unit: 'applies/s' },
+      { metric: `raw Yjs single-entry applies/s (1 doc, own process, V8 default flags, median of ${RAW_YJS_RUNS} runs)`, value: rawRate, unit: 'applies/s' },
       { metric: 'raw Yjs single-entry applies/s, first (cold) run', value: raw.rates[0] as number, unit: 'applies/s' },
       { metric: 'replicated (3 processes) / raw Yjs', value: ratio * 100, unit: '%', goal: '>= 33 %', met: ratio >= 0.33 },
       { metric: 'replication lag after the last put (3 processes)', value: processRate.totalMs - processRate.writeMs, unit: 'ms' },
@@ -523,7 +537,10 @@ async function main (): Promise<void> {
 
 if (process.argv[2] === 'replica') {
   await runReplica()
+} else if (process.argv[2] === 'raw-yjs') {
+  process.send?.(rawYjsRatesHere(Number(process.argv[3]), Number(process.argv[4])), () => process.exit(0))
 } else {
+  reexecWithFlags(nodeFlags())
   await main()
   // libp2p leaves unref'd handles; the figures are written.
   process.exit(0)

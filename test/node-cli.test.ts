@@ -1,11 +1,15 @@
-import { writeFile, chmod, stat } from 'node:fs/promises'
+import { writeFile, chmod, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runCli } from './helpers/cli.ts'
+import { runCli, type NodeProcess } from './helpers/cli.ts'
 import { LOOPBACK_LISTEN_ARGS, nodeProcessesPerTest } from './helpers/node-processes.ts'
 
 const LISTEN = LOOPBACK_LISTEN_ARGS
 const { dataDir, start } = nodeProcessesPerTest()
+
+async function commandLineOf (node: NodeProcess): Promise<string[]> {
+  return (await readFile(`/proc/${node.child.pid}/cmdline`, 'utf8')).split('\0')
+}
 
 describe('the peerflow CLI against node processes', () => {
   it('joins a node started as a separate process and lists it, over QUIC', async () => {
@@ -33,10 +37,13 @@ describe('the peerflow CLI against node processes', () => {
   it('keeps the PeerId across a restart and stops cleanly on SIGTERM', async () => {
     const dir = await dataDir()
     const first = await start(dir)
+    // `start` re-executes itself, same pid, with the node's V8 flags (node/bin/node-flags.js).
+    expect(await commandLineOf(first)).toContain('--max-semi-space-size=8')
     expect(await first.stop('SIGTERM')).toBe(0)
     expect((await stat(join(dir, 'identity.key'))).mode & 0o777).toBe(0o600)
-    const second = await start(dir)
+    const second = await start(dir, [], { PEERFLOW_NODE_FLAGS: '--max-semi-space-size=4' })
     expect(second.peerId).toBe(first.peerId)
+    expect(await commandLineOf(second)).toContain('--max-semi-space-size=4')
   })
 
   it('answers bad input with one clear line and a non-zero exit', async () => {

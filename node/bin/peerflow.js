@@ -7,21 +7,9 @@
 // compile; the fallback keeps a checkout whose dist/ is missing or older than an edit working.
 // PEERFLOW_FROM_SOURCE=1 forces the sources.
 import { BUILT_CLI, builtCliIsCurrent } from './built-cli.js'
+import { nodeFlags, reexecWithFlags } from './node-flags.js'
 
-/**
- * V8 flags for a long-running node (`peerflow start`), overridable with PEERFLOW_NODE_FLAGS
- * (space-separated; empty for none). V8 otherwise grows the young generation to 64 MiB
- * semi-spaces under a node's steady trickle of allocations: about 45 MB of idle RSS
- * (docs/BENCHMARKS.md, bench:node).
- */
-const NODE_FLAGS = (process.env.PEERFLOW_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter((flag) => flag !== '')
-
-// Flags like these only take effect when the process starts: re-execute this same process (same
-// pid, stdio and environment) with them. Where execve is not available the node runs without them.
-const flagsMissing = NODE_FLAGS.some((flag) => !process.execArgv.includes(flag))
-if (process.argv[2] === 'start' && flagsMissing && typeof process.execve === 'function' && process.platform !== 'win32') {
-  process.execve(process.execPath, [process.execPath, ...NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env)
-}
+if (process.argv[2] === 'start') reexecWithFlags(nodeFlags())
 
 if (process.env.PEERFLOW_FROM_SOURCE !== '1' && builtCliIsCurrent()) {
   await import(BUILT_CLI.href)
